@@ -1,0 +1,54 @@
+# Flywheel: the two commands are `make demo` (the main job) and `make test` (every test).
+# Each installs what it needs first (`make deps`).
+
+BUILD_DIR ?= build
+JOBS ?= 2
+TESTENV_DIR ?= $(CURDIR)/.testenv
+export FLYWHEEL_TESTENV_DIR := $(TESTENV_DIR)
+export CCACHE_DIR ?= $(HOME)/.cache/flywheel/ccache
+
+.PHONY: all deps build test test-unit test-integration test-long demo testenv-up testenv-down \
+        format format-check clean
+
+all: build
+
+deps:
+	@hack/deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja
+
+build: $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Unit tests, then integration tests against a control plane started for the run and stopped
+# after it (an already-running one from `make testenv-up` is reused and left running).
+test: deps build
+	@hack/test.sh
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS)
+
+test-integration: build
+	cd $(BUILD_DIR) && ctest -L integration --output-on-failure
+
+test-long: build
+	cd $(BUILD_DIR) && ctest -L long --output-on-failure
+
+demo: deps build
+	@hack/demo.sh
+
+testenv-up:
+	@hack/testenv/up.sh
+
+testenv-down:
+	@hack/testenv/down.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

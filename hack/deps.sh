@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the demo need: Debian packages with apt, then the
+# Go-built control plane (hack/testenv/build.sh). Idempotent: installed packages and cached
+# binaries are not fetched again.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config clang-format git curl openssl
+  libcpprest-dev libboost-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libgit2-dev
+  prometheus-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v go >/dev/null || { echo "deps: Go is required (found none on PATH)" >&2; exit 1; }
+"$here/testenv/build.sh"

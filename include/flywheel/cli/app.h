@@ -1,0 +1,35 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "flywheel/cli/command.h"
+
+namespace flywheel::cli {
+
+// The `flywheel` command line: a table of subcommands and the dispatch from argv to one of them.
+// Later components register their subcommands in `DefaultCommands()`.
+class App {
+ public:
+  explicit App(std::vector<Command> commands);
+
+  // Runs the subcommand named by args[0] (args excludes the program name). Prints usage for
+  // `--help`, `-h`, `help [command]` and no arguments; unknown subcommands are a usage error.
+  int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) const;
+
+  void PrintUsage(std::ostream& out) const;
+
+ private:
+  const Command* Find(const std::string& name) const;
+
+  std::vector<Command> commands_;
+};
+
+// Every subcommand the shipped binary knows.
+std::vector<Command> DefaultCommands();
+
+// `flywheel version [-o text|json]`.
+Command VersionCommand();
+
+}  // namespace flywheel::cli

@@ -1,0 +1,57 @@
+#include "testenv.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+namespace flywheel::testing {
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(FLYWHEEL_SOURCE_DIR) + "/" + relative;
+}
+
+const TestEnv* TestEnv::Get(std::string* why) {
+  static const TestEnv* env = []() -> const TestEnv* {
+    auto* e = new TestEnv();
+    const char* dir = std::getenv("FLYWHEEL_TESTENV_DIR");
+    e->dir_ = dir != nullptr ? dir : SourcePath(".testenv");
+    e->kubeconfig_ = e->dir_ + "/kubeconfig";
+    e->kubectl_ = e->dir_ + "/bin/kubectl";
+    if (!std::filesystem::exists(e->kubeconfig_) || !std::filesystem::exists(e->kubectl_)) {
+      delete e;
+      return nullptr;
+    }
+    return e;
+  }();
+  if (env == nullptr && why != nullptr) {
+    *why =
+        "the local control plane is not running (no kubeconfig and kubectl under "
+        "$FLYWHEEL_TESTENV_DIR or .testenv); start it with `make testenv-up`";
+  }
+  return env;
+}
+
+ProcessResult TestEnv::Kubectl(const std::vector<std::string>& args,
+                               const std::string& input) const {
+  std::vector<std::string> argv = {kubectl_, "--kubeconfig", kubeconfig_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProcess(argv, input);
+}
+
+ScopedNamespace::ScopedNamespace(const TestEnv& env, const std::string& prefix) : env_(env) {
+  std::random_device rd;
+  name_ = prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
+  auto r = env_.Kubectl({"create", "namespace", name_});
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "create namespace " << name_ << ": " << r.err;
+  }
+}
+
+ScopedNamespace::~ScopedNamespace() {
+  env_.Kubectl({"delete", "namespace", name_, "--wait=false", "--ignore-not-found"});
+}
+
+}  // namespace flywheel::testing

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace flywheel::testing {
+
+// The local control plane started by `make testenv-up` (hack/testenv/up.sh): where its
+// kubeconfig and the matching kubectl are. The directory is $FLYWHEEL_TESTENV_DIR, or `.testenv`
+// in the source tree.
+class TestEnv {
+ public:
+  // Returns the environment, or nullptr with `why` set when it is not running.
+  static const TestEnv* Get(std::string* why);
+
+  const std::string& dir() const { return dir_; }
+  const std::string& kubeconfig() const { return kubeconfig_; }
+
+  // Runs `kubectl --kubeconfig <testenv> args...` with optional stdin.
+  ProcessResult Kubectl(const std::vector<std::string>& args, const std::string& input = "") const;
+
+ private:
+  std::string dir_;
+  std::string kubeconfig_;
+  std::string kubectl_;
+};
+
+// Skips the current test with the reason when the testenv is not up; otherwise yields it.
+#define FLYWHEEL_REQUIRE_TESTENV(env)                            \
+  std::string flywheel_testenv_why_;                             \
+  const ::flywheel::testing::TestEnv* env =                      \
+      ::flywheel::testing::TestEnv::Get(&flywheel_testenv_why_); \
+  if (env == nullptr) GTEST_SKIP() << flywheel_testenv_why_
+
+// A namespace made for one test and deleted (without waiting) when the test ends.
+class ScopedNamespace {
+ public:
+  ScopedNamespace(const TestEnv& env, const std::string& prefix);
+  ~ScopedNamespace();
+  ScopedNamespace(const ScopedNamespace&) = delete;
+  ScopedNamespace& operator=(const ScopedNamespace&) = delete;
+
+  const std::string& name() const { return name_; }
+
+ private:
+  const TestEnv& env_;
+  std::string name_;
+};
+
+// The source tree, for test data such as crds/ and examples/.
+std::string SourcePath(const std::string& relative);
+
+}  // namespace flywheel::testing
