@@ -111,15 +111,15 @@ start() {
   echo $! >"$dir/pids/$name.pid"
 }
 
-# wait_for <what> <seconds> <command...>
+# wait_for <what> <seconds> <command...>: retries the command until it succeeds.
 wait_for() {
-  local what=$1 limit=$2 i
+  local what=$1 limit=$2
   shift 2
-  for ((i = 0; i < limit * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "$what not ready after ${limit}s; see $dir/logs/"
     sleep 0.2
   done
-  die "$what not ready after ${limit}s; see $dir/logs/"
 }
 
 alive() { kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null || die "$1 exited; see $dir/logs/$1.log"; }
@@ -175,6 +175,7 @@ start kwok "$TESTENV_BIN_KWOK/kwok" \
   --kubeconfig="$dir/kwok.kubeconfig" \
   --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --config="$here/kwok-stages.yaml" --node-lease-duration-seconds=40 \
   --cidr=10.244.0.1/16 --node-ip=10.244.0.1 \
   --server-address="127.0.0.1:$kwok_port"
 
@@ -192,7 +193,8 @@ status:
 ---
 NODE
 done | "${kubectl[@]}" apply -f - >/dev/null
-wait_for "fake nodes" 60 "${kubectl[@]}" wait --for=condition=Ready node --all --timeout=1s
+alive kwok
+wait_for "fake nodes" 60 "${kubectl[@]}" wait --for=condition=Ready node --all --timeout=0s
 # Pods need their namespace's default ServiceAccount (made by the controller-manager).
 wait_for "default ServiceAccount" 60 "${kubectl[@]}" get serviceaccount default -n default
 for c in kube-controller-manager kube-scheduler kwok; do alive "$c"; done
