@@ -17,8 +17,8 @@ die() { log "error: $*"; exit 1; }
 running() {
   [ -f "$dir/kubeconfig" ] || return 1
   local f
-  for f in "$dir"/pids/*.pid; do
-    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null || return 1
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+    kill -0 "$(cat "$dir/pids/$name.pid" 2>/dev/null)" 2>/dev/null || return 1
   done
   "$dir/bin/kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1
 }

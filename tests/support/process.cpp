@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 extern char** environ;
@@ -94,6 +97,58 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::string& log_path)
+    : log_path_(log_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  int rc = posix_spawnp(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("spawn " + argv[0] + ": " + std::strerror(rc));
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (Running()) {
+    kill(pid_, SIGKILL);
+    Wait(10000);
+  }
+}
+
+bool BackgroundProcess::Running() {
+  if (exit_code_ >= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return r == 0;
+}
+
+void BackgroundProcess::Signal(int sig) {
+  if (Running()) kill(pid_, sig);
+}
+
+int BackgroundProcess::Wait(int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    if (!Running()) return exit_code_;
+    usleep(20000);
+  }
+  return -1;
+}
+
+std::string BackgroundProcess::Log() const {
+  std::ifstream in(log_path_);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace flywheel::testing

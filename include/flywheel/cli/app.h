@@ -32,4 +32,7 @@ std::vector<Command> DefaultCommands();
 // `flywheel version [-o text|json]`.
 Command VersionCommand();
 
+// `flywheel controller [flags]`: the operator process.
+Command ControllerCommand();
+
 }  // namespace flywheel::cli

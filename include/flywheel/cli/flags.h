@@ -1,0 +1,49 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "flywheel/common/status.h"
+
+namespace flywheel::cli {
+
+// A command's flags in the style kubectl and controller-runtime users know: `--name=value`,
+// `--name value`, `-n value` for a short alias, booleans as `--flag` or `--flag=false`, and
+// repeatable flags collected in order. Unknown flags and stray arguments are errors.
+class FlagSet {
+ public:
+  explicit FlagSet(std::string command) : command_(std::move(command)) {}
+
+  void String(const std::string& name, std::string* target, const std::string& help,
+              const std::string& short_name = "");
+  void Bool(const std::string& name, bool* target, const std::string& help);
+  void Int(const std::string& name, int* target, const std::string& help);
+  void Double(const std::string& name, double* target, const std::string& help);
+  void Strings(const std::string& name, std::vector<std::string>* target, const std::string& help,
+               const std::string& short_name = "");
+
+  // Parses `args`; positional arguments go to `positional` when given, else are an error.
+  // `--help`/`-h` sets *help_requested.
+  Status Parse(const std::vector<std::string>& args, bool* help_requested,
+               std::vector<std::string>* positional = nullptr);
+
+  // One line per flag: name, default, help.
+  void PrintDefaults(std::ostream& out) const;
+
+ private:
+  struct Flag {
+    std::string name, short_name, help, default_value;
+    bool is_bool = false;
+    std::function<Status(const std::string&)> set;
+  };
+  void Add(Flag flag);
+  const Flag* Find(const std::string& name) const;
+
+  std::string command_;
+  std::vector<Flag> flags_;
+};
+
+}  // namespace flywheel::cli

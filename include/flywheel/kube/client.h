@@ -1,0 +1,151 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flywheel/common/clock.h"
+#include "flywheel/common/status.h"
+#include "flywheel/http/client.h"
+#include "flywheel/kube/json_stream.h"
+
+namespace flywheel::kube {
+
+using nlohmann::json;
+
+// Where a kind is served: one entry of the API server's discovery documents.
+struct ResourceInfo {
+  std::string group;     // "" for the core group
+  std::string version;   // "v1"
+  std::string kind;      // "Deployment"
+  std::string resource;  // "deployments"
+  bool namespaced = true;
+
+  // "v1" or "apps/v1".
+  std::string ApiVersion() const;
+  // The REST path of the collection (name empty) or of one object, optionally a subresource:
+  // /apis/apps/v1/namespaces/<ns>/deployments/<name>/status. `ns` is ignored when cluster-scoped.
+  std::string Path(std::string_view ns, std::string_view name = "",
+                   std::string_view subresource = "") const;
+};
+
+// What a list selects. `limit` pages through big collections (the result still holds all items).
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int64_t limit = 500;
+  std::string resource_version;  // "" = most recent (a quorum read)
+};
+
+// Options of create/update/patch/apply.
+struct WriteOptions {
+  bool dry_run = false;       // dryRun=All: validated and defaulted, never stored
+  std::string field_manager;  // managedFields owner; required for apply
+  bool force = false;         // apply only: take ownership of conflicting fields
+  std::string subresource;    // e.g. "status"
+};
+
+enum class PatchType { kMerge, kJson, kStrategicMerge, kApply };
+
+// How a delete cascades and what must still hold for it to happen.
+struct DeleteOptions {
+  enum class Propagation { kDefault, kBackground, kForeground, kOrphan };
+  Propagation propagation = Propagation::kDefault;
+  std::optional<std::string> precondition_uid;
+  std::optional<std::string> precondition_resource_version;
+  bool dry_run = false;
+};
+
+// A watch request. The server ends a watch after `timeout_seconds`; callers start a new one from
+// the last resourceVersion they saw (see Informer).
+struct WatchOptions {
+  std::string resource_version;
+  std::string label_selector;
+  std::string field_selector;
+  bool allow_bookmarks = true;
+  int timeout_seconds = 300;
+};
+
+// Who to act as: sent as Impersonate-User / Impersonate-Group headers.
+struct Impersonation {
+  std::string user;
+  std::vector<std::string> groups;
+};
+
+// How a Client talks to the API server.
+struct ClientOptions {
+  // The value of the Authorization header for the next request ("" for none). Called per request
+  // so rotated tokens and exec credentials take effect.
+  std::function<Result<std::string>()> authorization;
+  std::optional<Impersonation> impersonate;
+  double qps = 0;  // client-side rate limit; 0 = off (controller-runtime's default today)
+  int burst = 0;
+  int max_retries = 5;     // for transient failures of idempotent calls and 429s
+  Clock* clock = nullptr;  // nullptr = the real clock
+};
+
+// A Kubernetes API client over unstructured JSON objects. Every failure comes back as a Status
+// mapped from the server's own answer (see api_error.h). Safe to use from many threads; copies
+// share connections, discovery and rate limits.
+class Client {
+ public:
+  Client(std::shared_ptr<http::Client> http, ClientOptions options);
+
+  // The same client acting as someone else (a tenant's ServiceAccount).
+  Client Impersonating(Impersonation who) const;
+
+  // Discovery: which resource serves `kind` in `api_version`. Cached; a miss refreshes that
+  // group-version once (a CRD may just have been installed).
+  Result<ResourceInfo> Resource(std::string_view api_version, std::string_view kind) const;
+
+  Result<json> Get(std::string_view api_version, std::string_view kind, std::string_view ns,
+                   std::string_view name) const;
+  // All items, paging with `limit`/`continue`; when a continue token expires mid-way the list
+  // starts over without paging. The result is a List with `metadata.resourceVersion`.
+  Result<json> List(std::string_view api_version, std::string_view kind, std::string_view ns,
+                    const ListOptions& options = {}) const;
+  Result<json> Create(const json& object, const WriteOptions& options = {}) const;
+  // PUT; the object's metadata.resourceVersion makes it conditional (Aborted on a conflict).
+  Result<json> Update(const json& object, const WriteOptions& options = {}) const;
+  Result<json> UpdateStatus(const json& object, const WriteOptions& options = {}) const;
+  Result<json> Patch(std::string_view api_version, std::string_view kind, std::string_view ns,
+                     std::string_view name, PatchType type, const std::string& body,
+                     const WriteOptions& options = {}) const;
+  // Server-side apply of `object` (which names itself) with options.field_manager.
+  Result<json> Apply(const json& object, const WriteOptions& options) const;
+  Status Delete(std::string_view api_version, std::string_view kind, std::string_view ns,
+                std::string_view name, const DeleteOptions& options = {}) const;
+
+  // Streams watch events to `on_event` until the server ends the watch (Ok), an error (an ERROR
+  // event with 410 becomes kOutOfRange), `on_event` returns false (Ok) or `stop` (kCancelled).
+  Status Watch(std::string_view api_version, std::string_view kind, std::string_view ns,
+               const WatchOptions& options, const std::function<bool(WatchEvent)>& on_event,
+               std::stop_token stop) const;
+
+  // A raw GET of a path such as /version or /readyz, with the same auth and error mapping.
+  Result<json> GetPath(const std::string& path) const;
+
+ private:
+  struct Shared;
+  Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate);
+
+  Result<http::Response> Do(http::Request request, bool idempotent) const;
+  Result<json> DoJson(http::Request request, bool idempotent) const;
+  Result<json> Write(const std::string& method, const json& object, const WriteOptions& options,
+                     bool name_in_path) const;
+  Result<ResourceInfo> ResourceOf(const json& object) const;
+  Status AddHeaders(http::Request& request) const;
+
+  std::shared_ptr<Shared> shared_;
+  std::optional<Impersonation> impersonate_;
+};
+
+// Percent-encodes a query parameter value.
+std::string QueryEscape(std::string_view value);
+
+}  // namespace flywheel::kube

@@ -1,0 +1,120 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <shared_mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "flywheel/common/clock.h"
+#include "flywheel/kube/client.h"
+
+namespace flywheel::kube {
+
+// An object as the cache holds it: immutable and shared with every reader.
+using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+
+// The cache key of an object: "namespace/name", or "name" when cluster-scoped.
+std::string ObjectKey(const nlohmann::json& object);
+
+// A thread-safe cache of objects by key, with secondary indexes by namespace, by owner UID
+// (metadata.ownerReferences[].uid) and by label ("key=value").
+class Store {
+ public:
+  ObjectPtr Get(const std::string& key) const;
+  std::vector<ObjectPtr> List() const;
+  std::vector<ObjectPtr> ByNamespace(const std::string& ns) const;
+  std::vector<ObjectPtr> ByOwner(const std::string& owner_uid) const;
+  std::vector<ObjectPtr> ByLabel(const std::string& key, const std::string& value) const;
+  size_t Size() const;
+
+  // Inserts or replaces; returns the previous object (null if none).
+  ObjectPtr Upsert(ObjectPtr object);
+  // Removes by key; returns the removed object (null if none).
+  ObjectPtr Remove(const std::string& key);
+  // Every key currently stored.
+  std::vector<std::string> Keys() const;
+
+ private:
+  using Index = std::map<std::string, std::set<std::string>>;
+  void IndexLocked(const std::string& key, const nlohmann::json& object, bool add);
+  std::vector<ObjectPtr> FromIndex(const Index& index, const std::string& value) const;
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, ObjectPtr> objects_;
+  Index by_namespace_, by_owner_, by_label_;
+};
+
+// Callbacks for changes seen by an Informer. Never called concurrently, and in event order.
+struct EventHandler {
+  std::function<void(const ObjectPtr&)> on_add;
+  std::function<void(const ObjectPtr& old_object, const ObjectPtr& new_object)> on_update;
+  std::function<void(const ObjectPtr&)> on_delete;
+};
+
+// What an Informer watches.
+struct InformerOptions {
+  std::string api_version;
+  std::string kind;
+  std::string namespace_name;  // "" = all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  // Every `resync` (0 = never) each cached object is delivered again as an update.
+  std::chrono::milliseconds resync{0};
+  // Applied to each object before it is cached, to drop what controllers never read. Defaults
+  // to dropping metadata.managedFields.
+  std::function<void(nlohmann::json&)> transform;
+  int64_t page_size = 500;
+};
+
+// Keeps a Store equal to the server's state of one kind: list, then watch from the list's
+// resourceVersion; a watch that ends is resumed from the last version seen (bookmarks included);
+// 410 Expired relists, delivering deletes for objects that vanished in between (no ghosts);
+// other failures back off 800 ms -> 30 s with jitter. The watch state machine of kube-rs.
+class Informer {
+ public:
+  Informer(Client client, InformerOptions options, Clock* clock = nullptr);
+
+  // Handlers must be added before Run().
+  void AddHandler(EventHandler handler);
+
+  // Lists and watches until `stop`. Blocks.
+  void Run(std::stop_token stop);
+
+  // True once the first list has been delivered.
+  bool HasSynced() const { return synced_.load(); }
+  // Blocks until synced (true) or `stop` (false).
+  bool WaitForSync(std::stop_token stop) const;
+
+  const Store& store() const { return store_; }
+  const InformerOptions& options() const { return options_; }
+
+  // How many times the informer had to list from scratch (1 after start).
+  int64_t relists() const { return relists_.load(); }
+
+ private:
+  Status ListAndReplace(std::string* resource_version);
+  Status WatchFrom(std::string* resource_version, std::stop_token stop);
+  void Deliver(nlohmann::json object, bool deleted);
+  void Resync();
+
+  Client client_;
+  InformerOptions options_;
+  Clock* clock_;
+  Store store_;
+  std::vector<EventHandler> handlers_;
+  std::atomic<bool> synced_{false};
+  std::atomic<int64_t> relists_{0};
+  std::mutex deliver_mu_;  // serializes handler calls (watch thread and resync thread)
+  mutable std::mutex sync_mu_;
+  mutable std::condition_variable sync_cv_;
+};
+
+}  // namespace flywheel::kube

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "flywheel/http/server.h"
+#include "flywheel/kube/client.h"
+#include "flywheel/kube/controller.h"
+#include "flywheel/kube/informer.h"
+#include "flywheel/kube/leader_election.h"
+#include "flywheel/kube/metrics.h"
+
+namespace flywheel::kube {
+
+// What a Manager serves and how it elects a leader; named after controller-runtime's flags.
+struct ManagerOptions {
+  std::string metrics_bind_address = ":8080";       // "0" disables
+  std::string health_probe_bind_address = ":8081";  // "0" disables
+  bool leader_elect = false;
+  LeaderElectionOptions leader_election;
+  std::vector<std::string> namespaces;  // watched namespaces; empty = all
+  int workers = 1;                      // per controller
+};
+
+// Owns everything a controller process runs (controller-runtime's Manager): the shared informer
+// caches, the controllers, leader election, and the /metrics, /healthz and /readyz endpoints.
+// Caches run on every replica; controllers only on the leader.
+class Manager {
+ public:
+  Manager(Client client, ManagerOptions options);
+  ~Manager();
+
+  Client& client() { return client_; }
+  RuntimeMetrics& metrics() { return metrics_; }
+  const ManagerOptions& options() const { return options_; }
+
+  // The informers of a kind (one per watched namespace), created on first use. Add handlers
+  // before Run().
+  std::vector<Informer*> Informers(const std::string& api_version, const std::string& kind);
+  // Delivers the kind's events to `handler`.
+  void Watch(const std::string& api_version, const std::string& kind, EventHandler handler);
+  // Finds a cached object by key across the kind's informers.
+  ObjectPtr Cached(const std::string& api_version, const std::string& kind, const std::string& key);
+
+  // The manager runs the controller while this process leads.
+  Controller& Add(std::unique_ptr<Controller> controller);
+
+  // Serves the endpoints, starts the caches, waits for them to sync, then runs the controllers
+  // (after winning the election when enabled) until `stop`. Returns Ok on a clean stop, or the
+  // error that ended the run (a bind failure, lost leadership).
+  Status Run(std::stop_token stop);
+
+  // Bound ports of the endpoints (0 when disabled or not started); useful with port 0.
+  int metrics_port() const { return metrics_port_; }
+  int health_port() const { return health_port_; }
+
+ private:
+  Status StartServers();
+  bool Ready() const;
+
+  Client client_;
+  ManagerOptions options_;
+  RuntimeMetrics metrics_;
+  struct KindInformers {
+    std::string api_version, kind;
+    std::vector<std::unique_ptr<Informer>> informers;
+  };
+  std::vector<KindInformers> kinds_;
+  std::vector<std::unique_ptr<Controller>> controllers_;
+  std::unique_ptr<http::Server> metrics_server_, health_server_;
+  std::atomic<int> metrics_port_{0}, health_port_{0};
+  std::atomic<bool> synced_{false};
+  std::unique_ptr<LeaderElector> elector_;
+};
+
+}  // namespace flywheel::kube

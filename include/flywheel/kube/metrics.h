@@ -1,0 +1,59 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "flywheel/kube/workqueue.h"
+
+namespace flywheel::kube {
+
+// The controller runtime's Prometheus metrics, under controller-runtime's names so existing
+// dashboards and alerts work: controller_runtime_reconcile_*, workqueue_*,
+// leader_election_master_status.
+class RuntimeMetrics {
+ public:
+  explicit RuntimeMetrics(std::shared_ptr<prometheus::Registry> registry);
+
+  prometheus::Registry& registry() { return *registry_; }
+
+  // An observer feeding the workqueue_* metrics of the queue named `name`.
+  std::unique_ptr<WorkQueueObserver> QueueObserver(const std::string& name);
+  // Refreshes workqueue_unfinished_work_seconds / workqueue_longest_running_processor_seconds.
+  void ObserveUnfinished(const std::string& name, const UnfinishedWork& work);
+
+  // One reconcile of `controller` finished with `result`: success, error, requeue or
+  // requeue_after.
+  void ObserveReconcile(const std::string& controller, const std::string& result, double seconds);
+  // A reconcile threw (controller_runtime_reconcile_panics_total).
+  void ObservePanic(const std::string& controller);
+  void SetWorkers(const std::string& controller, int max, int active);
+  void SetLeader(const std::string& lease, bool leading);
+
+  // The text exposition of every metric in the registry.
+  std::string Serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& reconcile_total_;
+  prometheus::Family<prometheus::Counter>& reconcile_errors_;
+  prometheus::Family<prometheus::Counter>& reconcile_panics_;
+  prometheus::Family<prometheus::Histogram>& reconcile_time_;
+  prometheus::Family<prometheus::Gauge>& max_workers_;
+  prometheus::Family<prometheus::Gauge>& active_workers_;
+  prometheus::Family<prometheus::Gauge>& depth_;
+  prometheus::Family<prometheus::Counter>& adds_;
+  prometheus::Family<prometheus::Histogram>& queue_duration_;
+  prometheus::Family<prometheus::Histogram>& work_duration_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Gauge>& unfinished_;
+  prometheus::Family<prometheus::Gauge>& longest_;
+  prometheus::Family<prometheus::Gauge>& leader_;
+};
+
+}  // namespace flywheel::kube

@@ -1,0 +1,155 @@
+// `flywheel controller`: runs the operator (the Manager with every Flywheel controller).
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+#include "flywheel/cli/app.h"
+#include "flywheel/cli/flags.h"
+#include "flywheel/common/logging.h"
+#include "flywheel/kube/connect.h"
+#include "flywheel/kube/manager.h"
+
+namespace flywheel::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "Run the Flywheel operator: watch Pipelines, PipelineRuns, Releases and RollbackPolicies\n"
+    "and reconcile them.\n"
+    "\n"
+    "Usage:\n"
+    "  flywheel controller [flags]\n"
+    "\n"
+    "Flags:\n";
+
+// The Flywheel kinds whose caches the manager keeps.
+const std::vector<std::string> kKinds = {"Pipeline", "PipelineRun", "Release", "RollbackPolicy"};
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+// Returns a thread that waits for SIGINT or SIGTERM and requests `stop`; a second signal exits
+// at once, as controller-runtime does. The signals must already be blocked in every thread:
+// block them before anything (cpprestsdk's thread pool included) starts a thread.
+std::jthread HandleSignals(std::stop_source stop) {
+  return std::jthread([set = ShutdownSignals(), stop]() mutable {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("received {}, shutting down (again to exit immediately)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop.request_stop();
+    sigwait(&set, &sig);
+    std::_Exit(1);
+  });
+}
+
+int RunController(const Invocation& inv) {
+  kube::LoadOptions load;
+  kube::ManagerOptions mo;
+  std::string webhook_address = ":9443";
+  std::string log_level = "info", log_format = "text";
+  double qps = 0;
+  int burst = 0;
+  FlagSet flags("flywheel controller");
+  flags.String("kubeconfig", &load.kubeconfig,
+               "Path to a kubeconfig (else $KUBECONFIG, in-cluster, ~/.kube/config)");
+  flags.String("context", &load.context, "The kubeconfig context to use");
+  flags.Strings("namespace", &mo.namespaces, "Namespace to watch (repeatable; default all)", "n");
+  flags.String("metrics-bind-address", &mo.metrics_bind_address,
+               "Address of the /metrics endpoint (\"0\" disables)");
+  flags.String("health-probe-bind-address", &mo.health_probe_bind_address,
+               "Address of /healthz and /readyz (\"0\" disables)");
+  flags.String("webhook-bind-address", &webhook_address,
+               "Address of the webhook receivers /hooks/git and /hooks/alertmanager");
+  flags.Bool("leader-elect", &mo.leader_elect,
+             "Elect a leader with a Lease so only one replica reconciles");
+  flags.String("leader-election-id", &mo.leader_election.lease_name, "Name of the Lease");
+  flags.String("leader-election-namespace", &mo.leader_election.lease_namespace,
+               "Namespace of the Lease");
+  flags.Int("concurrent", &mo.workers, "Reconciles at once per controller");
+  flags.Double("kube-api-qps", &qps, "Client-side QPS limit towards the API server (0 = off)");
+  flags.Int("kube-api-burst", &burst, "Client-side burst towards the API server");
+  flags.String("log-level", &log_level, "trace, debug, info, warn or error");
+  flags.String("log-format", &log_format, "text or json");
+  bool help = false;
+  if (Status s = flags.Parse(inv.args, &help); !s.ok()) {
+    inv.err << s.message() << "\n";
+    return kExitUsage;
+  }
+  if (help) {
+    inv.out << kUsage;
+    flags.PrintDefaults(inv.out);
+    return kExitOk;
+  }
+  sigset_t signals_to_block = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &signals_to_block, nullptr);
+  if (Status s = SetupLogging(log_level, log_format); !s.ok()) {
+    inv.err << "flywheel controller: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  if (mo.workers < 1) {
+    inv.err << "flywheel controller: --concurrent must be at least 1\n";
+    return kExitUsage;
+  }
+
+  auto config = kube::LoadDefault(load);
+  if (!config.ok()) {
+    spdlog::error("cannot load a Kubernetes configuration: {}", config.status().message());
+    return kExitFailure;
+  }
+  config->qps = qps;
+  config->burst = burst;
+  config->user_agent = "flywheel-controller";
+  spdlog::info("connecting to {}", config->Describe());
+  auto client = kube::Connect(*config);
+  if (!client.ok()) {
+    spdlog::error("{}", client.status().message());
+    return kExitFailure;
+  }
+  // Fail fast, with the server's own words, when the API server or the CRDs are not there.
+  if (auto version = client->GetPath("/version"); !version.ok()) {
+    spdlog::error("cannot reach the API server: {}", version.status().ToString());
+    return kExitFailure;
+  } else {
+    spdlog::info("API server {}.{} reachable", version->value("major", "?"),
+                 version->value("minor", "?"));
+  }
+  for (const auto& kind : kKinds) {
+    if (auto r = client->Resource("flywheel.dev/v1alpha1", kind); !r.ok()) {
+      spdlog::error("{} (install them with `kubectl apply -f crds/`)", r.status().message());
+      return kExitFailure;
+    }
+  }
+
+  std::stop_source stop;
+  auto signals = HandleSignals(stop);
+  kube::Manager manager(*client, mo);
+  for (const auto& kind : kKinds) manager.Informers("flywheel.dev/v1alpha1", kind);
+  spdlog::info(
+      "flywheel controller starting (namespaces: {}, leader election: {})",
+      mo.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(mo.namespaces, ",")),
+      mo.leader_elect ? "on" : "off");
+  Status result = manager.Run(stop.get_token());
+  if (!result.ok()) {
+    spdlog::error("controller stopped: {}", result.ToString());
+    return kExitFailure;
+  }
+  spdlog::info("controller stopped cleanly");
+  signals.request_stop();
+  signals.detach();
+  return kExitOk;
+}
+
+}  // namespace
+
+Command ControllerCommand() {
+  return {"controller", "Run the operator (controllers, probes, metrics)", RunController};
+}
+
+}  // namespace flywheel::cli

@@ -1,0 +1,135 @@
+#include "flywheel/cli/flags.h"
+
+#include <iomanip>
+#include <sstream>
+
+namespace flywheel::cli {
+
+void FlagSet::Add(Flag flag) { flags_.push_back(std::move(flag)); }
+
+const FlagSet::Flag* FlagSet::Find(const std::string& name) const {
+  for (const auto& f : flags_) {
+    if (f.name == name || (!f.short_name.empty() && f.short_name == name)) return &f;
+  }
+  return nullptr;
+}
+
+void FlagSet::String(const std::string& name, std::string* target, const std::string& help,
+                     const std::string& short_name) {
+  Add({name, short_name, help, *target, false, [target](const std::string& v) {
+         *target = v;
+         return Status::Ok();
+       }});
+}
+
+void FlagSet::Bool(const std::string& name, bool* target, const std::string& help) {
+  Add({name, "", help, *target ? "true" : "false", true, [target, name](const std::string& v) {
+         if (v == "true" || v == "1") {
+           *target = true;
+         } else if (v == "false" || v == "0") {
+           *target = false;
+         } else {
+           return Status(Code::kInvalidArgument,
+                         "--" + name + " must be true or false, not \"" + v + "\"");
+         }
+         return Status::Ok();
+       }});
+}
+
+void FlagSet::Int(const std::string& name, int* target, const std::string& help) {
+  Add({name, "", help, std::to_string(*target), false, [target, name](const std::string& v) {
+         size_t used = 0;
+         try {
+           *target = std::stoi(v, &used);
+         } catch (const std::exception&) {
+           used = 0;
+         }
+         if (used == 0 || used != v.size()) {
+           return Status(Code::kInvalidArgument,
+                         "--" + name + " must be an integer, not \"" + v + "\"");
+         }
+         return Status::Ok();
+       }});
+}
+
+void FlagSet::Double(const std::string& name, double* target, const std::string& help) {
+  std::ostringstream def;
+  def << *target;
+  Add({name, "", help, def.str(), false, [target, name](const std::string& v) {
+         size_t used = 0;
+         try {
+           *target = std::stod(v, &used);
+         } catch (const std::exception&) {
+           used = 0;
+         }
+         if (used == 0 || used != v.size()) {
+           return Status(Code::kInvalidArgument,
+                         "--" + name + " must be a number, not \"" + v + "\"");
+         }
+         return Status::Ok();
+       }});
+}
+
+void FlagSet::Strings(const std::string& name, std::vector<std::string>* target,
+                      const std::string& help, const std::string& short_name) {
+  Add({name, short_name, help, "", false, [target](const std::string& v) {
+         target->push_back(v);
+         return Status::Ok();
+       }});
+}
+
+Status FlagSet::Parse(const std::vector<std::string>& args, bool* help_requested,
+                      std::vector<std::string>* positional) {
+  *help_requested = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      *help_requested = true;
+      return Status::Ok();
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      if (positional == nullptr) {
+        return Status(Code::kInvalidArgument, command_ + ": unexpected argument \"" + a + "\"");
+      }
+      positional->push_back(a);
+      continue;
+    }
+    std::string body = a.substr(a[1] == '-' ? 2 : 1);
+    std::string value;
+    bool has_value = false;
+    if (auto eq = body.find('='); eq != std::string::npos) {
+      value = body.substr(eq + 1);
+      body = body.substr(0, eq);
+      has_value = true;
+    }
+    const Flag* flag = Find(body);
+    if (flag == nullptr) {
+      return Status(Code::kInvalidArgument, command_ + ": unknown flag \"" + a + "\"");
+    }
+    if (!has_value) {
+      if (flag->is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Status(Code::kInvalidArgument, command_ + ": flag " + a + " needs a value");
+      }
+    }
+    if (Status s = flag->set(value); !s.ok()) {
+      return Status(Code::kInvalidArgument, command_ + ": " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+void FlagSet::PrintDefaults(std::ostream& out) const {
+  for (const auto& f : flags_) {
+    std::string names = (f.short_name.empty() ? "    " : "-" + f.short_name + ", ") + "--" + f.name;
+    out << "  " << std::left << std::setw(36) << names << f.help;
+    if (!f.default_value.empty() && !f.is_bool) out << " (default \"" << f.default_value << "\")";
+    if (f.is_bool && f.default_value == "true") out << " (default true)";
+    out << "\n";
+  }
+}
+
+}  // namespace flywheel::cli

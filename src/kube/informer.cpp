@@ -1,0 +1,302 @@
+#include "flywheel/kube/informer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <thread>
+
+namespace flywheel::kube {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Meta(const json& object, const char* field) {
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return "";
+  auto it = m->find(field);
+  return it != m->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+void DropManagedFields(json& object) {
+  auto m = object.find("metadata");
+  if (m != object.end() && m->is_object()) m->erase("managedFields");
+}
+
+// Jittered exponential backoff for reconnects: 800 ms doubling to 30 s, +-25%.
+class Backoff {
+ public:
+  std::chrono::milliseconds Next() {
+    std::uniform_real_distribution<double> jitter(0.75, 1.25);
+    auto d = std::chrono::milliseconds(static_cast<int64_t>(current_ms_ * jitter(rng_)));
+    current_ms_ = std::min(current_ms_ * 2, 30000.0);
+    return d;
+  }
+  void Reset() { current_ms_ = 800; }
+
+ private:
+  double current_ms_ = 800;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace
+
+std::string ObjectKey(const json& object) {
+  std::string ns = Meta(object, "namespace");
+  std::string name = Meta(object, "name");
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+// --- Store ---------------------------------------------------------------------------------
+
+void Store::IndexLocked(const std::string& key, const json& object, bool add) {
+  auto apply = [&](Index& index, const std::string& value) {
+    if (add) {
+      index[value].insert(key);
+    } else if (auto it = index.find(value); it != index.end()) {
+      it->second.erase(key);
+      if (it->second.empty()) index.erase(it);
+    }
+  };
+  apply(by_namespace_, Meta(object, "namespace"));
+  const json& meta = object.value("metadata", json::object());
+  for (const auto& ref : meta.value("ownerReferences", json::array())) {
+    apply(by_owner_, ref.value("uid", ""));
+  }
+  const json labels = meta.value("labels", json::object());  // items() needs a named object
+  for (const auto& [k, v] : labels.items()) {
+    if (v.is_string()) apply(by_label_, k + "=" + v.get<std::string>());
+  }
+}
+
+ObjectPtr Store::Upsert(ObjectPtr object) {
+  std::string key = ObjectKey(*object);
+  std::unique_lock lock(mu_);
+  ObjectPtr old;
+  if (auto it = objects_.find(key); it != objects_.end()) {
+    old = it->second;
+    IndexLocked(key, *old, false);
+  }
+  IndexLocked(key, *object, true);
+  objects_[key] = std::move(object);
+  return old;
+}
+
+ObjectPtr Store::Remove(const std::string& key) {
+  std::unique_lock lock(mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return nullptr;
+  ObjectPtr old = it->second;
+  IndexLocked(key, *old, false);
+  objects_.erase(it);
+  return old;
+}
+
+ObjectPtr Store::Get(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : it->second;
+}
+
+std::vector<ObjectPtr> Store::List() const {
+  std::shared_lock lock(mu_);
+  std::vector<ObjectPtr> out;
+  out.reserve(objects_.size());
+  for (const auto& [k, v] : objects_) out.push_back(v);
+  return out;
+}
+
+std::vector<std::string> Store::Keys() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(objects_.size());
+  for (const auto& [k, v] : objects_) out.push_back(k);
+  return out;
+}
+
+size_t Store::Size() const {
+  std::shared_lock lock(mu_);
+  return objects_.size();
+}
+
+std::vector<ObjectPtr> Store::FromIndex(const Index& index, const std::string& value) const {
+  std::shared_lock lock(mu_);
+  std::vector<ObjectPtr> out;
+  auto it = index.find(value);
+  if (it == index.end()) return out;
+  for (const auto& key : it->second) out.push_back(objects_.at(key));
+  return out;
+}
+
+std::vector<ObjectPtr> Store::ByNamespace(const std::string& ns) const {
+  return FromIndex(by_namespace_, ns);
+}
+std::vector<ObjectPtr> Store::ByOwner(const std::string& uid) const {
+  return FromIndex(by_owner_, uid);
+}
+std::vector<ObjectPtr> Store::ByLabel(const std::string& key, const std::string& value) const {
+  return FromIndex(by_label_, key + "=" + value);
+}
+
+// --- Informer ------------------------------------------------------------------------------
+
+Informer::Informer(Client client, InformerOptions options, Clock* clock)
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      clock_(clock != nullptr ? clock : &RealClock::Instance()) {
+  if (!options_.transform) options_.transform = DropManagedFields;
+}
+
+void Informer::AddHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
+
+bool Informer::WaitForSync(std::stop_token stop) const {
+  std::unique_lock lock(sync_mu_);
+  std::stop_callback wake(stop, [this] {
+    std::lock_guard l(sync_mu_);
+    sync_cv_.notify_all();
+  });
+  sync_cv_.wait(lock, [&] { return synced_.load() || stop.stop_requested(); });
+  return synced_.load();
+}
+
+void Informer::Deliver(json object, bool deleted) {
+  std::lock_guard lock(deliver_mu_);
+  if (deleted) {
+    ObjectPtr old = store_.Remove(ObjectKey(object));
+    ObjectPtr gone = old ? old : std::make_shared<const json>(std::move(object));
+    for (const auto& h : handlers_) {
+      if (h.on_delete) h.on_delete(gone);
+    }
+    return;
+  }
+  options_.transform(object);
+  auto now = std::make_shared<const json>(std::move(object));
+  ObjectPtr old = store_.Upsert(now);
+  for (const auto& h : handlers_) {
+    if (old == nullptr) {
+      if (h.on_add) h.on_add(now);
+    } else if (h.on_update) {
+      h.on_update(old, now);
+    }
+  }
+}
+
+void Informer::Resync() {
+  std::lock_guard lock(deliver_mu_);
+  for (const auto& obj : store_.List()) {
+    for (const auto& h : handlers_) {
+      if (h.on_update) h.on_update(obj, obj);
+    }
+  }
+}
+
+Status Informer::ListAndReplace(std::string* resource_version) {
+  ListOptions lo;
+  lo.label_selector = options_.label_selector;
+  lo.field_selector = options_.field_selector;
+  lo.limit = options_.page_size;
+  auto list = client_.List(options_.api_version, options_.kind, options_.namespace_name, lo);
+  if (!list.ok()) return list.status();
+  relists_.fetch_add(1);
+  std::set<std::string> seen;
+  for (auto& item : (*list)["items"]) {
+    // List items carry no apiVersion/kind; restore them so handlers see whole objects.
+    item["apiVersion"] = options_.api_version;
+    item["kind"] = options_.kind;
+    seen.insert(ObjectKey(item));
+    auto old = store_.Get(ObjectKey(item));
+    if (old && Meta(*old, "resourceVersion") == Meta(item, "resourceVersion")) continue;
+    Deliver(std::move(item), false);
+  }
+  // Objects deleted while we were not watching: deliver their deletes from the cache.
+  for (const auto& key : store_.Keys()) {
+    if (seen.count(key) == 0) {
+      if (auto old = store_.Get(key)) Deliver(*old, true);
+    }
+  }
+  *resource_version = (*list)["metadata"].value("resourceVersion", "");
+  if (!synced_.exchange(true)) {
+    std::lock_guard lock(sync_mu_);
+    sync_cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status Informer::WatchFrom(std::string* resource_version, std::stop_token stop) {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  WatchOptions wo;
+  wo.resource_version = *resource_version;
+  wo.label_selector = options_.label_selector;
+  wo.field_selector = options_.field_selector;
+  wo.timeout_seconds = std::uniform_int_distribution<int>(300, 600)(rng);
+  return client_.Watch(
+      options_.api_version, options_.kind, options_.namespace_name, wo,
+      [&](WatchEvent event) {
+        std::string rv = Meta(event.object, "resourceVersion");
+        if (!rv.empty()) *resource_version = rv;
+        switch (event.type) {
+          case WatchEventType::kBookmark:
+          case WatchEventType::kError:
+            break;
+          case WatchEventType::kAdded:
+          case WatchEventType::kModified:
+            Deliver(std::move(event.object), false);
+            break;
+          case WatchEventType::kDeleted:
+            Deliver(std::move(event.object), true);
+            break;
+        }
+        return true;
+      },
+      stop);
+}
+
+void Informer::Run(std::stop_token stop) {
+  std::jthread resync;
+  if (options_.resync.count() > 0) {
+    resync = std::jthread([this, stop](std::stop_token own) {
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      while (!stop.stop_requested() && !own.stop_requested()) {
+        cv.wait_for(lock, own, options_.resync, [&] { return stop.stop_requested(); });
+        if (stop.stop_requested() || own.stop_requested()) break;
+        if (synced_.load()) Resync();
+      }
+    });
+  }
+  const std::string what =
+      options_.kind + (options_.namespace_name.empty() ? std::string(" (all namespaces)")
+                                                       : " in " + options_.namespace_name);
+  Backoff backoff;
+  std::string rv;
+  bool listed = false;
+  while (!stop.stop_requested()) {
+    Status s;
+    if (!listed) {
+      s = ListAndReplace(&rv);
+      listed = s.ok();
+    } else {
+      s = WatchFrom(&rv, stop);
+      if (s.code() == Code::kOutOfRange) {
+        spdlog::debug("watch of {} expired at resourceVersion {}; relisting", what, rv);
+        listed = false;
+        continue;
+      }
+    }
+    if (stop.stop_requested()) break;
+    if (s.ok()) {
+      backoff.Reset();
+      continue;
+    }
+    auto delay = backoff.Next();
+    spdlog::warn("{} of {} failed, retrying in {} ms: {}", listed ? "watch" : "list", what,
+                 delay.count(), s.ToString());
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, stop, delay, [] { return false; });
+  }
+}
+
+}  // namespace flywheel::kube

@@ -1,0 +1,147 @@
+#include "flywheel/kube/manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+namespace flywheel::kube {
+
+namespace {
+
+http::ServerResponse Text(int status, std::string body) {
+  http::ServerResponse r;
+  r.status = status;
+  r.body = std::move(body) + "\n";
+  return r;
+}
+
+// ":8080" -> "0.0.0.0:8080" (every interface, like Go's net.Listen).
+std::string BindAddress(const std::string& address) {
+  return !address.empty() && address.front() == ':' ? "0.0.0.0" + address : address;
+}
+
+}  // namespace
+
+Manager::Manager(Client client, ManagerOptions options)
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      metrics_(std::make_shared<prometheus::Registry>()) {}
+
+Manager::~Manager() = default;
+
+std::vector<Informer*> Manager::Informers(const std::string& api_version, const std::string& kind) {
+  for (auto& k : kinds_) {
+    if (k.api_version == api_version && k.kind == kind) {
+      std::vector<Informer*> out;
+      for (auto& i : k.informers) out.push_back(i.get());
+      return out;
+    }
+  }
+  KindInformers k{api_version, kind, {}};
+  std::vector<std::string> namespaces = options_.namespaces;
+  if (namespaces.empty()) namespaces.push_back("");
+  for (const auto& ns : namespaces) {
+    k.informers.push_back(std::make_unique<Informer>(
+        client_, InformerOptions{.api_version = api_version, .kind = kind, .namespace_name = ns}));
+  }
+  kinds_.push_back(std::move(k));
+  return Informers(api_version, kind);
+}
+
+void Manager::Watch(const std::string& api_version, const std::string& kind, EventHandler handler) {
+  for (Informer* i : Informers(api_version, kind)) i->AddHandler(handler);
+}
+
+ObjectPtr Manager::Cached(const std::string& api_version, const std::string& kind,
+                          const std::string& key) {
+  for (Informer* i : Informers(api_version, kind)) {
+    if (auto o = i->store().Get(key)) return o;
+  }
+  return nullptr;
+}
+
+Controller& Manager::Add(std::unique_ptr<Controller> controller) {
+  controllers_.push_back(std::move(controller));
+  return *controllers_.back();
+}
+
+bool Manager::Ready() const {
+  if (!synced_) return false;
+  // With leader election, a replica is ready once it knows whether it leads: after sync it is
+  // campaigning, and both leader and standby serve traffic (metrics, webhooks).
+  return true;
+}
+
+Status Manager::StartServers() {
+  if (options_.metrics_bind_address != "0") {
+    auto server = http::Server::Start({.address = BindAddress(options_.metrics_bind_address)},
+                                      {{"/metrics", [this](const http::ServerRequest&) {
+                                          http::ServerResponse r;
+                                          r.content_type =
+                                              "text/plain; version=0.0.4; charset=utf-8";
+                                          r.body = metrics_.Serialize();
+                                          return r;
+                                        }}});
+    if (!server.ok()) return server.status();
+    metrics_server_ = std::move(*server);
+    metrics_port_ = metrics_server_->port();
+    spdlog::info("serving metrics on {} (port {})", options_.metrics_bind_address,
+                 metrics_port_.load());
+  }
+  if (options_.health_probe_bind_address != "0") {
+    auto server = http::Server::Start(
+        {.address = BindAddress(options_.health_probe_bind_address)},
+        {{"/healthz", [](const http::ServerRequest&) { return Text(200, "ok"); }},
+         {"/readyz", [this](const http::ServerRequest&) {
+            return Ready() ? Text(200, "ok") : Text(503, "informer caches not synced yet");
+          }}});
+    if (!server.ok()) return server.status();
+    health_server_ = std::move(*server);
+    health_port_ = health_server_->port();
+    spdlog::info("serving health probes on {} (port {})", options_.health_probe_bind_address,
+                 health_port_.load());
+  }
+  return Status::Ok();
+}
+
+Status Manager::Run(std::stop_token stop) {
+  if (Status s = StartServers(); !s.ok()) return s;
+  std::stop_source caches_stop;
+  std::vector<std::jthread> informer_threads;
+  for (auto& k : kinds_) {
+    for (auto& i : k.informers) {
+      informer_threads.emplace_back(
+          [inf = i.get(), token = caches_stop.get_token()] { inf->Run(token); });
+    }
+  }
+  std::stop_callback forward(stop, [&caches_stop] { caches_stop.request_stop(); });
+  for (auto& k : kinds_) {
+    for (auto& i : k.informers) {
+      if (!i->WaitForSync(stop)) break;
+    }
+  }
+  Status result;
+  if (!stop.stop_requested()) {
+    synced_ = true;
+    spdlog::info("informer caches synced ({} kinds)", kinds_.size());
+    auto run_controllers = [this](std::stop_token lead_stop) {
+      std::vector<std::jthread> threads;
+      for (auto& c : controllers_) {
+        threads.emplace_back([c = c.get(), lead_stop] { c->Run(lead_stop); });
+      }
+    };
+    if (options_.leader_elect) {
+      elector_ = std::make_unique<LeaderElector>(client_, options_.leader_election, &metrics_);
+      result = elector_->Run(stop, run_controllers);
+    } else {
+      run_controllers(stop);
+    }
+  }
+  caches_stop.request_stop();
+  informer_threads.clear();  // joins
+  if (metrics_server_) metrics_server_->Stop();
+  if (health_server_) health_server_->Stop();
+  return result;
+}
+
+}  // namespace flywheel::kube
