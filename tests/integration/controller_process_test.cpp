@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "flywheel/http/client.h"
@@ -36,7 +37,10 @@ struct Replica {
         log);
   }
 
-  std::string Get(int port, const std::string& path) {
+  std::string Get(int port, const std::string& path) { return Fetch(port, path); }
+
+  // "<status> <body>" of GET http://127.0.0.1:<port><path>, or "" when unreachable.
+  static std::string Fetch(int port, const std::string& path) {
     auto client = http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(port)});
     if (!client.ok()) return "";
     auto resp = (*client)->Send({.target = path, .timeout = 2s});
@@ -114,6 +118,62 @@ TEST(ControllerProcessTest, MissingCrdsOrBadKubeconfigFailClearly) {
   r = RunProcess({FLYWHEEL_BINARY, "controller", "--concurrent", "x"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--concurrent must be an integer"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace flywheel::testing
+
+namespace flywheel::testing {
+namespace {
+
+// The install manifests apply, the operator Deployment rolls out (on kwok), and the operator
+// runs with nothing but its own ServiceAccount's RBAC: caches sync and it wins the election.
+TEST(ControllerProcessTest, RunsWithTheInstallManifestsRbac) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
+  auto r = env->Kubectl({"apply", "--server-side", "-k", SourcePath("manifests")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = env->Kubectl(
+      {"rollout", "status", "-n", "flywheel-system", "deployment/flywheel", "--timeout=120s"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  auto token = env->Kubectl({"create", "token", "flywheel", "-n", "flywheel-system"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  auto cluster = env->Kubectl({"config", "view", "--raw", "--minify", "-o",
+                               "jsonpath={.clusters[0].cluster.server} "
+                               "{.clusters[0].cluster.certificate-authority}"});
+  ASSERT_EQ(cluster.exit_code, 0) << cluster.err;
+  std::string server = cluster.out.substr(0, cluster.out.find(' '));
+  std::string ca = cluster.out.substr(cluster.out.find(' ') + 1);
+  std::string kubeconfig = std::filesystem::temp_directory_path() /
+                           ("flywheel-sa-" + std::to_string(getpid()) + ".kubeconfig");
+  {
+    std::ofstream out(kubeconfig);
+    out << "apiVersion: v1\nkind: Config\n"
+        << "clusters: [{name: c, cluster: {server: " << server << ", certificate-authority: " << ca
+        << "}}]\n"
+        << "users: [{name: u, user: {token: " << token.out.substr(0, token.out.find('\n'))
+        << "}}]\n"
+        << "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
+  }
+  int metrics_port = FreePort(), health_port = FreePort();
+  BackgroundProcess controller(
+      {FLYWHEEL_BINARY, "controller", "--kubeconfig", kubeconfig, "--metrics-bind-address",
+       "127.0.0.1:" + std::to_string(metrics_port), "--health-probe-bind-address",
+       "127.0.0.1:" + std::to_string(health_port), "--leader-elect", "--leader-election-namespace",
+       "flywheel-system", "--leader-election-id", "flywheel-rbac-test"},
+      kubeconfig + ".log");
+  auto leading = [&] {
+    return Replica::Fetch(metrics_port, "/metrics")
+               .find("leader_election_master_status{name=\"flywheel-rbac-test\"} 1") !=
+           std::string::npos;
+  };
+  EXPECT_TRUE(Eventually(leading, 30s)) << controller.Log();
+  EXPECT_EQ(Replica::Fetch(health_port, "/readyz"), "200 ok\n") << controller.Log();
+  controller.Signal(SIGTERM);
+  EXPECT_EQ(controller.Wait(30000), 0) << controller.Log();
+  EXPECT_EQ(controller.Log().find("forbidden"), std::string::npos) << controller.Log();
+  std::filesystem::remove(kubeconfig);
 }
 
 }  // namespace
