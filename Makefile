@@ -31,6 +31,7 @@ test-unit: build
 
 test-integration: build
 	cd $(BUILD_DIR) && ctest -L integration --output-on-failure
+	cd $(BUILD_DIR) && ctest -L disruptive --output-on-failure
 
 test-long: build
 	cd $(BUILD_DIR) && ctest -L long --output-on-failure

@@ -23,3 +23,6 @@ else
   hack/testenv/up.sh
 fi
 (cd "$build" && ctest -L integration --output-on-failure -j "$jobs")
+
+echo "== disruptive tests (restart parts of the control plane; run alone)"
+(cd "$build" && ctest -L disruptive --output-on-failure)

@@ -31,7 +31,7 @@ fi
 
 "$here/build.sh"
 start_time=$(date +%s.%N)
-mkdir -p "$dir"/{pki,logs,pids,bin,etcd}
+mkdir -p "$dir"/{pki,logs,pids,bin,etcd,cmd}
 ln -sf "$TESTENV_BIN_K8S/kubectl" "$dir/bin/kubectl"
 kubectl=("$dir/bin/kubectl" --kubeconfig "$dir/kubeconfig")
 
@@ -103,11 +103,13 @@ KUBECONFIG
   chmod 600 "$1"
 }
 
-# start <name> <command...>: runs in its own session, output to logs/<name>.log.
+# start <name> <command...>: runs in its own session, output to logs/<name>.log. The command is
+# kept in cmd/<name> so restart.sh can start the same program again.
 start() {
   local name=$1
   shift
-  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+  printf '%q ' "$@" >"$dir/cmd/$name"
+  setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/pids/$name.pid"
 }
 
