@@ -33,8 +33,8 @@ test-integration: build
 	cd $(BUILD_DIR) && ctest -L integration --output-on-failure
 	cd $(BUILD_DIR) && ctest -L disruptive --output-on-failure
 
-test-long: build
-	cd $(BUILD_DIR) && ctest -L long --output-on-failure
+test-long: deps build
+	@hack/test.sh --long
 
 demo: deps build
 	@hack/demo.sh
