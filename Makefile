@@ -7,7 +7,7 @@ TESTENV_DIR ?= $(CURDIR)/.testenv
 export FLYWHEEL_TESTENV_DIR := $(TESTENV_DIR)
 export CCACHE_DIR ?= $(HOME)/.cache/flywheel/ccache
 
-.PHONY: all deps build test test-unit test-integration test-long demo testenv-up testenv-down \
+.PHONY: all deps build bench test test-unit test-integration test-long demo testenv-up testenv-down \
         format format-check clean
 
 all: build
@@ -35,6 +35,10 @@ test-integration: build
 
 test-long: deps build
 	@hack/test.sh --long
+
+# Benchmarks against a baseline in the same run; results go to docs/benchmarks.md.
+bench: deps build
+	@bench/informer_startup.sh
 
 demo: deps build
 	@hack/demo.sh
