@@ -62,6 +62,8 @@ int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostre
   return c->run(Invocation{std::vector<std::string>(args.begin() + 1, args.end()), out, err});
 }
 
-std::vector<Command> DefaultCommands() { return {ControllerCommand(), VersionCommand()}; }
+std::vector<Command> DefaultCommands() {
+  return {ControllerCommand(), GetCommand(), VersionCommand()};
+}
 
 }  // namespace flywheel::cli

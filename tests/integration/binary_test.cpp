@@ -1,7 +1,10 @@
 // The built `flywheel` binary as a user runs it.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "support/process.h"
+#include "support/testenv.h"
 
 namespace flywheel::testing {
 namespace {
@@ -16,6 +19,38 @@ TEST(BinaryTest, VersionAndHelp) {
   r = RunProcess({FLYWHEEL_BINARY, "no-such-command"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown command"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace flywheel::testing
+
+namespace flywheel::testing {
+namespace {
+
+TEST(BinaryTest, GetListsFlywheelObjectsLikeKubectl) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
+  ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "crd", "--all"}).exit_code, 0);
+  ScopedNamespace ns(*env, "cli-get");
+  ASSERT_EQ(env->Kubectl({"apply", "-n", ns.name(), "-f", SourcePath("examples")}).exit_code, 0);
+
+  auto r = RunProcess({FLYWHEEL_BINARY, "get", "--kubeconfig", env->kubeconfig(), "-n", ns.name()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("KIND", 0), 0u) << r.out;
+  for (const std::string row : {"Pipeline ", "PipelineRun ", "Release ", "RollbackPolicy "}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << " missing in\n" << r.out;
+  }
+
+  r = RunProcess({FLYWHEEL_BINARY, "get", "rel", "-o", "json", "--kubeconfig", env->kubeconfig(),
+                  "--namespace", ns.name()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto items = nlohmann::json::parse(r.out)["items"];
+  ASSERT_FALSE(items.empty());
+  for (const auto& item : items) EXPECT_EQ(item["kind"], "Release");
+
+  r = RunProcess({FLYWHEEL_BINARY, "get", "widgets", "--kubeconfig", env->kubeconfig()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown resource \"widgets\""), std::string::npos) << r.err;
 }
 
 }  // namespace

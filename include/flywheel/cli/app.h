@@ -35,4 +35,7 @@ Command VersionCommand();
 // `flywheel controller [flags]`: the operator process.
 Command ControllerCommand();
 
+// `flywheel get [kind] [-n ns | -A] [-o table|json]`: Flywheel objects and their state.
+Command GetCommand();
+
 }  // namespace flywheel::cli
