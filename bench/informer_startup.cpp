@@ -217,7 +217,10 @@ int main(int argc, char** argv) {
                                 .kind = "ConfigMap",
                                 .namespace_name = flags->namespace_name,
                                 .page_size = flags->page_size};
-  if (flags->keep_managed_fields) options.transform = [](json&) {};
+  if (flags->keep_managed_fields) {
+    options.transform = [](json&) {};
+    options.drop_managed_fields = false;
+  }
   kube::Informer informer(std::move(*client), std::move(options));
   std::jthread run([&](std::stop_token stop) { informer.Run(stop); });
   if (!informer.WaitForSync(run.get_stop_token())) {

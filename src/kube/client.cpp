@@ -181,11 +181,23 @@ Result<http::Response> Client::Do(http::Request request, bool idempotent) const 
   }
 }
 
-Result<json> Client::DoJson(http::Request request, bool idempotent) const {
+Result<json> Client::DoJson(http::Request request, bool idempotent,
+                            bool drop_managed_fields) const {
   auto resp = Do(std::move(request), idempotent);
   if (!resp.ok()) return resp.status();
   if (resp->body.empty()) return json::object();
-  auto parsed = json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
+  json::parser_callback_t skip_managed_fields = nullptr;
+  if (drop_managed_fields) {
+    // In a List, items[].metadata's keys are at depth 4 and the item's own keys at depth 3.
+    // Returning false for a key discards the key and its whole value before it is built.
+    auto item_key = std::make_shared<std::string>();
+    skip_managed_fields = [item_key](int depth, json::parse_event_t event, json& parsed) {
+      if (event != json::parse_event_t::key) return true;
+      if (depth == 3) *item_key = parsed.get<std::string>();
+      return !(depth == 4 && *item_key == "metadata" && parsed == "managedFields");
+    };
+  }
+  auto parsed = json::parse(resp->body, skip_managed_fields, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return Status(Code::kInternal, "the API server answered with invalid JSON (" +
                                        std::to_string(resp->body.size()) + " bytes)");
@@ -270,7 +282,7 @@ Result<json> Client::List(std::string_view api_version, std::string_view kind, s
     if (paging) AddQuery(req.target, "limit", std::to_string(options.limit));
     AddQuery(req.target, "continue", cont);
     if (cont.empty()) AddQuery(req.target, "resourceVersion", options.resource_version);
-    auto page = DoJson(std::move(req), true);
+    auto page = DoJson(std::move(req), true, options.drop_managed_fields);
     if (!page.ok()) {
       if (page.status().code() == Code::kOutOfRange && !cont.empty()) {
         // The continue token expired: list everything in one go, as client-go's pager does.

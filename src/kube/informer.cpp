@@ -195,6 +195,7 @@ Status Informer::ListAndReplace(std::string* resource_version) {
   lo.label_selector = options_.label_selector;
   lo.field_selector = options_.field_selector;
   lo.limit = options_.page_size;
+  lo.drop_managed_fields = options_.drop_managed_fields;
   auto list = client_.List(options_.api_version, options_.kind, options_.namespace_name, lo);
   if (!list.ok()) return list.status();
   relists_.fetch_add(1);

@@ -156,6 +156,32 @@ TEST(KubeClientTest, ListPagesThroughEverything) {
   EXPECT_FALSE((*list)["metadata"].value("resourceVersion", "").empty());
 }
 
+TEST(KubeClientTest, ListCanSkipManagedFieldsWhileParsing) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "client-mf");
+  auto client = Connected(*env);
+  json cm = ConfigMap(ns.name(), "tricky", "x");
+  cm["data"]["managedFields"] = "user data, not metadata";
+  ASSERT_TRUE(client.Apply(cm, {.field_manager = "flywheel", .force = true}).ok());
+  auto full = client.List("v1", "ConfigMap", ns.name(), {.label_selector = ""});
+  auto lean = client.List("v1", "ConfigMap", ns.name(), {.drop_managed_fields = true});
+  ASSERT_TRUE(full.ok() && lean.ok());
+  for (const auto& item : (*full)["items"]) {
+    if (item["metadata"]["name"] == "tricky") {
+      EXPECT_TRUE(item["metadata"].contains("managedFields"));
+    }
+  }
+  bool seen = false;
+  for (const auto& item : (*lean)["items"]) {
+    EXPECT_FALSE(item["metadata"].contains("managedFields"));
+    if (item["metadata"]["name"] == "tricky") {
+      seen = true;
+      EXPECT_EQ(item["data"]["managedFields"], "user data, not metadata");
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
 TEST(KubeClientTest, ImpersonationIsEnforcedByRbac) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "client-imp");

@@ -40,6 +40,9 @@ struct ListOptions {
   std::string field_selector;
   int64_t limit = 500;
   std::string resource_version;  // "" = most recent (a quorum read)
+  // Drop metadata.managedFields while parsing, so they are never allocated (informers do not
+  // read them and they are often the largest part of an object).
+  bool drop_managed_fields = false;
 };
 
 // Options of create/update/patch/apply.
@@ -135,7 +138,8 @@ class Client {
   Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate);
 
   Result<http::Response> Do(http::Request request, bool idempotent) const;
-  Result<json> DoJson(http::Request request, bool idempotent) const;
+  Result<json> DoJson(http::Request request, bool idempotent,
+                      bool drop_managed_fields = false) const;
   Result<json> Write(const std::string& method, const json& object, const WriteOptions& options,
                      bool name_in_path) const;
   Result<ResourceInfo> ResourceOf(const json& object) const;

@@ -71,6 +71,9 @@ struct InformerOptions {
   // Applied to each object before it is cached, to drop what controllers never read. Defaults
   // to dropping metadata.managedFields.
   std::function<void(nlohmann::json&)> transform;
+  // Lists skip metadata.managedFields while parsing (never allocated). Turn off together with a
+  // transform that keeps them.
+  bool drop_managed_fields = true;
   int64_t page_size = 500;
 };
 
