@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "flywheel/common/utf8.h"
+
 namespace flywheel::kube {
 namespace {
 
@@ -84,7 +86,8 @@ std::string DescribeHttpStatus(int http_status) {
 
 // A short, single-line, printable excerpt of a body that is not a metav1.Status: HTML tags
 // dropped (a proxy's error page says what it means in its text), whitespace runs collapsed,
-// control bytes replaced, at most kMaxExcerpt bytes and never a split UTF-8 character.
+// control bytes replaced, invalid UTF-8 replaced, at most kMaxExcerpt bytes and never a split
+// character.
 std::string BodyExcerpt(std::string_view body) {
   constexpr size_t kMaxScan = 4096;
   constexpr size_t kMaxExcerpt = 200;
@@ -112,13 +115,9 @@ std::string BodyExcerpt(std::string_view body) {
     pending_space = false;
     out += c;
   }
-  bool cut = body.size() > kMaxScan;
-  if (out.size() > kMaxExcerpt) {
-    size_t end = kMaxExcerpt;
-    while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xC0) == 0x80) --end;
-    out.resize(end);
-    cut = true;
-  }
+  out = ToValidUtf8(out);
+  bool cut = body.size() > kMaxScan || out.size() > kMaxExcerpt;
+  out.resize(TruncateUtf8(out, kMaxExcerpt).size());
   if (cut) out += "...";
   return out;
 }
@@ -192,11 +191,16 @@ ApiError FromStatusObject(const json& status, int http_status,
     message = "the server responded with " + DescribeHttpStatus(effective_code);
     if (!out.reason.empty()) message += " (" + out.reason + ")";
   }
-  // Every cause must be visible in the message; the API server usually lists them already.
+  // Every cause must be visible in the message. The API server usually lists them already, in
+  // its own order ("field: message" for Invalid, "message: field" for an apply conflict), so a
+  // cause counts as shown when both its field and its message appear.
   std::string missing;
   for (const auto& c : out.causes) {
+    if (message.find(c.field) != std::string::npos &&
+        message.find(c.message) != std::string::npos) {
+      continue;
+    }
     std::string text = c.field.empty() ? c.message : c.field + ": " + c.message;
-    if (text.empty() || message.find(text) != std::string::npos) continue;
     missing += missing.empty() ? text : "; " + text;
   }
   if (!missing.empty()) message += ": " + missing;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "flywheel/common/utf8.h"
+
 namespace flywheel::kube {
 namespace {
 
@@ -53,14 +55,14 @@ bool IsValidType(std::string_view type) {
                      [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
-// `message` cut to kMaxConditionMessageBytes at a UTF-8 character boundary, marked with "...".
+// `message` as valid UTF-8, cut to kMaxConditionMessageBytes at a character boundary and then
+// marked with "...".
 std::string BoundedMessage(const std::string& message) {
-  if (message.size() <= kMaxConditionMessageBytes) return message;
+  std::string valid = ToValidUtf8(message);
+  if (valid.size() <= kMaxConditionMessageBytes) return valid;
   constexpr std::string_view kEllipsis = "...";
-  size_t cut = kMaxConditionMessageBytes - kEllipsis.size();
-  // Back off continuation bytes (10xxxxxx) so no character is split.
-  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
-  return message.substr(0, cut) + std::string(kEllipsis);
+  return std::string(TruncateUtf8(valid, kMaxConditionMessageBytes - kEllipsis.size())) +
+         std::string(kEllipsis);
 }
 
 bool HasType(const json& condition, std::string_view type) {
@@ -133,8 +135,10 @@ Result<bool> SetCondition(json& conditions, const Condition& condition, int64_t 
   }
   auto old_status = existing->find("status");
   auto old_time = existing->find("lastTransitionTime");
+  // Keep the transition time unless the status changed or the old time is unusable (missing or
+  // not RFC 3339, which the API server would reject).
   if (old_status != existing->end() && *old_status == status_name && old_time != existing->end() &&
-      old_time->is_string() && !old_time->empty()) {
+      old_time->is_string() && ParseRfc3339(old_time->get_ref<const std::string&>()).ok()) {
     desired["lastTransitionTime"] = *old_time;
   }
   if (*existing == desired) return false;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "flywheel/common/utf8.h"
+
 namespace flywheel::kube {
 namespace {
 
@@ -9,12 +11,15 @@ using nlohmann::json;
 
 bool IsJsonWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// Up to `limit` bytes of `text` for an error message, control bytes shown as '?'.
+// Up to `limit` bytes of `text` for an error message: control bytes shown as '?', invalid UTF-8
+// replaced, no character split.
 std::string Excerpt(std::string_view text, size_t limit) {
   std::string out;
-  for (char c : text.substr(0, limit)) {
+  for (char c : text.substr(0, limit + 3)) {  // + 3: room to finish a character at the limit
     out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
   }
+  out = ToValidUtf8(out);
+  out.resize(TruncateUtf8(out, limit).size());
   if (text.size() > limit) out += "...";
   return out;
 }

@@ -63,9 +63,8 @@ TEST_P(ApiErrorFixtureTest, MapsToCodeMessageCausesAndRetryAfter) {
     EXPECT_EQ(e.causes[i].type, causes[i].value("reason", ""));
     EXPECT_EQ(e.causes[i].field, causes[i].value("field", ""));
     EXPECT_EQ(e.causes[i].message, causes[i].value("message", ""));
-    std::string shown = e.causes[i].field.empty() ? e.causes[i].message
-                                                  : e.causes[i].field + ": " + e.causes[i].message;
-    EXPECT_NE(e.status.message().find(shown), std::string::npos) << shown;
+    EXPECT_NE(e.status.message().find(e.causes[i].field), std::string::npos);
+    EXPECT_NE(e.status.message().find(e.causes[i].message), std::string::npos);
   }
   EXPECT_EQ(e.status.retry_after(), c.retry_after);
   EXPECT_EQ(StatusFromResponse(c.http_status, body, c.retry_after_header).code(), c.code);
@@ -114,6 +113,16 @@ INSTANTIATE_TEST_SUITE_P(
       if (*param_info.param.retry_after_header != '\0') name += "_with_header";
       return name;
     });
+
+TEST(ApiErrorTest, CausesAreShownOnce) {
+  // The server already names the conflicting field of an apply conflict: nothing is added.
+  EXPECT_EQ(StatusFromResponse(409, Fixture("apply_conflict.json"), "").message(),
+            "Apply failed with 1 conflict: conflict with \"first\": .data.k");
+  // The eviction's cause is not in its message, so it is appended.
+  EXPECT_EQ(StatusFromResponse(429, Fixture("too_many_requests.json"), "").message(),
+            "Cannot evict pod as it would violate the pod's disruption budget.: The disruption "
+            "budget guarded needs 1 healthy pods and has 1 currently");
+}
 
 TEST(ApiErrorTest, PlainTextAnswersFromTheServer) {
   // API Priority and Fairness rejects in plain text, with the delay only in the header.
@@ -191,6 +200,12 @@ TEST(ApiErrorTest, NonJsonBodyGivesHttpStatusAndBoundedExcerpt) {
   s = StatusFromResponse(404, "x" + accents, "");
   EXPECT_EQ(s.code(), Code::kNotFound);
   EXPECT_NO_THROW(json(s.message()).dump());
+
+  // Invalid UTF-8 from the body does not reach the message (it would break JSON output).
+  s = StatusFromResponse(502, "bad \xff\xc3( gateway", "");
+  EXPECT_EQ(s.message(),
+            "the server responded with HTTP 502 Bad Gateway and a body that is not a Kubernetes "
+            "Status: bad \xEF\xBF\xBD\xEF\xBF\xBD( gateway");
 
   s = StatusFromResponse(404, "", "");
   EXPECT_EQ(s.message(), "the server responded with HTTP 404 Not Found and an empty body");

@@ -78,15 +78,29 @@ TEST(ConditionsTest, IdenticalSetReportsNoChange) {
   EXPECT_EQ(conditions, before);
 }
 
-TEST(ConditionsTest, RepairsMissingTransitionTimeAndKeepsOtherConditions) {
-  json conditions = json::parse(R"([
-    {"type": "Stalled", "status": "False", "reason": "Fine", "message": "",
-     "lastTransitionTime": "2020-01-01T00:00:00Z"},
-    {"type": "Ready", "status": "True", "reason": "Old"}])");
-  ASSERT_TRUE(SetCondition(conditions, Ready(ConditionStatus::kTrue, "Succeeded"), 7, kT1).ok());
-  EXPECT_EQ(conditions[1]["lastTransitionTime"], "2024-05-01T00:01:00Z");
-  EXPECT_EQ(conditions[0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
-  EXPECT_EQ(conditions[0]["type"], "Stalled");
+TEST(ConditionsTest, RepairsUnusableTransitionTimeAndKeepsOtherConditions) {
+  for (const char* old_time : {"", "yesterday", "2024-05-01 00:00:00"}) {
+    json conditions = json::parse(R"([
+      {"type": "Stalled", "status": "False", "reason": "Fine", "message": "",
+       "lastTransitionTime": "2020-01-01T00:00:00Z"},
+      {"type": "Ready", "status": "True", "reason": "Old"}])");
+    if (*old_time != '\0') conditions[1]["lastTransitionTime"] = old_time;
+    ASSERT_TRUE(SetCondition(conditions, Ready(ConditionStatus::kTrue, "Succeeded"), 7, kT1).ok());
+    EXPECT_EQ(conditions[1]["lastTransitionTime"], "2024-05-01T00:01:00Z") << old_time;
+    EXPECT_EQ(conditions[0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+    EXPECT_EQ(conditions[0]["type"], "Stalled");
+  }
+}
+
+TEST(ConditionsTest, MessageBecomesValidUtf8) {
+  json conditions;
+  ASSERT_TRUE(
+      SetCondition(conditions,
+                   Ready(ConditionStatus::kFalse, "Failed", "git said: \xff\xfe caf\xC3\xA9"), 1,
+                   kT0)
+          .ok());
+  EXPECT_EQ(conditions[0]["message"], "git said: \xEF\xBF\xBD\xEF\xBF\xBD caf\xC3\xA9");
+  EXPECT_NO_THROW(conditions.dump());
 }
 
 TEST(ConditionsTest, RejectsInvalidReasonsAndTypes) {

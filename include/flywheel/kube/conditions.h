@@ -37,9 +37,11 @@ inline constexpr size_t kMaxConditionMessageBytes = 32768;
 // Sets `condition` in `conditions` (a status.conditions JSON array; null is treated as empty and
 // becomes an array) following metav1.Condition rules:
 //   - lastTransitionTime becomes `now` when the condition is new or its status changed, and is
-//     kept otherwise (also when only the reason or message changed);
+//     kept otherwise (also when only the reason or message changed), unless the kept one is
+//     missing or not RFC 3339;
 //   - observedGeneration is always set to `observed_generation`;
-//   - a message longer than kMaxConditionMessageBytes is cut at a UTF-8 character boundary and
+//   - the message is made valid UTF-8 (invalid bytes become U+FFFD: messages often quote outside
+//     text), and one longer than kMaxConditionMessageBytes is cut at a character boundary and
 //     ends with "...".
 // An invalid type or reason is rejected with kInvalidArgument and leaves `conditions` unchanged:
 // reasons are programmatic identifiers chosen by our code, so a bad one is a bug to surface,
