@@ -208,7 +208,8 @@ TEST(InformerTest, ConvergesToServerStateWhileObjectsChange) {
   std::jthread run([&](std::stop_token stop) { informer.Run(stop); });
   ASSERT_TRUE(informer.WaitForSync(run.get_stop_token()));
 
-  for (int i = 0; i < 100; ++i) {
+  // 1,000 creates, updates and deletes while the informer runs.
+  for (int i = 0; i < 1000; ++i) {
     std::string name = "live-" + std::to_string(i % 40);
     auto existing = client.Get("v1", "ConfigMap", ns.name(), name);
     if (!existing.ok()) {
