@@ -36,38 +36,41 @@ void FlagSet::Bool(const std::string& name, bool* target, const std::string& hel
        }});
 }
 
+namespace {
+
+// A setter that parses the whole value with `parse` (std::stoi, std::stod) into `target`.
+template <typename T, typename Parse>
+std::function<Status(const std::string&)> NumberSetter(T* target, const std::string& name,
+                                                       const char* what, Parse parse) {
+  return [target, name, what, parse](const std::string& v) {
+    size_t used = 0;
+    try {
+      *target = parse(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != v.size()) {
+      return Status(Code::kInvalidArgument,
+                    "--" + name + " must be " + what + ", not \"" + v + "\"");
+    }
+    return Status::Ok();
+  };
+}
+
+}  // namespace
+
 void FlagSet::Int(const std::string& name, int* target, const std::string& help) {
-  Add({name, "", help, std::to_string(*target), false, [target, name](const std::string& v) {
-         size_t used = 0;
-         try {
-           *target = std::stoi(v, &used);
-         } catch (const std::exception&) {
-           used = 0;
-         }
-         if (used == 0 || used != v.size()) {
-           return Status(Code::kInvalidArgument,
-                         "--" + name + " must be an integer, not \"" + v + "\"");
-         }
-         return Status::Ok();
-       }});
+  Add({name, "", help, std::to_string(*target), false,
+       NumberSetter(target, name, "an integer",
+                    [](const std::string& v, size_t* used) { return std::stoi(v, used); })});
 }
 
 void FlagSet::Double(const std::string& name, double* target, const std::string& help) {
   std::ostringstream def;
   def << *target;
-  Add({name, "", help, def.str(), false, [target, name](const std::string& v) {
-         size_t used = 0;
-         try {
-           *target = std::stod(v, &used);
-         } catch (const std::exception&) {
-           used = 0;
-         }
-         if (used == 0 || used != v.size()) {
-           return Status(Code::kInvalidArgument,
-                         "--" + name + " must be a number, not \"" + v + "\"");
-         }
-         return Status::Ok();
-       }});
+  Add({name, "", help, def.str(), false,
+       NumberSetter(target, name, "a number",
+                    [](const std::string& v, size_t* used) { return std::stod(v, used); })});
 }
 
 void FlagSet::Strings(const std::string& name, std::vector<std::string>* target,

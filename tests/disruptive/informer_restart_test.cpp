@@ -57,16 +57,11 @@ TEST(InformerRestartTest, RelistsAfterCompactionAndApiServerRestartWithoutGhosts
   ASSERT_FALSE(etcd.empty()) << "no FLYWHEEL_TESTENV_ETCD in " << env->dir() << "/env";
   ScopedNamespace ns(*env, "restart");
   ScopedNamespace other(*env, "restart-other");
-  LoadOptions lo;
-  lo.kubeconfig = env->kubeconfig();
-  auto config = LoadKubeconfig(lo);
-  ASSERT_TRUE(config.ok());
-  auto client = Connect(*config);
-  ASSERT_TRUE(client.ok());
+  Client client = env->Client();
   for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE(client->Create(ConfigMap(ns.name(), "cm-" + std::to_string(i))).ok());
+    ASSERT_TRUE(client.Create(ConfigMap(ns.name(), "cm-" + std::to_string(i))).ok());
   }
-  Informer informer(*client,
+  Informer informer(client,
                     {.api_version = "v1", .kind = "ConfigMap", .namespace_name = ns.name()});
   std::atomic<int> deletes{0};
   informer.AddHandler({nullptr, nullptr, [&](const ObjectPtr&) { ++deletes; }});
@@ -76,7 +71,7 @@ TEST(InformerRestartTest, RelistsAfterCompactionAndApiServerRestartWithoutGhosts
 
   // Move the cluster's revision past the informer's, forget history, restart the API server.
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(client->Create(ConfigMap(other.name(), "x-" + std::to_string(i))).ok());
+    ASSERT_TRUE(client.Create(ConfigMap(other.name(), "x-" + std::to_string(i))).ok());
   }
   CompactEtcd(etcd);
   auto restart = RunProcess({SourcePath("hack/testenv/restart.sh"), "kube-apiserver"});
@@ -85,15 +80,15 @@ TEST(InformerRestartTest, RelistsAfterCompactionAndApiServerRestartWithoutGhosts
   // Changes right after the restart, likely before the informer is back: deletes it must not
   // miss, updates and creates.
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(client->Delete("v1", "ConfigMap", ns.name(), "cm-" + std::to_string(i)).ok());
+    ASSERT_TRUE(client.Delete("v1", "ConfigMap", ns.name(), "cm-" + std::to_string(i)).ok());
   }
   for (int i = 10; i < 15; ++i) {
     ASSERT_TRUE(client
-                    ->Patch("v1", "ConfigMap", ns.name(), "cm-" + std::to_string(i),
-                            PatchType::kMerge, R"({"data":{"v":"changed"}})")
+                    .Patch("v1", "ConfigMap", ns.name(), "cm-" + std::to_string(i),
+                           PatchType::kMerge, R"({"data":{"v":"changed"}})")
                     .ok());
   }
-  ASSERT_TRUE(client->Create(ConfigMap(ns.name(), "zz-marker")).ok());
+  ASSERT_TRUE(client.Create(ConfigMap(ns.name(), "zz-marker")).ok());
 
   bool converged = false;
   for (int i = 0; i < 600 && !converged; ++i) {
@@ -102,7 +97,7 @@ TEST(InformerRestartTest, RelistsAfterCompactionAndApiServerRestartWithoutGhosts
     if (!converged) std::this_thread::sleep_for(100ms);
   }
   ASSERT_TRUE(converged) << "informer did not catch up within 60 s";
-  auto server = client->List("v1", "ConfigMap", ns.name());
+  auto server = client.List("v1", "ConfigMap", ns.name());
   ASSERT_TRUE(server.ok());
   std::map<std::string, std::string> want, got;
   for (const auto& item : (*server)["items"]) {

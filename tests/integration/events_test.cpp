@@ -14,22 +14,17 @@ using ::flywheel::testing::ScopedNamespace;
 TEST(EventRecorderTest, RepeatsBecomeASeriesAndDistinctEventsStaySeparate) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "events");
-  LoadOptions lo;
-  lo.kubeconfig = env->kubeconfig();
-  auto config = LoadKubeconfig(lo);
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  auto client = Connect(*config);
-  ASSERT_TRUE(client.ok());
-  auto cm = client->Create({{"apiVersion", "v1"},
-                            {"kind", "ConfigMap"},
-                            {"metadata", {{"name", "subject"}, {"namespace", ns.name()}}}});
+  Client client = env->Client();
+  auto cm = client.Create({{"apiVersion", "v1"},
+                           {"kind", "ConfigMap"},
+                           {"metadata", {{"name", "subject"}, {"namespace", ns.name()}}}});
   ASSERT_TRUE(cm.ok()) << cm.status().ToString();
 
-  EventRecorder recorder(*client, "flywheel.dev/test", "test-instance");
+  EventRecorder recorder(client, "flywheel.dev/test", "test-instance");
   for (int i = 0; i < 3; ++i) recorder.Emit(*cm, "Warning", "SyncFailed", "Sync", "boom");
   recorder.Emit(*cm, "Normal", "Synced", "Sync", "applied 3 objects");
 
-  auto events = client->List("events.k8s.io/v1", "Event", ns.name());
+  auto events = client.List("events.k8s.io/v1", "Event", ns.name());
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ((*events)["items"].size(), 2u) << events->dump(2);
   for (const auto& e : (*events)["items"]) {

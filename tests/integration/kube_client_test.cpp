@@ -13,15 +13,7 @@ namespace {
 using ::flywheel::testing::ScopedNamespace;
 using ::flywheel::testing::TestEnv;
 
-Client Connected(const TestEnv& env) {
-  LoadOptions lo;
-  lo.kubeconfig = env.kubeconfig();
-  auto config = LoadKubeconfig(lo);
-  EXPECT_TRUE(config.ok()) << config.status().ToString();
-  auto client = Connect(*config);
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  return std::move(*client);
-}
+Client Connected(const TestEnv& env) { return env.Client(); }
 
 json ConfigMap(const std::string& ns, const std::string& name, const std::string& value) {
   return {{"apiVersion", "v1"},

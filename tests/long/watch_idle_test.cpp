@@ -16,13 +16,8 @@ using namespace std::chrono_literals;
 TEST(WatchIdleTest, EventArrivesAfterElevenIdleMinutes) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "idle-watch");
-  LoadOptions lo;
-  lo.kubeconfig = env->kubeconfig();
-  auto config = LoadKubeconfig(lo);
-  ASSERT_TRUE(config.ok());
-  auto client = Connect(*config);
-  ASSERT_TRUE(client.ok());
-  auto list = client->List("v1", "ConfigMap", ns.name());
+  Client client = env->Client();
+  auto list = client.List("v1", "ConfigMap", ns.name());
   ASSERT_TRUE(list.ok());
 
   std::mutex mu;
@@ -33,7 +28,7 @@ TEST(WatchIdleTest, EventArrivesAfterElevenIdleMinutes) {
     wo.resource_version = (*list)["metadata"]["resourceVersion"];
     wo.timeout_seconds = 1800;   // the server keeps it open for the whole test
     wo.allow_bookmarks = false;  // idle means idle: no bookmark traffic either
-    Status s = client->Watch(
+    Status s = client.Watch(
         "v1", "ConfigMap", ns.name(), wo,
         [&](WatchEvent e) {
           if (e.object["metadata"]["name"] != "late") return true;
@@ -48,9 +43,9 @@ TEST(WatchIdleTest, EventArrivesAfterElevenIdleMinutes) {
   std::this_thread::sleep_for(11min);
   auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(client
-                  ->Create({{"apiVersion", "v1"},
-                            {"kind", "ConfigMap"},
-                            {"metadata", {{"name", "late"}, {"namespace", ns.name()}}}})
+                  .Create({{"apiVersion", "v1"},
+                           {"kind", "ConfigMap"},
+                           {"metadata", {{"name", "late"}, {"namespace", ns.name()}}}})
                   .ok());
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return received.has_value(); }))

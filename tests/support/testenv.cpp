@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <random>
 
+#include "flywheel/kube/connect.h"
+
 namespace flywheel::testing {
 
 std::string SourcePath(const std::string& relative) {
@@ -39,6 +41,16 @@ ProcessResult TestEnv::Kubectl(const std::vector<std::string>& args,
   std::vector<std::string> argv = {kubectl_, "--kubeconfig", kubeconfig_};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProcess(argv, input);
+}
+
+kube::Client TestEnv::Client() const {
+  kube::LoadOptions lo;
+  lo.kubeconfig = kubeconfig_;
+  auto config = kube::LoadKubeconfig(lo);
+  if (!config.ok()) throw std::runtime_error(config.status().ToString());
+  auto client = kube::Connect(*config);
+  if (!client.ok()) throw std::runtime_error(client.status().ToString());
+  return std::move(*client);
 }
 
 ScopedNamespace::ScopedNamespace(const TestEnv& env, const std::string& prefix) : env_(env) {

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "flywheel/kube/client.h"
 #include "process.h"
 
 namespace flywheel::testing {
@@ -17,6 +18,9 @@ class TestEnv {
 
   const std::string& dir() const { return dir_; }
   const std::string& kubeconfig() const { return kubeconfig_; }
+
+  // A kube::Client with the testenv's cluster-admin kubeconfig (fails the test if it cannot).
+  kube::Client Client() const;
 
   // Runs `kubectl --kubeconfig <testenv> args...` with optional stdin.
   ProcessResult Kubectl(const std::vector<std::string>& args, const std::string& input = "") const;
