@@ -143,12 +143,22 @@ Status Client::AddHeaders(http::Request& request) const {
     for (const auto& g : impersonate_->groups) {
       request.headers.emplace_back("Impersonate-Group", g);
     }
+    if (!impersonate_->uid.empty()) {
+      request.headers.emplace_back("Impersonate-Uid", impersonate_->uid);
+    }
+    for (const auto& [key, values] : impersonate_->extra) {
+      for (const auto& v : values) {
+        request.headers.emplace_back("Impersonate-Extra-" + QueryEscape(key), v);
+      }
+    }
   }
   return Status::Ok();
 }
 
 Result<http::Response> Client::Do(http::Request request, bool idempotent) const {
+  http::Request original = request;
   if (Status s = AddHeaders(request); !s.ok()) return s;
+  bool refreshed = false;
   Clock& clock = *shared_->clock;
   auto backoff = std::chrono::milliseconds(200);
   for (int attempt = 0;; ++attempt) {
@@ -168,6 +178,14 @@ Result<http::Response> Client::Do(http::Request request, bool idempotent) const 
       if (resp->status >= 200 && resp->status < 300) return resp;
       status = StatusFromResponse(resp->status, resp->body,
                                   http::FindHeader(resp->headers, "Retry-After"));
+    }
+    if (status.code() == Code::kUnauthenticated && !refreshed && shared_->options.on_unauthorized) {
+      // Stale credentials: the server did nothing; refresh them and send once more.
+      refreshed = true;
+      shared_->options.on_unauthorized();
+      request = original;
+      if (Status s = AddHeaders(request); !s.ok()) return s;
+      continue;
     }
     // Idempotent calls retry any transient failure; others only a 429, which the server
     // answered without doing anything.

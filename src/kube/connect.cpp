@@ -39,7 +39,8 @@ Result<Client> Connect(const RestConfig& config, Clock* clock) {
   co.burst = config.burst;
   co.clock = clock;
   if (!config.impersonate_user.empty()) {
-    co.impersonate = Impersonation{config.impersonate_user, config.impersonate_groups};
+    co.impersonate = Impersonation{config.impersonate_user, config.impersonate_groups,
+                                   config.impersonate_uid, config.impersonate_extra};
   }
   if (auto tokens = NewTokenSource(config, clock != nullptr ? *clock : RealClock::Instance())) {
     co.authorization = [tokens]() -> Result<std::string> {
@@ -47,6 +48,7 @@ Result<Client> Connect(const RestConfig& config, Clock* clock) {
       if (!token.ok()) return token.status();
       return token->empty() ? std::string() : "Bearer " + *token;
     };
+    co.on_unauthorized = [tokens] { tokens->Invalidate(); };
   } else if (!config.username.empty()) {
     std::string basic = "Basic " + Base64(config.username + ":" + config.password);
     co.authorization = [basic]() -> Result<std::string> { return basic; };

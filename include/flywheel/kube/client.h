@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -78,6 +79,8 @@ struct WatchOptions {
 struct Impersonation {
   std::string user;
   std::vector<std::string> groups;
+  std::string uid;                                        // Impersonate-Uid
+  std::map<std::string, std::vector<std::string>> extra;  // Impersonate-Extra-<key>
 };
 
 // How a Client talks to the API server.
@@ -85,6 +88,9 @@ struct ClientOptions {
   // The value of the Authorization header for the next request ("" for none). Called per request
   // so rotated tokens and exec credentials take effect.
   std::function<Result<std::string>()> authorization;
+  // Called when the server answers 401: the credentials are stale (a rotated token, an expired
+  // exec credential). The request is then sent once more with fresh ones.
+  std::function<void()> on_unauthorized;
   std::optional<Impersonation> impersonate;
   double qps = 0;  // client-side rate limit; 0 = off (controller-runtime's default today)
   int burst = 0;
