@@ -45,10 +45,7 @@ void CompactEtcd(const std::string& url) {
 }
 
 json ConfigMap(const std::string& ns, const std::string& name) {
-  return {{"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata", {{"name", name}, {"namespace", ns}}},
-          {"data", {{"v", name}}}};
+  return ::flywheel::testing::ConfigMapObject(ns, name, "v", name);
 }
 
 TEST(InformerRestartTest, RelistsAfterCompactionAndApiServerRestartWithoutGhosts) {
@@ -99,14 +96,8 @@ TEST(InformerRestartTest, RelistsAfterCompactionAndApiServerRestartWithoutGhosts
   ASSERT_TRUE(converged) << "informer did not catch up within 60 s";
   auto server = client.List("v1", "ConfigMap", ns.name());
   ASSERT_TRUE(server.ok());
-  std::map<std::string, std::string> want, got;
-  for (const auto& item : (*server)["items"]) {
-    want[item["metadata"]["name"]] = item["metadata"]["resourceVersion"];
-  }
-  for (const auto& obj : informer.store().List()) {
-    got[(*obj)["metadata"]["name"]] = (*obj)["metadata"]["resourceVersion"];
-  }
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(::flywheel::testing::Versions(informer.store().List()),
+            ::flywheel::testing::Versions(*server));
   EXPECT_GE(informer.relists(), 2) << "the compacted resourceVersion must force a relist";
   EXPECT_EQ(deletes.load(), 10);
   EXPECT_EQ((*informer.store().Get(ns.name() + "/cm-12"))["data"]["v"], "changed");

@@ -16,10 +16,7 @@ using ::flywheel::testing::TestEnv;
 Client Connected(const TestEnv& env) { return env.Client(); }
 
 json ConfigMap(const std::string& ns, const std::string& name, const std::string& value) {
-  return {{"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata", {{"name", name}, {"namespace", ns}}},
-          {"data", {{"key", value}}}};
+  return ::flywheel::testing::ConfigMapObject(ns, name, "key", value);
 }
 
 TEST(KubeClientTest, VersionOverMutualTls) {
@@ -225,15 +222,11 @@ TEST(InformerTest, ConvergesToServerStateWhileObjectsChange) {
 
   auto server = client.List("v1", "ConfigMap", ns.name());
   ASSERT_TRUE(server.ok());
-  std::map<std::string, std::string> want, got;
-  for (const auto& item : (*server)["items"]) {
-    want[item["metadata"]["name"]] = item["metadata"]["resourceVersion"];
-  }
+  auto want = ::flywheel::testing::Versions(*server);
+  EXPECT_EQ(::flywheel::testing::Versions(informer.store().List()), want);
   for (const auto& obj : informer.store().List()) {
-    got[(*obj)["metadata"]["name"]] = (*obj)["metadata"]["resourceVersion"];
     EXPECT_FALSE((*obj)["metadata"].contains("managedFields")) << "transform not applied";
   }
-  EXPECT_EQ(got, want);
   EXPECT_GT(deletes.load(), 0);
   EXPECT_EQ(informer.store().ByNamespace(ns.name()).size(), want.size());
 }

@@ -43,6 +43,30 @@ ProcessResult TestEnv::Kubectl(const std::vector<std::string>& args,
   return RunProcess(argv, input);
 }
 
+nlohmann::json ConfigMapObject(const std::string& ns, const std::string& name,
+                               const std::string& key, const std::string& value) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"data", {{key, value}}}};
+}
+
+std::map<std::string, std::string> Versions(const nlohmann::json& list) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : list["items"]) {
+    out[item["metadata"]["name"]] = item["metadata"]["resourceVersion"];
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Versions(const std::vector<kube::ObjectPtr>& objects) {
+  std::map<std::string, std::string> out;
+  for (const auto& obj : objects) {
+    out[(*obj)["metadata"]["name"]] = (*obj)["metadata"]["resourceVersion"];
+  }
+  return out;
+}
+
 kube::Client TestEnv::Client() const {
   kube::LoadOptions lo;
   lo.kubeconfig = kubeconfig_;

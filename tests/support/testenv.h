@@ -1,9 +1,11 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "flywheel/kube/client.h"
+#include "flywheel/kube/informer.h"
 #include "process.h"
 
 namespace flywheel::testing {
@@ -52,6 +54,15 @@ class ScopedNamespace {
   const TestEnv& env_;
   std::string name_;
 };
+
+// A ConfigMap object `ns/name` whose data is {key: value}.
+nlohmann::json ConfigMapObject(const std::string& ns, const std::string& name,
+                               const std::string& key, const std::string& value);
+
+// name -> resourceVersion of every object in a List's items or in a cache, to compare what an
+// informer holds with what the server has.
+std::map<std::string, std::string> Versions(const nlohmann::json& list);
+std::map<std::string, std::string> Versions(const std::vector<kube::ObjectPtr>& objects);
 
 // The source tree, for test data such as crds/ and examples/.
 std::string SourcePath(const std::string& relative);
