@@ -1,6 +1,9 @@
 // kube::Client and kube::Informer against the real kube-apiserver of the testenv.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "flywheel/kube/connect.h"
@@ -229,6 +232,68 @@ TEST(InformerTest, ConvergesToServerStateWhileObjectsChange) {
   }
   EXPECT_GT(deletes.load(), 0);
   EXPECT_EQ(informer.store().ByNamespace(ns.name()).size(), want.size());
+}
+
+}  // namespace
+}  // namespace flywheel::kube
+
+namespace flywheel::kube {
+namespace {
+
+// A token file whose token is revoked and replaced: the first request after that gets 401, the
+// client re-reads the file at once (not a minute later) and the request succeeds.
+TEST(KubeClientTest, RotatedTokenFileIsReReadOnUnauthorized) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "client-401");
+  auto token_for = [&]() {
+    EXPECT_EQ(env->Kubectl({"create", "serviceaccount", "robot", "-n", ns.name()}).exit_code, 0);
+    EXPECT_EQ(env->Kubectl({"create", "rolebinding", "robot-view", "--clusterrole=view",
+                            "--serviceaccount=" + ns.name() + ":robot", "-n", ns.name()})
+                  .exit_code,
+              0);
+    auto t = env->Kubectl({"create", "token", "robot", "-n", ns.name()});
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+    return t.out.substr(0, t.out.find('\n'));
+  };
+  auto cluster = env->Kubectl({"config", "view", "--raw", "--minify", "-o",
+                               "jsonpath={.clusters[0].cluster.server} "
+                               "{.clusters[0].cluster.certificate-authority}"});
+  ASSERT_EQ(cluster.exit_code, 0);
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("flywheel-401-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/token") << token_for();
+  std::ofstream(dir + "/config")
+      << "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "
+      << cluster.out.substr(0, cluster.out.find(' '))
+      << ", certificate-authority: " << cluster.out.substr(cluster.out.find(' ') + 1)
+      << "}}]\nusers: [{name: u, user: {tokenFile: token}}]\n"
+      << "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
+  LoadOptions lo;
+  lo.kubeconfig = dir + "/config";
+  auto config = LoadKubeconfig(lo);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto client = Connect(*config);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client->List("v1", "ConfigMap", ns.name()).ok());
+
+  // Revoke: a bound token dies with its ServiceAccount. Then rotate the file.
+  ASSERT_EQ(env->Kubectl({"delete", "serviceaccount", "robot", "-n", ns.name()}).exit_code, 0);
+  ASSERT_EQ(env->Kubectl({"delete", "rolebinding", "robot-view", "-n", ns.name()}).exit_code, 0);
+  // The API server caches successful token reviews for a few seconds: wait until the old
+  // token is really refused.
+  Status refused;
+  for (int i = 0; i < 300 && refused.code() != Code::kUnauthenticated; ++i) {
+    refused = client->List("v1", "ConfigMap", ns.name()).status();
+    if (refused.code() != Code::kUnauthenticated) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_EQ(refused.code(), Code::kUnauthenticated) << refused.ToString();
+  std::ofstream(dir + "/token", std::ios::trunc) << token_for();
+  auto after = client->List("v1", "ConfigMap", ns.name());
+  EXPECT_TRUE(after.ok()) << after.status().ToString();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
