@@ -77,16 +77,7 @@ int RunController(const Invocation& inv) {
   flags.Int("kube-api-burst", &burst, "Client-side burst towards the API server");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error");
   flags.String("log-format", &log_format, "text or json");
-  bool help = false;
-  if (Status s = flags.Parse(inv.args, &help); !s.ok()) {
-    inv.err << s.message() << "\n";
-    return kExitUsage;
-  }
-  if (help) {
-    inv.out << kUsage;
-    flags.PrintDefaults(inv.out);
-    return kExitOk;
-  }
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage)) return *exit;
   sigset_t signals_to_block = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &signals_to_block, nullptr);
   if (Status s = SetupLogging(log_level, log_format); !s.ok()) {

@@ -125,6 +125,22 @@ Status FlagSet::Parse(const std::vector<std::string>& args, bool* help_requested
   return Status::Ok();
 }
 
+std::optional<int> FlagSet::ParseCommandLine(const std::vector<std::string>& args,
+                                             const Invocation& inv, const char* usage,
+                                             std::vector<std::string>* positional) {
+  bool help = false;
+  if (Status s = Parse(args, &help, positional); !s.ok()) {
+    inv.err << s.message() << "\n";
+    return kExitUsage;
+  }
+  if (help) {
+    inv.out << usage;
+    PrintDefaults(inv.out);
+    return kExitOk;
+  }
+  return std::nullopt;
+}
+
 void FlagSet::PrintDefaults(std::ostream& out) const {
   for (const auto& f : flags_) {
     std::string names = (f.short_name.empty() ? "    " : "-" + f.short_name + ", ") + "--" + f.name;

@@ -72,17 +72,8 @@ int RunGet(const Invocation& inv) {
   for (auto& a : args) {
     if (a == "-A") a = "--all-namespaces";
   }
-  bool help = false;
   std::vector<std::string> positional;
-  if (Status s = flags.Parse(args, &help, &positional); !s.ok()) {
-    inv.err << s.message() << "\n";
-    return kExitUsage;
-  }
-  if (help) {
-    inv.out << kUsage;
-    flags.PrintDefaults(inv.out);
-    return kExitOk;
-  }
+  if (auto exit = flags.ParseCommandLine(args, inv, kUsage, &positional)) return *exit;
   if (output != "table" && output != "json") {
     inv.err << "flywheel get: --output must be table or json, not \"" << output << "\"\n";
     return kExitUsage;

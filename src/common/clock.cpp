@@ -1,5 +1,6 @@
 #include "flywheel/common/clock.h"
 
+#include <condition_variable>
 #include <vector>
 
 namespace flywheel {
@@ -84,6 +85,13 @@ std::size_t FakeClock::NumWaiters() const {
 bool FakeClock::AwaitWaiters(std::size_t n, std::chrono::milliseconds real_timeout) {
   std::unique_lock lock(mu_);
   return joined_.wait_for(lock, real_timeout, [&] { return waiters_.size() >= n; });
+}
+
+bool SleepOrStop(std::stop_token stop, std::chrono::nanoseconds d) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  return !cv.wait_for(lock, stop, d, [] { return false; }) && !stop.stop_requested();
 }
 
 }  // namespace flywheel

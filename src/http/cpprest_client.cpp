@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "flywheel/http/client.h"
+#include "flywheel/http/transport_error.h"
 
 namespace flywheel::http {
 namespace {
@@ -17,13 +18,9 @@ using web_http::client::http_client_config;
 
 Status TransportError(const Request& request, const std::string& base_url,
                       const std::exception& e) {
-  std::string what = request.method + " " + base_url + request.target + ": " + e.what();
-  if (const auto* he = dynamic_cast<const web_http::http_exception*>(&e)) {
-    const auto& ec = he->error_code();
-    if (ec == std::errc::timed_out) return {Code::kDeadlineExceeded, what};
-    if (ec == std::errc::operation_canceled) return {Code::kCancelled, what};
-  }
-  return {Code::kUnavailable, what};
+  std::error_code code;
+  if (const auto* he = dynamic_cast<const web_http::http_exception*>(&e)) code = he->error_code();
+  return StatusFromTransportError(code, request.method + " " + base_url + request.target, e.what());
 }
 
 Headers CopyHeaders(const web_http::http_headers& in) {

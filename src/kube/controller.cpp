@@ -89,14 +89,8 @@ void Controller::Run(std::stop_token stop) {
   spdlog::info("controller {}: starting {} workers", name_, options_.workers);
   std::vector<std::thread> workers;
   for (int i = 0; i < std::max(1, options_.workers); ++i) workers.emplace_back([this] { Work(); });
-  std::mutex mu;
-  std::condition_variable_any cv;
-  {
-    std::unique_lock lock(mu);
-    while (!stop.stop_requested()) {
-      cv.wait_for(lock, stop, std::chrono::seconds(5), [] { return false; });
-      if (options_.metrics) options_.metrics->ObserveUnfinished(name_, queue_->Unfinished());
-    }
+  while (SleepOrStop(stop, std::chrono::seconds(5))) {
+    if (options_.metrics) options_.metrics->ObserveUnfinished(name_, queue_->Unfinished());
   }
   spdlog::info("controller {}: stopping, waiting for in-flight reconciles", name_);
   queue_->ShutDownWithDrain();

@@ -255,13 +255,9 @@ Status Informer::WatchFrom(std::string* resource_version, std::stop_token stop) 
 void Informer::Run(std::stop_token stop) {
   std::jthread resync;
   if (options_.resync.count() > 0) {
-    resync = std::jthread([this, stop](std::stop_token own) {
-      std::mutex mu;
-      std::condition_variable_any cv;
-      std::unique_lock lock(mu);
-      while (!stop.stop_requested() && !own.stop_requested()) {
-        cv.wait_for(lock, own, options_.resync, [&] { return stop.stop_requested(); });
-        if (stop.stop_requested() || own.stop_requested()) break;
+    // Stopped by its own token when Run returns (the jthread's destructor).
+    resync = std::jthread([this](std::stop_token own) {
+      while (SleepOrStop(own, options_.resync)) {
         if (synced_.load()) Resync();
       }
     });
@@ -293,10 +289,7 @@ void Informer::Run(std::stop_token stop) {
     auto delay = backoff.Next();
     spdlog::warn("{} of {} failed, retrying in {} ms: {}", listed ? "watch" : "list", what,
                  delay.count(), s.ToString());
-    std::mutex mu;
-    std::condition_variable_any cv;
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, stop, delay, [] { return false; });
+    SleepOrStop(stop, delay);
   }
 }
 

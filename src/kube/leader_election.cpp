@@ -26,15 +26,6 @@ std::string RandomUuid() {
   return out;
 }
 
-// Sleeps for `d` or until `stop`; false when stopped.
-bool SleepFor(std::chrono::milliseconds d, std::stop_token stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
-}
-
 }  // namespace
 
 std::string DefaultIdentity() {
@@ -135,7 +126,7 @@ Status LeaderElector::Run(std::stop_token stop, const std::function<void(std::st
   if (metrics_) metrics_->SetLeader(options_.lease_name, false);
   while (!stop.stop_requested()) {
     if (!TryAcquireOrRenew()) {
-      if (!SleepFor(options_.retry_period, stop)) break;
+      if (!SleepOrStop(stop, options_.retry_period)) break;
       continue;
     }
     spdlog::info("leader election: {} became leader of {}", options_.identity, lease);
@@ -146,7 +137,7 @@ Status LeaderElector::Run(std::stop_token stop, const std::function<void(std::st
     std::jthread leader([&lead, token = lost.get_token()] { lead(token); });
     auto last_renew = clock_.Now();
     while (!lost.stop_requested()) {
-      if (!SleepFor(options_.retry_period, lost.get_token())) break;
+      if (!SleepOrStop(lost.get_token(), options_.retry_period)) break;
       if (TryAcquireOrRenew()) {
         last_renew = clock_.Now();
       } else if (clock_.Now() - last_renew >= options_.renew_deadline) {

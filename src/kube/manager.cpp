@@ -65,13 +65,6 @@ Controller& Manager::Add(std::unique_ptr<Controller> controller) {
   return *controllers_.back();
 }
 
-bool Manager::Ready() const {
-  if (!synced_) return false;
-  // With leader election, a replica is ready once it knows whether it leads: after sync it is
-  // campaigning, and both leader and standby serve traffic (metrics, webhooks).
-  return true;
-}
-
 Status Manager::StartServers() {
   if (options_.metrics_bind_address != "0") {
     auto server = http::Server::Start({.address = BindAddress(options_.metrics_bind_address)},
@@ -93,7 +86,8 @@ Status Manager::StartServers() {
         {.address = BindAddress(options_.health_probe_bind_address)},
         {{"/healthz", [](const http::ServerRequest&) { return Text(200, "ok"); }},
          {"/readyz", [this](const http::ServerRequest&) {
-            return Ready() ? Text(200, "ok") : Text(503, "informer caches not synced yet");
+            // Leader and standby are both ready once synced: both serve metrics and webhooks.
+            return synced_ ? Text(200, "ok") : Text(503, "informer caches not synced yet");
           }}});
     if (!server.ok()) return server.status();
     health_server_ = std::move(*server);

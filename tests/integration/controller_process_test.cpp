@@ -139,23 +139,9 @@ TEST(ControllerProcessTest, RunsWithTheInstallManifestsRbac) {
 
   auto token = env->Kubectl({"create", "token", "flywheel", "-n", "flywheel-system"});
   ASSERT_EQ(token.exit_code, 0) << token.err;
-  auto cluster = env->Kubectl({"config", "view", "--raw", "--minify", "-o",
-                               "jsonpath={.clusters[0].cluster.server} "
-                               "{.clusters[0].cluster.certificate-authority}"});
-  ASSERT_EQ(cluster.exit_code, 0) << cluster.err;
-  std::string server = cluster.out.substr(0, cluster.out.find(' '));
-  std::string ca = cluster.out.substr(cluster.out.find(' ') + 1);
   std::string kubeconfig = std::filesystem::temp_directory_path() /
                            ("flywheel-sa-" + std::to_string(getpid()) + ".kubeconfig");
-  {
-    std::ofstream out(kubeconfig);
-    out << "apiVersion: v1\nkind: Config\n"
-        << "clusters: [{name: c, cluster: {server: " << server << ", certificate-authority: " << ca
-        << "}}]\n"
-        << "users: [{name: u, user: {token: " << token.out.substr(0, token.out.find('\n'))
-        << "}}]\n"
-        << "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
-  }
+  env->WriteKubeconfig(kubeconfig, "{token: " + token.out.substr(0, token.out.find('\n')) + "}");
   int metrics_port = FreePort(), health_port = FreePort();
   BackgroundProcess controller(
       {FLYWHEEL_BINARY, "controller", "--kubeconfig", kubeconfig, "--metrics-bind-address",

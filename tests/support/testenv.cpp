@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "flywheel/kube/connect.h"
@@ -65,6 +66,20 @@ std::map<std::string, std::string> Versions(const std::vector<kube::ObjectPtr>& 
     out[(*obj)["metadata"]["name"]] = (*obj)["metadata"]["resourceVersion"];
   }
   return out;
+}
+
+void TestEnv::WriteKubeconfig(const std::string& path, const std::string& user_yaml) const {
+  auto cluster = Kubectl({"config", "view", "--raw", "--minify", "-o",
+                          "jsonpath={.clusters[0].cluster.server} "
+                          "{.clusters[0].cluster.certificate-authority}"});
+  if (cluster.exit_code != 0) throw std::runtime_error("kubectl config view: " + cluster.err);
+  auto space = cluster.out.find(' ');
+  std::ofstream(path) << "apiVersion: v1\nkind: Config\n"
+                      << "clusters: [{name: c, cluster: {server: " << cluster.out.substr(0, space)
+                      << ", certificate-authority: " << cluster.out.substr(space + 1) << "}}]\n"
+                      << "users: [{name: u, user: " << user_yaml << "}]\n"
+                      << "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                      << "current-context: x\n";
 }
 
 kube::Client TestEnv::Client() const {

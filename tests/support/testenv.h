@@ -24,6 +24,10 @@ class TestEnv {
   // A kube::Client with the testenv's cluster-admin kubeconfig (fails the test if it cannot).
   kube::Client Client() const;
 
+  // Writes a kubeconfig for this cluster (same server and CA) whose user is `user_yaml`, a YAML
+  // flow map such as "{token: abc}" or "{tokenFile: token}" (relative to `path`'s folder).
+  void WriteKubeconfig(const std::string& path, const std::string& user_yaml) const;
+
   // Runs `kubectl --kubeconfig <testenv> args...` with optional stdin.
   ProcessResult Kubectl(const std::vector<std::string>& args, const std::string& input = "") const;
 

@@ -2,10 +2,12 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "flywheel/cli/command.h"
 #include "flywheel/common/status.h"
 
 namespace flywheel::cli {
@@ -29,6 +31,13 @@ class FlagSet {
   // `--help`/`-h` sets *help_requested.
   Status Parse(const std::vector<std::string>& args, bool* help_requested,
                std::vector<std::string>* positional = nullptr);
+
+  // What every subcommand does with its arguments: parse them; on a mistake print it to stderr
+  // and return kExitUsage, on --help print `usage` and the flags and return kExitOk; nullopt
+  // means go on.
+  std::optional<int> ParseCommandLine(const std::vector<std::string>& args, const Invocation& inv,
+                                      const char* usage,
+                                      std::vector<std::string>* positional = nullptr);
 
   // One line per flag: name, default, help.
   void PrintDefaults(std::ostream& out) const;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <list>
 #include <mutex>
+#include <stop_token>
 
 namespace flywheel {
 
@@ -90,5 +91,9 @@ class FakeClock : public Clock {
   TimePoint now_;
   std::list<Waiter> waiters_;  // a list: entries stay put while Advance() points at them
 };
+
+// Sleeps on real time for `d`, waking early when `stop` is requested. Returns true when the whole
+// time passed, false when stopped. For loops in long-running threads (retries, periodic work).
+bool SleepOrStop(std::stop_token stop, std::chrono::nanoseconds d);
 
 }  // namespace flywheel

@@ -53,12 +53,4 @@ Status StatusFromResponse(int http_status, std::string_view body,
 // watch ERROR event (410 Expired there means: relist).
 ApiError ApiErrorFromStatusObject(const nlohmann::json& status_object);
 
-// Maps a failure to get any response (the HTTP layer's error code) to the error model:
-// std::errc::timed_out -> kDeadlineExceeded, std::errc::operation_canceled -> kCancelled, and
-// everything else (connection refused or reset, unreachable host, DNS, TLS) -> kUnavailable,
-// since the server may well answer the next attempt. `request` names what was attempted, e.g.
-// "GET https://10.0.0.1:6443/api/v1/pods"; `detail` adds the transport's own text, if any.
-Status StatusFromTransportError(std::error_code error, std::string_view request,
-                                std::string_view detail = {});
-
 }  // namespace flywheel::kube

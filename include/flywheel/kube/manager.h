@@ -59,7 +59,6 @@ class Manager {
 
  private:
   Status StartServers();
-  bool Ready() const;
 
   Client client_;
   ManagerOptions options_;
