@@ -1,0 +1,33 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace flywheel::manifest {
+
+// Health of one live object (kstatus / Argo CD rules).
+enum class HealthState { kHealthy, kProgressing, kDegraded, kUnknown };
+
+// "Healthy", "Progressing", "Degraded", "Unknown" (the values of Release status.health).
+const char* HealthName(HealthState state);
+
+// One object's health and why, e.g. {kProgressing, "Deployment web: 1 of 3 updated replicas
+// available"}.
+struct Health {
+  HealthState state = HealthState::kHealthy;
+  std::string message;
+};
+
+// Assesses a live object (as read from the API server, with status):
+// - Deployment/StatefulSet/DaemonSet/ReplicaSet: Progressing until status.observedGeneration
+//   >= metadata.generation and updated/ready/available replicas match the spec; a Deployment
+//   with condition Progressing=False reason ProgressDeadlineExceeded is Degraded.
+// - Job: Healthy when Complete, Degraded when Failed, else Progressing. Pod: Succeeded/Running
+//   with all containers ready = Healthy, Failed = Degraded, else Progressing. PVC: Bound =
+//   Healthy, Lost = Degraded. Service type LoadBalancer: Progressing until it has an ingress.
+// - Anything with a `Ready` condition in status.conditions: True = Healthy, False = Degraded
+//   (or Progressing when reason says so / observedGeneration is behind), Unknown = Progressing.
+// - Everything else (ConfigMaps, Secrets, ...) is Healthy once it exists.
+Health AssessHealth(const nlohmann::json& live);
+
+}  // namespace flywheel::manifest

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace flywheel::testing {
+
+// A bare repository on disk with helpers to commit to it through the git CLI, as a user would.
+// Served over file:// always, and over git:// or http(s) by the servers below.
+class GitRepo {
+ public:
+  // Creates an empty bare repository `<dir>/<name>.git` (default branch main,
+  // http.receivepack on) and a scratch work tree to commit from.
+  GitRepo(const std::string& dir, const std::string& name);
+
+  const std::string& bare_path() const { return bare_; }
+  std::string FileUrl() const { return "file://" + bare_; }
+
+  // Writes files (path relative to the repository root -> content) on `branch` (created from
+  // main when new), commits them with `message` and pushes; returns the new commit SHA.
+  std::string Commit(const std::map<std::string, std::string>& files, const std::string& message,
+                     const std::string& branch = "main");
+  // Deletes files (relative paths), commits, pushes; returns the new SHA.
+  std::string Remove(const std::vector<std::string>& paths, const std::string& message,
+                     const std::string& branch = "main");
+  // Creates a lightweight tag at `sha` and pushes it.
+  void Tag(const std::string& name, const std::string& sha);
+  // `git log --format=%H %s` of `branch`, newest first, as {sha, subject} pairs.
+  std::vector<std::pair<std::string, std::string>> Log(const std::string& branch = "main");
+  // The content of `path` at `branch`'s head ("" when missing).
+  std::string Show(const std::string& path, const std::string& branch = "main");
+  std::string Head(const std::string& branch = "main");
+
+ private:
+  std::string bare_;
+  std::string work_;
+};
+
+// `git daemon` serving every repository below `base_dir` on a free loopback port, read-only
+// (git://127.0.0.1:<port>/<name>.git). Stopped by the destructor.
+class GitDaemon {
+ public:
+  explicit GitDaemon(const std::string& base_dir);
+  ~GitDaemon();
+  std::string Url(const std::string& repo_name) const;  // git://127.0.0.1:<port>/<name>.git
+  int port() const { return port_; }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+// nginx + fcgiwrap + `git http-backend` on a free loopback port serving `base_dir` over HTTP
+// with basic auth (user/password given here), fetch and push. Stopped by the destructor.
+class GitHttpServer {
+ public:
+  GitHttpServer(const std::string& base_dir, const std::string& user, const std::string& password);
+  ~GitHttpServer();
+  std::string Url(const std::string& repo_name) const;  // http://127.0.0.1:<port>/<name>.git
+  int port() const { return port_; }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<BackgroundProcess> nginx_, fcgiwrap_;
+};
+
+// sshd on a free loopback port accepting one key for user `git` (running as the current user
+// with git-shell semantics not required), serving `base_dir` at ssh://git@127.0.0.1:<port>/<abs>.
+class GitSshServer {
+ public:
+  explicit GitSshServer(const std::string& base_dir);
+  ~GitSshServer();
+  std::string Url(const std::string& repo_name) const;
+  const std::string& client_private_key() const { return client_key_; }  // OpenSSH PEM
+  const std::string& known_hosts() const { return known_hosts_; }        // for 127.0.0.1:<port>
+  int port() const { return port_; }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  std::string client_key_, known_hosts_;
+  std::unique_ptr<BackgroundProcess> sshd_;
+};
+
+// Whether the servers' programs are installed (git, nginx, fcgiwrap, sshd); the reason if not.
+bool GitServersAvailable(std::string* why);
+
+}  // namespace flywheel::testing
