@@ -182,13 +182,11 @@ std::string RedactUrl(std::string_view url) {
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
     // scp-like user@host:path: the user name ("git") is no secret; drop a ":password" after it.
+    // The same rule keeps malformed input such as "https//user:pw@host" from leaking.
     size_t at = url.find('@');
     if (at == std::string_view::npos) return std::string(url);
-    std::string_view user = url.substr(0, at);
-    size_t colon = user.find(':');
-    if (user.find('/') != std::string_view::npos || colon == std::string_view::npos) {
-      return std::string(url);
-    }
+    size_t colon = url.substr(0, at).find(':');
+    if (colon == std::string_view::npos) return std::string(url);
     return std::string(url.substr(0, colon)) + std::string(url.substr(at));
   }
   std::string_view rest = url.substr(sep + 3);

@@ -84,6 +84,9 @@ TEST(RedactUrlTest, DropsHttpCredentialsKeepsSshUser) {
             "ssh://git@github.com:22/Acme/Deploy");
   EXPECT_EQ(RedactUrl("git@github.com:Acme/Deploy.git"), "git@github.com:Acme/Deploy.git");
   EXPECT_EQ(RedactUrl("git:pw@github.com:Acme/Deploy.git"), "git@github.com:Acme/Deploy.git");
+  // Malformed input still loses what looks like a password.
+  EXPECT_EQ(RedactUrl("https//user:pw@h/x"), "https//user@h/x");
+  EXPECT_EQ(RedactUrl("https:/user:pw@h/x"), "https@h/x");
 }
 
 TEST(RedactUrlTest, LeavesUrlsWithoutCredentialsAlone) {
