@@ -5,8 +5,10 @@
 #include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
