@@ -29,13 +29,21 @@ struct GitWebhookOptions {
 
 // The /hooks/git receiver. Accepts
 // - GitHub: X-GitHub-Event push (ping answers 200 and does nothing), X-Hub-Signature-256
-//   "sha256=<hex HMAC-SHA256(secret, raw body)>", X-GitHub-Delivery dedup;
-// - GitLab: X-Gitlab-Event "Push Hook"/"Tag Push Hook", X-Gitlab-Token equal to the secret;
+//   "sha256=<hex HMAC-SHA256(secret, raw body)>", X-GitHub-Delivery dedup; JSON or
+//   form-encoded (payload=) bodies;
+// - GitLab: X-Gitlab-Event "Push Hook"/"Tag Push Hook", X-Gitlab-Token equal to the secret,
+//   X-Gitlab-Event-UUID dedup;
 // - generic: X-Flywheel-Signature "sha256=<hex HMAC>" over a body {"repository": "<url>",
-//   "ref": "refs/heads/main"}.
+//   "ref": "refs/heads/main"} ("ref" optional), optional X-Flywheel-Delivery dedup.
 // Comparisons are constant-time. Unsigned/invalid: 401; other events: 202 ignored (with a
 // reason in the body); malformed payload: 400. A valid push calls `on_push` (which must only
 // queue work) and answers 202.
+// The payload is read only after the request is authenticated. The
+// last `dedup_entries` delivery IDs that were acted on are remembered (oldest forgotten first);
+// a replay answers 200 "duplicate delivery". The handler is safe to call from many server
+// workers at once; `on_push` is called synchronously on the worker, possibly concurrently, and
+// the answer is sent right after it returns. If it throws, the delivery is not remembered (the
+// server answers 500). `clock` (default: the real clock) times `on_push` to log slow callbacks.
 http::Handler GitWebhookHandler(GitWebhookOptions options,
                                 std::function<void(const GitPush&)> on_push);
 
