@@ -10,34 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "../kube/config_util.h"  // Base64Decode (padded, as known_hosts writes it)
+
 namespace flywheel::git {
 namespace {
 
-std::optional<std::string> Base64Decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
+using kube::internal::Base64Decode;
 
 // The key type name at the start of an ssh public key blob ("ssh-ed25519", ...).
 std::string KeyTypeOfBlob(std::string_view blob) {

@@ -469,8 +469,8 @@ Status CollectFiles(git_repository* repo, git_odb* odb, const git_tree* tree,
 
 // ---- the cache ----
 
-// One cached repository. Lock order: fetch_mu, then write_mu, then read_mu; never two of the
-// same kind of two entries.
+// One cached repository. Its mutexes are never held together: fetch_mu is released before
+// the fetch takes write_mu, and readers only take read_mu.
 struct Entry {
   std::filesystem::path dir;
 
@@ -527,39 +527,34 @@ class RepositoryCacheImpl : public RepositoryCache {
   }
 
   Result<CommitInfo> Resolve(const std::string& url, const std::string& ref) override {
-    std::shared_ptr<Entry> entry = EntryFor(url);
-    std::lock_guard<std::mutex> lock(entry->read_mu);
-    auto repo = Reader(*entry, url);
-    if (!repo.ok()) return repo.status();
-    auto commit = LookupCommit(*repo, ref, Redact(url));
-    if (!commit.ok()) return commit.status();
-    return InfoOf(commit->get());
+    return WithCommit<CommitInfo>(url, ref, [](git_repository*, git_commit* commit) {
+      return Result<CommitInfo>(InfoOf(commit));
+    });
   }
 
   Result<std::vector<TreeFile>> ReadTree(const std::string& url, const std::string& sha,
                                          const std::string& path,
                                          const ReadLimits& limits) override {
     auto rel = NormalizePath(path);
-    if (!rel)
+    if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
-    std::shared_ptr<Entry> entry = EntryFor(url);
-    std::lock_guard<std::mutex> lock(entry->read_mu);
-    auto repo = Reader(*entry, url);
-    if (!repo.ok()) return repo.status();
-    auto commit = LookupCommit(*repo, sha, Redact(url));
-    if (!commit.ok()) return commit.status();
-    auto tree = SubtreeAt(*repo, commit->get(), *rel, path);
-    if (!tree.ok()) return tree.status();
-    git_odb* odb = nullptr;
-    if (git_repository_odb(&odb, *repo) != 0) {
-      return Status(Code::kInternal, "cannot open object database: " + LastGitErrorMessage());
     }
-    OdbPtr owned_odb(odb);
-    std::vector<TreeFile> files;
-    size_t total = 0;
-    Status s = CollectFiles(*repo, odb, tree->get(), *rel, path, limits, &total, &files);
-    if (!s.ok()) return s;
-    return files;
+    using Files = std::vector<TreeFile>;
+    return WithCommit<Files>(url, sha, [&](git_repository* repo, git_commit* commit) {
+      auto tree = SubtreeAt(repo, commit, *rel, path);
+      if (!tree.ok()) return Result<Files>(tree.status());
+      git_odb* odb = nullptr;
+      if (git_repository_odb(&odb, repo) != 0) {
+        return Result<Files>(
+            Status(Code::kInternal, "cannot open object database: " + LastGitErrorMessage()));
+      }
+      OdbPtr owned_odb(odb);
+      Files files;
+      size_t total = 0;
+      Status s = CollectFiles(repo, odb, tree->get(), *rel, path, limits, &total, &files);
+      if (!s.ok()) return Result<Files>(s);
+      return Result<Files>(std::move(files));
+    });
   }
 
   Result<CommitInfo> RestorePath(const std::string& url, const Credentials& credentials,
@@ -569,8 +564,9 @@ class RepositoryCacheImpl : public RepositoryCache {
     auto parsed = ParseUrl(url);
     if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + Redact(url));
     auto rel = NormalizePath(path);
-    if (!rel)
+    if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
+    }
     std::shared_ptr<Entry> entry = EntryFor(url);
     for (int attempt = 0; attempt <= options_.push_retries; ++attempt) {
       Status fetched = Fetch(url, credentials);
@@ -595,6 +591,18 @@ class RepositoryCacheImpl : public RepositoryCache {
       entry->dir = options_.root / Sha256Hex(key);
     }
     return entry;
+  }
+
+  // Runs `fn(repo, commit)` on the shared read handle, with the commit `ref` names in `url`.
+  template <typename T, typename Fn>
+  Result<T> WithCommit(const std::string& url, const std::string& ref, Fn fn) {
+    std::shared_ptr<Entry> entry = EntryFor(url);
+    std::lock_guard<std::mutex> lock(entry->read_mu);
+    auto repo = Reader(*entry, url);
+    if (!repo.ok()) return repo.status();
+    auto commit = LookupCommit(*repo, ref, Redact(url));
+    if (!commit.ok()) return commit.status();
+    return fn(*repo, commit->get());
   }
 
   // The shared read handle, opened on first use. Requires entry.read_mu.
