@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+
+namespace flywheel::git {
+
+// libgit2 1.5 has no network timeouts (GIT_OPT_SET_SERVER_*_TIMEOUT came in 1.7): a blackholed
+// host blocks connect() for minutes and a stalled server blocks recv() forever. This replaces
+// libgit2's plain socket stream (used by git://, http, and under the TLS stream for https; ssh
+// uses it for connect only) with one that bounds connect, read and write by the deadline of the
+// network operation running on the calling thread.
+
+// Installs the stream for the whole process. Idempotent; call after git_libgit2_init.
+void InstallDeadlineSocketStream();
+
+// The deadline for socket operations on this thread while it lives (libgit2 does its network
+// I/O on the thread that called fetch or push). Nested scopes are not supported.
+class NetworkDeadline {
+ public:
+  explicit NetworkDeadline(std::chrono::steady_clock::time_point deadline);
+  ~NetworkDeadline();
+  NetworkDeadline(const NetworkDeadline&) = delete;
+  NetworkDeadline& operator=(const NetworkDeadline&) = delete;
+
+  // Whether a socket operation of this scope gave up because the deadline passed.
+  bool expired() const;
+};
+
+}  // namespace flywheel::git

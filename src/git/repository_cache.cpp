@@ -1,0 +1,895 @@
+#include "flywheel/git/repository_cache.h"
+
+#include <git2.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "deadline_stream.h"
+#include "known_hosts.h"
+#include "libgit2_handles.h"
+#include "test_hooks.h"
+
+namespace flywheel::git {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// ---- test seams (see test_hooks.h) ----
+
+std::mutex hooks_mu;
+std::function<void()> before_fetch_hook;
+std::function<void()> before_push_hook;
+std::atomic<uint64_t> fetches_run{0};
+std::atomic<uint64_t> fetches_joined{0};
+
+void RunHook(const std::function<void()>& hook) {
+  std::function<void()> copy;
+  {
+    std::lock_guard<std::mutex> lock(hooks_mu);
+    copy = hook;
+  }
+  if (copy) copy();
+}
+
+// ---- URLs ----
+
+// The parts of a git URL this file needs. scp-like "user@host:path" is ssh.
+struct UrlParts {
+  std::string scheme;  // file, git, http, https, ssh
+  std::string user;
+  std::string password;
+  std::string host;
+  int port = -1;  // -1: the scheme's default
+};
+
+std::optional<UrlParts> ParseUrl(std::string_view url) {
+  UrlParts parts;
+  size_t sep = url.find("://");
+  std::string_view rest;
+  if (sep == std::string_view::npos) {
+    // scp-like: [user@]host:path, a colon before any slash.
+    size_t colon = url.find(':');
+    size_t slash = url.find('/');
+    if (colon == std::string_view::npos || colon == 0 ||
+        (slash != std::string_view::npos && slash < colon)) {
+      return std::nullopt;
+    }
+    parts.scheme = "ssh";
+    std::string_view authority = url.substr(0, colon);
+    size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+      parts.user = authority.substr(0, at);
+      authority.remove_prefix(at + 1);
+    }
+    parts.host = authority;
+    return parts.host.empty() ? std::nullopt : std::optional(parts);
+  }
+  parts.scheme = url.substr(0, sep);
+  std::transform(parts.scheme.begin(), parts.scheme.end(), parts.scheme.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (parts.scheme != "file" && parts.scheme != "git" && parts.scheme != "http" &&
+      parts.scheme != "https" && parts.scheme != "ssh") {
+    return std::nullopt;
+  }
+  rest = url.substr(sep + 3);
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    size_t colon = userinfo.find(':');
+    parts.user = userinfo.substr(0, colon);
+    if (colon != std::string_view::npos) parts.password = userinfo.substr(colon + 1);
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view host = authority;
+  if (host.starts_with('[')) {  // [v6]:port
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    parts.host = host.substr(1, close - 1);
+    host.remove_prefix(close + 1);
+    if (host.starts_with(':')) host.remove_prefix(1);
+    if (!host.empty()) parts.port = std::atoi(std::string(host).c_str());
+  } else {
+    size_t colon = host.rfind(':');
+    parts.host = host.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      parts.port = std::atoi(std::string(host.substr(colon + 1)).c_str());
+    }
+  }
+  if (parts.scheme != "file" && parts.host.empty()) return std::nullopt;
+  return parts;
+}
+
+// `url` without user:password@ ("scheme://host/path"); scp-like URLs carry no secret and stay.
+// A private copy of RedactUrl (url.h), which lives in another change.
+std::string Redact(std::string_view url) {
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return std::string(url);
+  size_t start = sep + 3;
+  size_t end = url.find('/', start);
+  std::string_view authority =
+      url.substr(start, end == std::string_view::npos ? url.npos : end - start);
+  size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof(buf), "%02x", digest[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+bool IsHex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// A repository-relative directory path: "" for the root ("." or ""), no leading "./" or
+// trailing "/". nullopt for paths that leave the repository.
+std::optional<std::string> NormalizePath(std::string_view path) {
+  std::string out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string_view part = path.substr(start, slash == path.npos ? path.npos : slash - start);
+    if (part == "..") return std::nullopt;
+    if (!part.empty() && part != ".") {
+      if (!out.empty()) out += '/';
+      out += part;
+    }
+    if (slash == path.npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+// ---- libgit2 callbacks ----
+
+// What a network operation's callbacks need and what they learned.
+struct NetworkContext {
+  const Credentials* credentials = nullptr;
+  const UrlParts* url = nullptr;
+  std::string redacted_url;
+  SteadyClock::time_point deadline;
+  int auth_attempts = 0;
+  bool auth_failed = false;
+  bool timed_out = false;
+  std::optional<Status> host_key_error;
+  std::vector<std::string> push_rejections;  // status texts from push_update_reference
+};
+
+int CredentialsCallback(git_credential** out, const char* /*url*/, const char* username_from_url,
+                        unsigned int allowed_types, void* payload) {
+  auto* ctx = static_cast<NetworkContext*>(payload);
+  const Credentials& c = *ctx->credentials;
+  std::string user = username_from_url != nullptr && *username_from_url != '\0'
+                         ? username_from_url
+                         : (c.username.empty() ? "git" : c.username);
+  // ssh asks for the user name first; that is not an authentication attempt.
+  if (allowed_types & GIT_CREDENTIAL_USERNAME)
+    return git_credential_username_new(out, user.c_str());
+  // A second request means the server rejected what we sent: stop here, or libgit2 keeps asking
+  // and finally reports a stale unrelated error.
+  if (ctx->auth_attempts++ > 0) {
+    ctx->auth_failed = true;
+    git_error_set_str(GIT_ERROR_NET, "authentication failed");
+    return GIT_EUSER;
+  }
+  if ((allowed_types & (GIT_CREDENTIAL_SSH_MEMORY | GIT_CREDENTIAL_SSH_KEY)) &&
+      !c.ssh_private_key.empty()) {
+    return git_credential_ssh_key_memory_new(out, user.c_str(), nullptr, c.ssh_private_key.c_str(),
+                                             nullptr);
+  }
+  if (allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+    if (!c.token.empty()) {
+      std::string token_user = c.username.empty() ? "git" : c.username;
+      return git_credential_userpass_plaintext_new(out, token_user.c_str(), c.token.c_str());
+    }
+    if (!c.password.empty()) {
+      return git_credential_userpass_plaintext_new(out, user.c_str(), c.password.c_str());
+    }
+  }
+  // Nothing fits what the server asks for (or the credentials in the URL were rejected).
+  ctx->auth_failed = true;
+  git_error_set_str(GIT_ERROR_NET, "no credentials for this server");
+  return GIT_EUSER;
+}
+
+int CertificateCallback(git_cert* cert, int /*valid*/, const char* host, void* payload) {
+  auto* ctx = static_cast<NetworkContext*>(payload);
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return GIT_PASSTHROUGH;  // TLS: libgit2 checks
+  const auto* key = reinterpret_cast<const git_cert_hostkey*>(cert);
+  std::string host_name = host != nullptr ? host : ctx->url->host;
+  if (!(key->type & GIT_CERT_SSH_RAW)) {
+    ctx->host_key_error =
+        Status(Code::kFailedPrecondition, "ssh host key of " + host_name + " is not available");
+  } else {
+    switch (CheckKnownHosts(ctx->credentials->ssh_known_hosts, host_name, ctx->url->port,
+                            std::string_view(key->hostkey, key->hostkey_len))) {
+      case HostKeyCheck::kMatch:
+        return 0;
+      case HostKeyCheck::kMismatch:
+        ctx->host_key_error = Status(Code::kFailedPrecondition, "ssh host key of " + host_name +
+                                                                    " does not match known_hosts");
+        break;
+      case HostKeyCheck::kUnknownHost:
+        ctx->host_key_error = Status(Code::kFailedPrecondition,
+                                     "ssh host key of " + host_name + " is not in known_hosts");
+        break;
+    }
+  }
+  git_error_set_str(GIT_ERROR_SSH, "host key rejected");
+  return GIT_ECERTIFICATE;
+}
+
+// Cancels the operation once its deadline passed (while data still flows).
+int CheckDeadline(NetworkContext* ctx) {
+  if (SteadyClock::now() < ctx->deadline) return 0;
+  ctx->timed_out = true;
+  git_error_set_str(GIT_ERROR_NET, "timed out");
+  return -1;
+}
+
+int TransferProgress(const git_indexer_progress* /*stats*/, void* payload) {
+  return CheckDeadline(static_cast<NetworkContext*>(payload));
+}
+
+int SidebandProgress(const char* /*str*/, int /*len*/, void* payload) {
+  return CheckDeadline(static_cast<NetworkContext*>(payload));
+}
+
+int PushTransferProgress(unsigned int /*current*/, unsigned int /*total*/, size_t /*bytes*/,
+                         void* payload) {
+  return CheckDeadline(static_cast<NetworkContext*>(payload));
+}
+
+int PushUpdateReference(const char* /*refname*/, const char* status, void* payload) {
+  if (status != nullptr) static_cast<NetworkContext*>(payload)->push_rejections.push_back(status);
+  return 0;
+}
+
+git_remote_callbacks Callbacks(NetworkContext* ctx) {
+  git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
+  cb.credentials = CredentialsCallback;
+  cb.certificate_check = CertificateCallback;
+  cb.transfer_progress = TransferProgress;
+  cb.sideband_progress = SidebandProgress;
+  cb.push_transfer_progress = PushTransferProgress;
+  cb.push_update_reference = PushUpdateReference;
+  cb.payload = ctx;
+  return cb;
+}
+
+// `message` with every secret the operation knows replaced, so it is safe to show.
+std::string Scrub(std::string message, const NetworkContext& ctx) {
+  for (const std::string* secret :
+       {&ctx.credentials->password, &ctx.credentials->token, &ctx.url->password}) {
+    if (secret->size() < 3) continue;
+    for (size_t at; (at = message.find(*secret)) != std::string::npos;) {
+      message.replace(at, secret->size(), "***");
+    }
+  }
+  return message;
+}
+
+// Maps a failed fetch or push (libgit2 return code `rc`) to a Status.
+Status NetworkError(int rc, const NetworkContext& ctx, const NetworkDeadline& deadline,
+                    std::string_view op) {
+  const std::string& url = ctx.redacted_url;
+  if (ctx.host_key_error) return *ctx.host_key_error;
+  if (ctx.auth_failed || rc == GIT_EAUTH) {
+    return Status(Code::kUnauthenticated, "authentication failed for " + url);
+  }
+  if (ctx.timed_out || deadline.expired()) {
+    return Status(Code::kUnavailable, std::string(op) + " " + url + " timed out");
+  }
+  std::string detail = Scrub(LastGitErrorMessage(), ctx);
+  int klass = LastGitErrorClass();
+  if (rc == GIT_ECERTIFICATE) {
+    return Status(Code::kFailedPrecondition,
+                  "TLS certificate of " + ctx.url->host + " is not trusted: " + detail);
+  }
+  if (detail.find("status code: 401") != std::string::npos) {
+    return Status(Code::kUnauthenticated, "authentication failed for " + url);
+  }
+  if (detail.find("status code: 403") != std::string::npos) {
+    return Status(Code::kPermissionDenied, "access to " + url + " denied");
+  }
+  if (rc == GIT_ENOTFOUND || detail.find("status code: 404") != std::string::npos ||
+      detail.find("could not find repository") != std::string::npos ||
+      detail.find("failed to resolve path") != std::string::npos) {
+    return Status(Code::kNotFound, "repository " + url + " not found: " + detail);
+  }
+  if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP ||
+      klass == GIT_ERROR_SSL || klass == GIT_ERROR_OS || klass == GIT_ERROR_CALLBACK) {
+    return Status(Code::kUnavailable,
+                  std::string("cannot ") + std::string(op) + " " + url + ": " + detail);
+  }
+  return Status(Code::kInternal, std::string(op) + " " + url + " failed: " + detail);
+}
+
+// ---- reading objects ----
+
+CommitInfo InfoOf(const git_commit* commit) {
+  CommitInfo info;
+  char sha[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(sha, sizeof(sha), git_commit_id(commit));
+  info.sha = sha;
+  const char* message = git_commit_message(commit);
+  std::string_view m = message != nullptr ? message : "";
+  info.message = std::string(m.substr(0, m.find('\n')));
+  if (const git_signature* a = git_commit_author(commit)) {
+    info.author = std::string(a->name) + " <" + a->email + ">";
+  }
+  info.committed_at = std::chrono::system_clock::time_point(
+      std::chrono::seconds(static_cast<int64_t>(git_commit_time(commit))));
+  return info;
+}
+
+Result<CommitPtr> PeelToCommit(git_object* object, const std::string& what) {
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, object, GIT_OBJECT_COMMIT) != 0) {
+    return Status(Code::kNotFound, what + " is not a commit");
+  }
+  return CommitPtr(reinterpret_cast<git_commit*>(peeled));
+}
+
+// Finds the commit `ref` names: a branch, a tag (peeled), a full SHA or a SHA prefix.
+Result<CommitPtr> LookupCommit(git_repository* repo, const std::string& ref,
+                               const std::string& url) {
+  if (ref.empty()) return Status(Code::kInvalidArgument, "empty revision for " + url);
+  git_oid oid;
+  if (ref.size() == GIT_OID_HEXSZ && IsHex(ref) && git_oid_fromstr(&oid, ref.c_str()) == 0) {
+    git_object* obj = nullptr;
+    if (git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) != 0) {
+      return Status(Code::kNotFound, "revision " + Quote(ref) + " not found in " + url);
+    }
+    ObjectPtr owned(obj);
+    return PeelToCommit(obj, "revision " + Quote(ref));
+  }
+  std::vector<std::string> names;
+  if (ref.starts_with("refs/")) {
+    names.push_back(ref);
+  } else {
+    names = {"refs/heads/" + ref, "refs/tags/" + ref};
+  }
+  for (const std::string& name : names) {
+    git_reference* r = nullptr;
+    int rc = git_reference_lookup(&r, repo, name.c_str());
+    if (rc == GIT_ENOTFOUND) continue;
+    if (rc == GIT_EINVALIDSPEC) return Status(Code::kInvalidArgument, "invalid ref " + Quote(ref));
+    if (rc != 0) {
+      return Status(Code::kInternal,
+                    "cannot read ref " + Quote(ref) + ": " + LastGitErrorMessage());
+    }
+    ReferencePtr owned(r);
+    git_object* obj = nullptr;
+    if (git_reference_peel(&obj, r, GIT_OBJECT_COMMIT) != 0) {
+      return Status(Code::kNotFound, "ref " + Quote(ref) + " in " + url + " is not a commit");
+    }
+    return CommitPtr(reinterpret_cast<git_commit*>(obj));
+  }
+  if (IsHex(ref) && ref.size() >= 4 && ref.size() < GIT_OID_HEXSZ &&
+      git_oid_fromstrn(&oid, ref.c_str(), ref.size()) == 0) {
+    git_object* obj = nullptr;
+    int rc = git_object_lookup_prefix(&obj, repo, &oid, ref.size(), GIT_OBJECT_ANY);
+    if (rc == GIT_EAMBIGUOUS) {
+      return Status(Code::kInvalidArgument, "revision " + Quote(ref) + " is ambiguous in " + url);
+    }
+    if (rc == 0) {
+      ObjectPtr owned(obj);
+      return PeelToCommit(obj, "revision " + Quote(ref));
+    }
+  }
+  if (IsHex(ref)) return Status(Code::kNotFound, "revision " + Quote(ref) + " not found in " + url);
+  return Status(Code::kNotFound, "branch " + Quote(ref) + " not found in " + url);
+}
+
+// True when `name` is a manifest ReadTree loads.
+bool WantFile(std::string_view name, const ReadLimits& limits) {
+  if (name == "Kustomization") return true;
+  return std::any_of(limits.extensions.begin(), limits.extensions.end(),
+                     [&](const std::string& ext) { return name.ends_with(ext); });
+}
+
+// Collects the wanted blobs below `tree` (whose path is `prefix`). Sizes come from the object
+// header, so a file over the limit is never read, and unwanted files are not touched at all.
+Status CollectFiles(git_repository* repo, git_odb* odb, const git_tree* tree,
+                    const std::string& prefix, const std::string& root_path,
+                    const ReadLimits& limits, size_t* total, std::vector<TreeFile>* out) {
+  size_t count = git_tree_entrycount(tree);
+  for (size_t i = 0; i < count; ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree, i);
+    std::string name = git_tree_entry_name(entry);
+    std::string path = prefix.empty() ? name : prefix + "/" + name;
+    git_object_t type = git_tree_entry_type(entry);
+    if (type == GIT_OBJECT_TREE) {
+      git_tree* sub = nullptr;
+      if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) != 0) {
+        return Status(Code::kInternal, "cannot read tree " + path + ": " + LastGitErrorMessage());
+      }
+      TreePtr owned(sub);
+      Status s = CollectFiles(repo, odb, sub, path, root_path, limits, total, out);
+      if (!s.ok()) return s;
+      continue;
+    }
+    // Submodules (commits) and symlinks are not manifests.
+    if (type != GIT_OBJECT_BLOB || git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK ||
+        !WantFile(name, limits)) {
+      continue;
+    }
+    if (out->size() + 1 > limits.max_files) {
+      return Status(Code::kInvalidArgument, "more than " + std::to_string(limits.max_files) +
+                                                " files under " + Quote(root_path) +
+                                                " (limit max_files)");
+    }
+    size_t size = 0;
+    git_object_t header_type;
+    if (git_odb_read_header(&size, &header_type, odb, git_tree_entry_id(entry)) != 0) {
+      return Status(Code::kInternal, "cannot read " + path + ": " + LastGitErrorMessage());
+    }
+    if (*total + size > limits.max_total_bytes) {
+      return Status(Code::kInvalidArgument, "files under " + Quote(root_path) + " exceed " +
+                                                std::to_string(limits.max_total_bytes) +
+                                                " bytes (limit max_total_bytes) at " + Quote(path));
+    }
+    git_blob* blob = nullptr;
+    if (git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) != 0) {
+      return Status(Code::kInternal, "cannot read " + path + ": " + LastGitErrorMessage());
+    }
+    BlobPtr owned(blob);
+    const char* data = static_cast<const char*>(git_blob_rawcontent(blob));
+    auto len = static_cast<size_t>(git_blob_rawsize(blob));
+    *total += len;
+    out->push_back(TreeFile{path, std::string(data, len)});
+  }
+  return Status::Ok();
+}
+
+// ---- the cache ----
+
+// One cached repository. Its mutexes are never held together: fetch_mu is released before
+// the fetch takes write_mu, and readers only take read_mu.
+struct Entry {
+  std::filesystem::path dir;
+
+  // Coalescing: at most one fetch per URL; callers that arrive during it share its result.
+  std::mutex fetch_mu;
+  std::condition_variable fetch_done;
+  bool fetching = false;
+  uint64_t fetch_generation = 0;
+  Status last_fetch;
+
+  // Serializes writers (fetch, commit, push) on their own repository handle.
+  std::mutex write_mu;
+
+  // Guards `reader`, the handle Resolve and ReadTree share (libgit2 objects are not
+  // thread-safe). Readers and writers use separate handles, so reads go on during a fetch.
+  std::mutex read_mu;
+  RepositoryPtr reader;
+};
+
+Result<RepositoryPtr> OpenBare(const std::filesystem::path& dir) {
+  git_repository* repo = nullptr;
+  if (git_repository_open_ext(&repo, dir.c_str(),
+                              GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+                              nullptr) != 0) {
+    return Status(Code::kInternal, "cannot open cache repository: " + LastGitErrorMessage());
+  }
+  return RepositoryPtr(repo);
+}
+
+class RepositoryCacheImpl : public RepositoryCache {
+ public:
+  explicit RepositoryCacheImpl(CacheOptions options) : options_(std::move(options)) {}
+
+  Status Fetch(const std::string& url, const Credentials& credentials) override {
+    auto parsed = ParseUrl(url);
+    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + Redact(url));
+    std::shared_ptr<Entry> entry = EntryFor(url);
+    std::unique_lock<std::mutex> lock(entry->fetch_mu);
+    if (entry->fetching) {
+      fetches_joined++;
+      uint64_t generation = entry->fetch_generation;
+      entry->fetch_done.wait(lock, [&] { return entry->fetch_generation != generation; });
+      return entry->last_fetch;
+    }
+    entry->fetching = true;
+    lock.unlock();
+    Status result = RunFetch(*entry, url, *parsed, credentials);
+    lock.lock();
+    entry->fetching = false;
+    entry->fetch_generation++;
+    entry->last_fetch = result;
+    entry->fetch_done.notify_all();
+    return result;
+  }
+
+  Result<CommitInfo> Resolve(const std::string& url, const std::string& ref) override {
+    return WithCommit<CommitInfo>(url, ref, [](git_repository*, git_commit* commit) {
+      return Result<CommitInfo>(InfoOf(commit));
+    });
+  }
+
+  Result<std::vector<TreeFile>> ReadTree(const std::string& url, const std::string& sha,
+                                         const std::string& path,
+                                         const ReadLimits& limits) override {
+    auto rel = NormalizePath(path);
+    if (!rel) {
+      return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
+    }
+    using Files = std::vector<TreeFile>;
+    return WithCommit<Files>(url, sha, [&](git_repository* repo, git_commit* commit) {
+      auto tree = SubtreeAt(repo, commit, *rel, path);
+      if (!tree.ok()) return Result<Files>(tree.status());
+      git_odb* odb = nullptr;
+      if (git_repository_odb(&odb, repo) != 0) {
+        return Result<Files>(
+            Status(Code::kInternal, "cannot open object database: " + LastGitErrorMessage()));
+      }
+      OdbPtr owned_odb(odb);
+      Files files;
+      size_t total = 0;
+      Status s = CollectFiles(repo, odb, tree->get(), *rel, path, limits, &total, &files);
+      if (!s.ok()) return Result<Files>(s);
+      return Result<Files>(std::move(files));
+    });
+  }
+
+  Result<CommitInfo> RestorePath(const std::string& url, const Credentials& credentials,
+                                 const std::string& branch, const std::string& path,
+                                 const std::string& from_sha, const std::string& message,
+                                 const Signature& author) override {
+    auto parsed = ParseUrl(url);
+    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + Redact(url));
+    auto rel = NormalizePath(path);
+    if (!rel) {
+      return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
+    }
+    std::shared_ptr<Entry> entry = EntryFor(url);
+    for (int attempt = 0; attempt <= options_.push_retries; ++attempt) {
+      Status fetched = Fetch(url, credentials);
+      if (!fetched.ok()) return fetched;
+      bool moved = false;
+      auto result = TryRestore(*entry, url, *parsed, credentials, branch, *rel, from_sha, message,
+                               author, &moved);
+      if (!moved) return result;
+    }
+    return Status(Code::kAborted, "branch " + Quote(branch) + " of " + Redact(url) + " moved " +
+                                      std::to_string(options_.push_retries + 1) +
+                                      " times while pushing; giving up");
+  }
+
+ private:
+  std::shared_ptr<Entry> EntryFor(const std::string& url) {
+    std::string key = Redact(url);  // credentials in the URL do not make another cache
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<Entry>& entry = entries_[key];
+    if (!entry) {
+      entry = std::make_shared<Entry>();
+      entry->dir = options_.root / Sha256Hex(key);
+    }
+    return entry;
+  }
+
+  // Runs `fn(repo, commit)` on the shared read handle, with the commit `ref` names in `url`.
+  template <typename T, typename Fn>
+  Result<T> WithCommit(const std::string& url, const std::string& ref, Fn fn) {
+    std::shared_ptr<Entry> entry = EntryFor(url);
+    std::lock_guard<std::mutex> lock(entry->read_mu);
+    auto repo = Reader(*entry, url);
+    if (!repo.ok()) return repo.status();
+    auto commit = LookupCommit(*repo, ref, Redact(url));
+    if (!commit.ok()) return commit.status();
+    return fn(*repo, commit->get());
+  }
+
+  // The shared read handle, opened on first use. Requires entry.read_mu.
+  Result<git_repository*> Reader(Entry& entry, const std::string& url) {
+    if (!entry.reader) {
+      std::error_code ec;
+      if (!std::filesystem::exists(entry.dir / "HEAD", ec)) {
+        return Status(Code::kFailedPrecondition, Redact(url) + " has not been fetched yet");
+      }
+      auto repo = OpenBare(entry.dir);
+      if (!repo.ok()) return repo.status();
+      entry.reader = std::move(*repo);
+    }
+    return entry.reader.get();
+  }
+
+  // A handle for writing, creating the bare repository on first use. Requires entry.write_mu.
+  Result<RepositoryPtr> Writer(Entry& entry) {
+    std::error_code ec;
+    if (std::filesystem::exists(entry.dir / "HEAD", ec)) return OpenBare(entry.dir);
+    std::filesystem::create_directories(entry.dir, ec);
+    if (ec) return Status(Code::kInternal, "cannot create cache directory: " + ec.message());
+    git_repository* repo = nullptr;
+    if (git_repository_init(&repo, entry.dir.c_str(), /*is_bare=*/1) != 0) {
+      return Status(Code::kInternal, "cannot create cache repository: " + LastGitErrorMessage());
+    }
+    return RepositoryPtr(repo);
+  }
+
+  Result<RemotePtr> Remote(git_repository* repo, const std::string& url) {
+    git_remote* remote = nullptr;
+    // Anonymous: the URL (which may carry credentials) is never written to the cache's config.
+    if (git_remote_create_anonymous(&remote, repo, url.c_str()) != 0) {
+      return Status(Code::kInvalidArgument,
+                    "unsupported git URL " + Redact(url) + ": " + LastGitErrorMessage());
+    }
+    return RemotePtr(remote);
+  }
+
+  // Checks what must hold before any connection; ssh host keys are always verified.
+  static Status Preflight(const UrlParts& url, const Credentials& credentials,
+                          const std::string& redacted) {
+    if (url.scheme == "ssh" && credentials.ssh_known_hosts.empty()) {
+      return Status(Code::kFailedPrecondition,
+                    "no known_hosts for " + redacted + ": ssh host keys are always verified");
+    }
+    return Status::Ok();
+  }
+
+  Status RunFetch(Entry& entry, const std::string& url, const UrlParts& parsed,
+                  const Credentials& credentials) {
+    std::string redacted = Redact(url);
+    if (Status s = Preflight(parsed, credentials, redacted); !s.ok()) return s;
+    std::lock_guard<std::mutex> lock(entry.write_mu);
+    auto repo = Writer(entry);
+    if (!repo.ok()) return repo.status();
+    auto remote = Remote(repo->get(), url);
+    if (!remote.ok()) return remote.status();
+    RunHook(before_fetch_hook);
+    fetches_run++;
+
+    NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout};
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    opts.callbacks = Callbacks(&ctx);
+    opts.prune = GIT_FETCH_PRUNE;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the tags refspec brings them all
+    opts.update_fetchhead = 0;
+    char heads[] = "+refs/heads/*:refs/heads/*";
+    char tags[] = "+refs/tags/*:refs/tags/*";
+    char* specs[] = {heads, tags};
+    git_strarray refspecs{specs, 2};
+    NetworkDeadline deadline(ctx.deadline);
+    int rc = git_remote_fetch(remote->get(), &refspecs, &opts, "flywheel fetch");
+    if (rc != 0) return NetworkError(rc, ctx, deadline, "fetch");
+    return Status::Ok();
+  }
+
+  // The tree at `rel` ("" = root) in `commit`; NotFound when missing or not a directory.
+  static Result<TreePtr> SubtreeAt(git_repository* repo, git_commit* commit, const std::string& rel,
+                                   const std::string& shown) {
+    git_tree* root = nullptr;
+    if (git_commit_tree(&root, commit) != 0) {
+      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+    }
+    TreePtr root_owned(root);
+    if (rel.empty()) return root_owned;
+    char sha7[8];
+    git_oid_tostr(sha7, sizeof(sha7), git_commit_id(commit));
+    git_tree_entry* entry = nullptr;
+    if (git_tree_entry_bypath(&entry, root, rel.c_str()) != 0) {
+      return Status(Code::kNotFound, "path " + Quote(shown) + " not found at " + sha7);
+    }
+    TreeEntryPtr entry_owned(entry);
+    if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+      return Status(Code::kNotFound, "path " + Quote(shown) + " is not a directory at " + sha7);
+    }
+    git_tree* sub = nullptr;
+    if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) != 0) {
+      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+    }
+    return TreePtr(sub);
+  }
+
+  // The id of `head_tree` with `rel` replaced by what it is in `from_tree` (removed when
+  // `from_tree` lacks it).
+  static Result<git_oid> RestoredTree(git_repository* repo, git_tree* head_tree,
+                                      git_tree* from_tree, const std::string& rel) {
+    if (rel.empty()) return *git_tree_id(from_tree);
+    git_tree_entry* from_entry = nullptr;
+    bool in_from = git_tree_entry_bypath(&from_entry, from_tree, rel.c_str()) == 0;
+    TreeEntryPtr from_owned(from_entry);
+    git_tree_entry* head_entry = nullptr;
+    bool in_head = git_tree_entry_bypath(&head_entry, head_tree, rel.c_str()) == 0;
+    TreeEntryPtr head_owned(head_entry);
+    if (!in_from && !in_head) return *git_tree_id(head_tree);
+    git_tree_update update{};
+    update.path = rel.c_str();
+    if (in_from) {
+      update.action = GIT_TREE_UPDATE_UPSERT;
+      git_oid_cpy(&update.id, git_tree_entry_id(from_entry));
+      update.filemode = git_tree_entry_filemode(from_entry);
+    } else {
+      update.action = GIT_TREE_UPDATE_REMOVE;
+    }
+    git_oid out;
+    if (git_tree_create_updated(&out, repo, head_tree, 1, &update) != 0) {
+      return Status(Code::kInternal, "cannot build tree: " + LastGitErrorMessage());
+    }
+    return out;
+  }
+
+  // One attempt of RestorePath on the fetched state. Sets *moved when the branch moved on the
+  // remote before the push landed (retry after a fetch).
+  Result<CommitInfo> TryRestore(Entry& entry, const std::string& url, const UrlParts& parsed,
+                                const Credentials& credentials, const std::string& branch,
+                                const std::string& rel, const std::string& from_sha,
+                                const std::string& message, const Signature& author, bool* moved) {
+    std::string redacted = Redact(url);
+    std::lock_guard<std::mutex> lock(entry.write_mu);
+    auto repo_or = Writer(entry);
+    if (!repo_or.ok()) return repo_or.status();
+    git_repository* repo = repo_or->get();
+
+    std::string branch_ref = "refs/heads/" + branch;
+    git_reference* head_ref = nullptr;
+    if (git_reference_lookup(&head_ref, repo, branch_ref.c_str()) != 0) {
+      return Status(Code::kNotFound, "branch " + Quote(branch) + " not found in " + redacted);
+    }
+    ReferencePtr head_ref_owned(head_ref);
+    git_object* head_obj = nullptr;
+    if (git_reference_peel(&head_obj, head_ref, GIT_OBJECT_COMMIT) != 0) {
+      return Status(Code::kInternal, "cannot read branch " + Quote(branch));
+    }
+    CommitPtr head(reinterpret_cast<git_commit*>(head_obj));
+    auto from = LookupCommit(repo, from_sha, redacted);
+    if (!from.ok()) return from.status();
+
+    git_tree* head_tree = nullptr;
+    git_tree* from_tree = nullptr;
+    if (git_commit_tree(&head_tree, head.get()) != 0) {
+      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+    }
+    TreePtr head_tree_owned(head_tree);
+    if (git_commit_tree(&from_tree, from->get()) != 0) {
+      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+    }
+    TreePtr from_tree_owned(from_tree);
+    auto tree_id = RestoredTree(repo, head_tree, from_tree, rel);
+    if (!tree_id.ok()) return tree_id.status();
+    if (git_oid_equal(&*tree_id, git_tree_id(head_tree))) return InfoOf(head.get());
+
+    git_tree* new_tree = nullptr;
+    if (git_tree_lookup(&new_tree, repo, &*tree_id) != 0) {
+      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+    }
+    TreePtr new_tree_owned(new_tree);
+    git_signature* sig = nullptr;
+    if (git_signature_now(&sig, author.name.c_str(), author.email.c_str()) != 0) {
+      return Status(Code::kInvalidArgument, "invalid commit author: " + LastGitErrorMessage());
+    }
+    SignaturePtr sig_owned(sig);
+    git_oid commit_id;
+    const git_commit* parents[] = {head.get()};
+    if (git_commit_create(&commit_id, repo, nullptr, sig, sig, nullptr, message.c_str(), new_tree,
+                          1, parents) != 0) {
+      return Status(Code::kInternal, "cannot create commit: " + LastGitErrorMessage());
+    }
+
+    // Push from a private ref, and move the local branch only once the remote took it, so
+    // readers never see a commit the remote does not have.
+    std::string push_ref = "refs/flywheel/push/" + branch;
+    git_reference* tmp = nullptr;
+    if (git_reference_create(&tmp, repo, push_ref.c_str(), &commit_id, 1, "flywheel push") != 0) {
+      return Status(Code::kInternal, "cannot create ref: " + LastGitErrorMessage());
+    }
+    ReferencePtr tmp_owned(tmp);
+    RunHook(before_push_hook);
+    Status pushed = Push(repo, url, parsed, credentials, push_ref + ":" + branch_ref, moved);
+    git_reference_delete(tmp);
+    if (!pushed.ok()) return pushed;
+
+    git_reference* updated = nullptr;
+    if (git_reference_create(&updated, repo, branch_ref.c_str(), &commit_id, 1, "flywheel push") ==
+        0) {
+      git_reference_free(updated);
+    }
+    git_commit* created = nullptr;
+    if (git_commit_lookup(&created, repo, &commit_id) != 0) {
+      return Status(Code::kInternal, "cannot read new commit: " + LastGitErrorMessage());
+    }
+    CommitPtr created_owned(created);
+    return InfoOf(created);
+  }
+
+  Status Push(git_repository* repo, const std::string& url, const UrlParts& parsed,
+              const Credentials& credentials, const std::string& refspec, bool* moved) {
+    std::string redacted = Redact(url);
+    if (Status s = Preflight(parsed, credentials, redacted); !s.ok()) return s;
+    auto remote = Remote(repo, url);
+    if (!remote.ok()) return remote.status();
+    NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout};
+    git_push_options opts = GIT_PUSH_OPTIONS_INIT;
+    opts.callbacks = Callbacks(&ctx);
+    std::string spec = refspec;
+    char* specs[] = {spec.data()};
+    git_strarray refspecs{specs, 1};
+    NetworkDeadline deadline(ctx.deadline);
+    int rc = git_remote_push(remote->get(), &refspecs, &opts);
+    if (rc == GIT_ENONFASTFORWARD) {  // libgit2 saw the remote ref move before sending
+      *moved = true;
+      return Status(Code::kAborted, "branch moved on " + redacted);
+    }
+    if (rc != 0) return NetworkError(rc, ctx, deadline, "push to");
+    for (const std::string& why : ctx.push_rejections) {
+      if (why.find("fast-forward") != std::string::npos ||
+          why.find("fetch first") != std::string::npos || why.find("stale") != std::string::npos) {
+        *moved = true;
+        return Status(Code::kAborted, "branch moved on " + redacted);
+      }
+    }
+    if (!ctx.push_rejections.empty()) {
+      return Status(Code::kFailedPrecondition,
+                    "push to " + redacted + " rejected: " + Scrub(ctx.push_rejections[0], ctx));
+    }
+    return Status::Ok();
+  }
+
+  CacheOptions options_;
+  std::mutex mu_;  // guards entries_
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+};
+
+void InitLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // The cache must not depend on the user's or the system's git config (insteadOf, proxies).
+    for (int level : {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL,
+                      GIT_CONFIG_LEVEL_PROGRAMDATA}) {
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
+    }
+    InstallDeadlineSocketStream();
+  });
+}
+
+}  // namespace
+
+namespace test_hooks {
+
+void SetBeforeFetch(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hooks_mu);
+  before_fetch_hook = std::move(hook);
+}
+
+void SetBeforePush(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hooks_mu);
+  before_push_hook = std::move(hook);
+}
+
+uint64_t FetchesRun() { return fetches_run.load(); }
+uint64_t FetchesJoined() { return fetches_joined.load(); }
+
+}  // namespace test_hooks
+
+std::unique_ptr<RepositoryCache> NewRepositoryCache(CacheOptions options) {
+  InitLibgit2();
+  return std::make_unique<RepositoryCacheImpl>(std::move(options));
+}
+
+}  // namespace flywheel::git
