@@ -28,6 +28,16 @@ struct Health {
 // - Anything with a `Ready` condition in status.conditions: True = Healthy, False = Degraded
 //   (or Progressing when reason says so / observedGeneration is behind), Unknown = Progressing.
 // - Everything else (ConfigMaps, Secrets, ...) is Healthy once it exists.
+// Details: an object being deleted is Progressing. A paused Deployment and a suspended Job are
+// Progressing ("paused"/"suspended"; Argo CD calls them Suspended, which HealthState lacks).
+// A StatefulSet with updateStrategy OnDelete is Healthy once observed and ready; a partition
+// counts only the replicas above it. A Pod with a container waiting for Err*/*Error/*BackOff
+// (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError) is Degraded
+// whatever its restartPolicy; a Running Pod with restartPolicy Never/OnFailure is Progressing.
+// Generic objects follow kstatus: status.observedGeneration (and the Ready condition's own
+// observedGeneration) behind metadata.generation = Progressing; Stalled=True = Degraded;
+// Reconciling=True = Progressing; Ready=False with reason Progressing, Reconciling, Pending,
+// DependencyNotReady or ProgressingWithRetry = Progressing. Messages start with "<Kind> <name>: ".
 Health AssessHealth(const nlohmann::json& live);
 
 }  // namespace flywheel::manifest
