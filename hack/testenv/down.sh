@@ -5,7 +5,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dir=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
 [ -d "$dir/pids" ] || exit 0
-for name in flywheel kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+for name in flywheel git-daemon kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   f=$dir/pids/$name.pid
   [ -f "$f" ] || continue
   pid=$(cat "$f")

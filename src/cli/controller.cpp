@@ -1,15 +1,22 @@
 // `flywheel controller`: runs the operator (the Manager with every Flywheel controller).
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "flywheel/cli/app.h"
 #include "flywheel/cli/flags.h"
 #include "flywheel/common/logging.h"
+#include "flywheel/git/repository_cache.h"
 #include "flywheel/kube/connect.h"
+#include "flywheel/kube/events.h"
 #include "flywheel/kube/manager.h"
+#include "flywheel/release/git_webhook.h"
+#include "flywheel/release/reconciler.h"
 
 namespace flywheel::cli {
 namespace {
@@ -22,6 +29,8 @@ constexpr const char* kUsage =
     "  flywheel controller [flags]\n"
     "\n"
     "Flags:\n";
+
+constexpr const char* kApiVersion = "flywheel.dev/v1alpha1";
 
 // The Flywheel kinds whose caches the manager keeps.
 const std::vector<std::string> kKinds = {"Pipeline", "PipelineRun", "Release", "RollbackPolicy"};
@@ -52,7 +61,8 @@ std::jthread HandleSignals(std::stop_source stop) {
 int RunController(const Invocation& inv) {
   kube::LoadOptions load;
   kube::ManagerOptions mo;
-  std::string webhook_address = ":9443";
+  std::string git_cache_dir = "/tmp/flywheel/git";
+  std::string git_webhook_secret_file;
   std::string log_level = "info", log_format = "text";
   double qps = 0;
   int burst = 0;
@@ -65,8 +75,12 @@ int RunController(const Invocation& inv) {
                "Address of the /metrics endpoint (\"0\" disables)");
   flags.String("health-probe-bind-address", &mo.health_probe_bind_address,
                "Address of /healthz and /readyz (\"0\" disables)");
-  flags.String("webhook-bind-address", &webhook_address,
+  flags.String("webhook-bind-address", &mo.webhook_bind_address,
                "Address of the webhook receivers /hooks/git and /hooks/alertmanager");
+  flags.String("git-cache-dir", &git_cache_dir,
+               "Directory of the bare repository caches (one per source URL)");
+  flags.String("git-webhook-secret-file", &git_webhook_secret_file,
+               "File holding the shared secret of /hooks/git (unset: receiver disabled)");
   flags.Bool("leader-elect", &mo.leader_elect,
              "Elect a leader with a Lease so only one replica reconciles");
   flags.String("leader-election-id", &mo.leader_election.lease_name, "Name of the Lease");
@@ -112,21 +126,69 @@ int RunController(const Invocation& inv) {
                  version->value("minor", "?"));
   }
   for (const auto& kind : kKinds) {
-    if (auto r = client->Resource("flywheel.dev/v1alpha1", kind); !r.ok()) {
+    if (auto r = client->Resource(kApiVersion, kind); !r.ok()) {
       spdlog::error("{} (install them with `kubectl apply -f crds/`)", r.status().message());
       return kExitFailure;
+    }
+  }
+
+  std::string webhook_secret;
+  if (!git_webhook_secret_file.empty()) {
+    std::ifstream in(git_webhook_secret_file);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    webhook_secret = text.str();
+    while (!webhook_secret.empty() &&
+           std::isspace(static_cast<unsigned char>(webhook_secret.back()))) {
+      webhook_secret.pop_back();
+    }
+    // The Secret is optional in the install manifests: a missing file turns the receiver off.
+    if (webhook_secret.empty()) {
+      spdlog::warn("--git-webhook-secret-file {} is missing or empty", git_webhook_secret_file);
     }
   }
 
   std::stop_source stop;
   auto signals = HandleSignals(stop);
   kube::Manager manager(*client, mo);
-  for (const auto& kind : kKinds) manager.Informers("flywheel.dev/v1alpha1", kind);
+  for (const auto& kind : kKinds) manager.Informers(kApiVersion, kind);
+
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  kube::EventRecorder events(*client, "flywheel-controller", host);
+  auto git_cache = git::NewRepositoryCache({.root = git_cache_dir});
+  release::ReleaseMetrics release_metrics(manager.metrics().registry());
+  release::ReleaseReconciler releases(
+      *client,
+      [&manager](const std::string& key) { return manager.Cached(kApiVersion, "Release", key); },
+      *git_cache, events, release_metrics);
+  kube::Controller& release_controller = manager.Add(std::make_unique<kube::Controller>(
+      "release", releases,
+      kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));
+  releases.SetEnqueue(
+      [&release_controller](const std::string& key) { release_controller.Enqueue(key); });
+  manager.Watch(kApiVersion, "Release", release_controller.EnqueueObject());
+  if (!webhook_secret.empty()) {
+    auto list_releases = [&manager] {
+      std::vector<kube::ObjectPtr> all;
+      for (kube::Informer* i : manager.Informers(kApiVersion, "Release")) {
+        auto items = i->store().List();
+        all.insert(all.end(), items.begin(), items.end());
+      }
+      return all;
+    };
+    manager.AddWebhook("/hooks/git", release::GitWebhookHandler(
+                                         {.secret = webhook_secret},
+                                         release::ReleasePushHandler(*client, list_releases)));
+  } else {
+    spdlog::info("git webhook receiver /hooks/git disabled (no --git-webhook-secret-file)");
+  }
   spdlog::info(
       "flywheel controller starting (namespaces: {}, leader election: {})",
       mo.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(mo.namespaces, ",")),
       mo.leader_elect ? "on" : "off");
   Status result = manager.Run(stop.get_token());
+  releases.Stop();
   if (!result.ok()) {
     spdlog::error("controller stopped: {}", result.ToString());
     return kExitFailure;

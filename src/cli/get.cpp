@@ -4,9 +4,9 @@
 #include <sstream>
 
 #include "flywheel/cli/app.h"
+#include "flywheel/cli/client_flags.h"
 #include "flywheel/cli/flags.h"
 #include "flywheel/common/time.h"
-#include "flywheel/kube/connect.h"
 
 namespace flywheel::cli {
 namespace {
@@ -59,13 +59,11 @@ std::string Age(const json& obj) {
 }
 
 int RunGet(const Invocation& inv) {
-  kube::LoadOptions load;
-  std::string ns, output = "table";
+  ClientFlags client_flags;
+  std::string output = "table";
   bool all_namespaces = false;
   FlagSet flags("flywheel get");
-  flags.String("kubeconfig", &load.kubeconfig, "Path to a kubeconfig");
-  flags.String("context", &load.context, "The kubeconfig context to use");
-  flags.String("namespace", &ns, "Namespace (default: the context's)", "n");
+  client_flags.Register(flags);
   flags.Bool("all-namespaces", &all_namespaces, "List across all namespaces (also -A)");
   flags.String("output", &output, "table or json", "o");
   std::vector<std::string> args = inv.args;
@@ -90,19 +88,10 @@ int RunGet(const Invocation& inv) {
             << "\" (pipelines, pipelineruns, releases, rollbackpolicies or all)\n";
     return kExitUsage;
   }
-  load.namespace_override = ns;
-  auto config = kube::LoadDefault(load);
-  if (!config.ok()) {
-    inv.err << "flywheel get: " << config.status().message() << "\n";
-    return kExitFailure;
-  }
-  config->user_agent = "flywheel-cli";
-  auto client = kube::Connect(*config);
-  if (!client.ok()) {
-    inv.err << "flywheel get: " << client.status().message() << "\n";
-    return kExitFailure;
-  }
-  const std::string list_ns = all_namespaces ? "" : config->namespace_name;
+  std::string context_ns;
+  auto client = client_flags.Connect(inv, "flywheel get", &context_ns);
+  if (!client) return kExitFailure;
+  const std::string list_ns = all_namespaces ? "" : context_ns;
   json all = json::array();
   for (const auto& k : kinds) {
     auto list = client->List("flywheel.dev/v1alpha1", k.kind, list_ns);

@@ -10,12 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "../kube/config_util.h"  // Base64Decode (padded, as known_hosts writes it)
+#include "flywheel/common/base64.h"
 
 namespace flywheel::git {
 namespace {
-
-using kube::internal::Base64Decode;
 
 // The key type name at the start of an ssh public key blob ("ssh-ed25519", ...).
 std::string KeyTypeOfBlob(std::string_view blob) {

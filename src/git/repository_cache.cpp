@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "deadline_stream.h"
+#include "flywheel/git/url.h"
 #include "known_hosts.h"
 #include "libgit2_handles.h"
 #include "test_hooks.h"
@@ -108,20 +109,6 @@ std::optional<UrlParts> ParseUrl(std::string_view url) {
   }
   if (parts.scheme != "file" && parts.host.empty()) return std::nullopt;
   return parts;
-}
-
-// `url` without user:password@ ("scheme://host/path"); scp-like URLs carry no secret and stay.
-// A private copy of RedactUrl (url.h), which lives in another change.
-std::string Redact(std::string_view url) {
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return std::string(url);
-  size_t start = sep + 3;
-  size_t end = url.find('/', start);
-  std::string_view authority =
-      url.substr(start, end == std::string_view::npos ? url.npos : end - start);
-  size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
 }
 
 std::string Sha256Hex(std::string_view data) {
@@ -506,7 +493,7 @@ class RepositoryCacheImpl : public RepositoryCache {
 
   Status Fetch(const std::string& url, const Credentials& credentials) override {
     auto parsed = ParseUrl(url);
-    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + Redact(url));
+    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + RedactUrl(url));
     std::shared_ptr<Entry> entry = EntryFor(url);
     std::unique_lock<std::mutex> lock(entry->fetch_mu);
     if (entry->fetching) {
@@ -518,6 +505,7 @@ class RepositoryCacheImpl : public RepositoryCache {
     entry->fetching = true;
     lock.unlock();
     Status result = RunFetch(*entry, url, *parsed, credentials);
+    if (result.ok()) DropReader(*entry);
     lock.lock();
     entry->fetching = false;
     entry->fetch_generation++;
@@ -562,7 +550,7 @@ class RepositoryCacheImpl : public RepositoryCache {
                                  const std::string& from_sha, const std::string& message,
                                  const Signature& author) override {
     auto parsed = ParseUrl(url);
-    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + Redact(url));
+    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + RedactUrl(url));
     auto rel = NormalizePath(path);
     if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
@@ -574,16 +562,17 @@ class RepositoryCacheImpl : public RepositoryCache {
       bool moved = false;
       auto result = TryRestore(*entry, url, *parsed, credentials, branch, *rel, from_sha, message,
                                author, &moved);
+      if (result.ok()) DropReader(*entry);
       if (!moved) return result;
     }
-    return Status(Code::kAborted, "branch " + Quote(branch) + " of " + Redact(url) + " moved " +
+    return Status(Code::kAborted, "branch " + Quote(branch) + " of " + RedactUrl(url) + " moved " +
                                       std::to_string(options_.push_retries + 1) +
                                       " times while pushing; giving up");
   }
 
  private:
   std::shared_ptr<Entry> EntryFor(const std::string& url) {
-    std::string key = Redact(url);  // credentials in the URL do not make another cache
+    std::string key = RedactUrl(url);  // credentials in the URL do not make another cache
     std::lock_guard<std::mutex> lock(mu_);
     std::shared_ptr<Entry>& entry = entries_[key];
     if (!entry) {
@@ -600,9 +589,16 @@ class RepositoryCacheImpl : public RepositoryCache {
     std::lock_guard<std::mutex> lock(entry->read_mu);
     auto repo = Reader(*entry, url);
     if (!repo.ok()) return repo.status();
-    auto commit = LookupCommit(*repo, ref, Redact(url));
+    auto commit = LookupCommit(*repo, ref, RedactUrl(url));
     if (!commit.ok()) return commit.status();
     return fn(*repo, commit->get());
+  }
+
+  // Closes the shared read handle so the next read opens the repository afresh: a handle kept
+  // across a fetch can miss the refs and packs the fetch wrote.
+  static void DropReader(Entry& entry) {
+    std::lock_guard<std::mutex> lock(entry.read_mu);
+    entry.reader.reset();
   }
 
   // The shared read handle, opened on first use. Requires entry.read_mu.
@@ -610,7 +606,7 @@ class RepositoryCacheImpl : public RepositoryCache {
     if (!entry.reader) {
       std::error_code ec;
       if (!std::filesystem::exists(entry.dir / "HEAD", ec)) {
-        return Status(Code::kFailedPrecondition, Redact(url) + " has not been fetched yet");
+        return Status(Code::kFailedPrecondition, RedactUrl(url) + " has not been fetched yet");
       }
       auto repo = OpenBare(entry.dir);
       if (!repo.ok()) return repo.status();
@@ -637,7 +633,7 @@ class RepositoryCacheImpl : public RepositoryCache {
     // Anonymous: the URL (which may carry credentials) is never written to the cache's config.
     if (git_remote_create_anonymous(&remote, repo, url.c_str()) != 0) {
       return Status(Code::kInvalidArgument,
-                    "unsupported git URL " + Redact(url) + ": " + LastGitErrorMessage());
+                    "unsupported git URL " + RedactUrl(url) + ": " + LastGitErrorMessage());
     }
     return RemotePtr(remote);
   }
@@ -654,7 +650,7 @@ class RepositoryCacheImpl : public RepositoryCache {
 
   Status RunFetch(Entry& entry, const std::string& url, const UrlParts& parsed,
                   const Credentials& credentials) {
-    std::string redacted = Redact(url);
+    std::string redacted = RedactUrl(url);
     if (Status s = Preflight(parsed, credentials, redacted); !s.ok()) return s;
     std::lock_guard<std::mutex> lock(entry.write_mu);
     auto repo = Writer(entry);
@@ -740,7 +736,7 @@ class RepositoryCacheImpl : public RepositoryCache {
                                 const Credentials& credentials, const std::string& branch,
                                 const std::string& rel, const std::string& from_sha,
                                 const std::string& message, const Signature& author, bool* moved) {
-    std::string redacted = Redact(url);
+    std::string redacted = RedactUrl(url);
     std::lock_guard<std::mutex> lock(entry.write_mu);
     auto repo_or = Writer(entry);
     if (!repo_or.ok()) return repo_or.status();
@@ -819,7 +815,7 @@ class RepositoryCacheImpl : public RepositoryCache {
 
   Status Push(git_repository* repo, const std::string& url, const UrlParts& parsed,
               const Credentials& credentials, const std::string& refspec, bool* moved) {
-    std::string redacted = Redact(url);
+    std::string redacted = RedactUrl(url);
     if (Status s = Preflight(parsed, credentials, redacted); !s.ok()) return s;
     auto remote = Remote(repo, url);
     if (!remote.ok()) return remote.status();

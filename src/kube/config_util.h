@@ -14,13 +14,6 @@ namespace flywheel::kube::internal {
 // The whole file, or kNotFound/kPermissionDenied/kInternal "cannot read <path>: <reason>".
 Result<std::string> ReadFileText(const std::string& path);
 
-// Decodes standard base64 with padding, ignoring '\r' and '\n' (Go's base64.StdEncoding, which
-// decodes kubeconfig `*-data` fields); nullopt when the text is not valid base64.
-std::optional<std::string> Base64Decode(std::string_view text);
-
-// Standard base64 with padding.
-std::string Base64Encode(std::string_view bytes);
-
 // `text` without leading and trailing ASCII whitespace.
 std::string TrimSpace(std::string_view text);
 

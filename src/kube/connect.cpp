@@ -1,23 +1,9 @@
 #include "flywheel/kube/connect.h"
 
-#include <openssl/evp.h>
-
+#include "flywheel/common/base64.h"
 #include "flywheel/kube/token_source.h"
 
 namespace flywheel::kube {
-
-namespace {
-
-std::string Base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-}  // namespace
 
 Result<Client> Connect(const RestConfig& config, Clock* clock) {
   if (!config.tls_server_name.empty()) {
@@ -50,7 +36,7 @@ Result<Client> Connect(const RestConfig& config, Clock* clock) {
     };
     co.on_unauthorized = [tokens] { tokens->Invalidate(); };
   } else if (!config.username.empty()) {
-    std::string basic = "Basic " + Base64(config.username + ":" + config.password);
+    std::string basic = "Basic " + Base64Encode(config.username + ":" + config.password);
     co.authorization = [basic]() -> Result<std::string> { return basic; };
   }
   return Client(std::shared_ptr<http::Client>(std::move(*http)), std::move(co));

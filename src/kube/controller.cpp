@@ -57,6 +57,8 @@ void Controller::ProcessOne(const std::string& key) {
       queue_->AddRateLimited(key);
     } else if (result->requeue_after.count() > 0) {
       outcome = "requeue_after";
+      spdlog::debug("controller {}: reconcile {} done, again in {} ms", name_, key,
+                    result->requeue_after.count());
       queue_->Forget(key);
       queue_->AddAfter(key, result->requeue_after);
     } else if (result->requeue) {

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config_util.h"
+#include "flywheel/common/base64.h"
 
 extern char** environ;
 
@@ -290,7 +291,7 @@ std::string ExecCredentialProvider::ExecInfoJson() const {
     nlohmann::json cluster = {{"server", server_}};
     if (!tls_server_name_.empty()) cluster["tls-server-name"] = tls_server_name_;
     if (insecure_skip_tls_verify_) cluster["insecure-skip-tls-verify"] = true;
-    if (!ca_pem_.empty()) cluster["certificate-authority-data"] = internal::Base64Encode(ca_pem_);
+    if (!ca_pem_.empty()) cluster["certificate-authority-data"] = Base64Encode(ca_pem_);
     if (!exec_.cluster_config_json.empty()) {
       cluster["config"] = nlohmann::json::parse(exec_.cluster_config_json, nullptr, false);
     }

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "config_util.h"
+#include "flywheel/common/base64.h"
 #include "flywheel/kube/config.h"
 
 namespace flywheel::kube {
@@ -258,7 +259,7 @@ Result<std::string> ReadPemField(Fields& f, const SourceFile& file, const char* 
   std::string pem;
   const char* what = data_key;
   if (!data.empty()) {
-    std::optional<std::string> decoded = internal::Base64Decode(data);
+    std::optional<std::string> decoded = Base64Decode(data);
     if (!decoded) return Invalid(f.where() + ": " + data_key + " is not valid base64");
     pem = std::move(*decoded);
   } else if (!path.empty()) {

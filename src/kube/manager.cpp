@@ -60,6 +60,10 @@ ObjectPtr Manager::Cached(const std::string& api_version, const std::string& kin
   return nullptr;
 }
 
+void Manager::AddWebhook(const std::string& path, http::Handler handler) {
+  webhooks_[path] = std::move(handler);
+}
+
 Controller& Manager::Add(std::unique_ptr<Controller> controller) {
   controllers_.push_back(std::move(controller));
   return *controllers_.back();
@@ -94,6 +98,15 @@ Status Manager::StartServers() {
     health_port_ = health_server_->port();
     spdlog::info("serving health probes on {} (port {})", options_.health_probe_bind_address,
                  health_port_.load());
+  }
+  if (options_.webhook_bind_address != "0" && !webhooks_.empty()) {
+    auto server =
+        http::Server::Start({.address = BindAddress(options_.webhook_bind_address)}, webhooks_);
+    if (!server.ok()) return server.status();
+    webhook_server_ = std::move(*server);
+    webhook_port_ = webhook_server_->port();
+    spdlog::info("serving webhook receivers on {} (port {})", options_.webhook_bind_address,
+                 webhook_port_.load());
   }
   return Status::Ok();
 }
@@ -135,6 +148,7 @@ Status Manager::Run(std::stop_token stop) {
   informer_threads.clear();  // joins
   if (metrics_server_) metrics_server_->Stop();
   if (health_server_) health_server_->Stop();
+  if (webhook_server_) webhook_server_->Stop();
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "flywheel/http/client.h"
+#include "support/eventually.h"
 #include "support/net.h"
 #include "support/process.h"
 #include "support/testenv.h"
@@ -63,16 +64,6 @@ struct Replica {
   int metrics_port, health_port;
   std::unique_ptr<BackgroundProcess> process;
 };
-
-// Polls `condition` every 100 ms for up to `limit`; a bound on a condition, not a timing claim.
-template <typename F>
-bool Eventually(F condition, std::chrono::milliseconds limit) {
-  for (auto waited = 0ms; waited < limit; waited += 100ms) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return condition();
-}
 
 std::string LeaseHolder(const TestEnv& env, const std::string& ns) {
   auto r = env.Kubectl(

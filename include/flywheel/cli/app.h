@@ -38,4 +38,9 @@ Command ControllerCommand();
 // `flywheel get [kind] [-n ns | -A] [-o table|json]`: Flywheel objects and their state.
 Command GetCommand();
 
+// `flywheel rollback|sync|history <release>`: Release requests carried out by the controller.
+Command RollbackCommand();
+Command SyncCommand();
+Command HistoryCommand();
+
 }  // namespace flywheel::cli

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -19,6 +20,7 @@ namespace flywheel::kube {
 struct ManagerOptions {
   std::string metrics_bind_address = ":8080";       // "0" disables
   std::string health_probe_bind_address = ":8081";  // "0" disables
+  std::string webhook_bind_address = ":9443";       // "0" disables the webhook receivers
   bool leader_elect = false;
   LeaderElectionOptions leader_election;
   std::vector<std::string> namespaces;  // watched namespaces; empty = all
@@ -45,6 +47,10 @@ class Manager {
   // Finds a cached object by key across the kind's informers.
   ObjectPtr Cached(const std::string& api_version, const std::string& kind, const std::string& key);
 
+  // Serves `handler` at `path` on the webhook address (every replica serves webhooks, so a
+  // handler must record its work where the leader sees it). Add before Run().
+  void AddWebhook(const std::string& path, http::Handler handler);
+
   // The manager runs the controller while this process leads.
   Controller& Add(std::unique_ptr<Controller> controller);
 
@@ -56,6 +62,7 @@ class Manager {
   // Bound ports of the endpoints (0 when disabled or not started); useful with port 0.
   int metrics_port() const { return metrics_port_; }
   int health_port() const { return health_port_; }
+  int webhook_port() const { return webhook_port_; }
 
  private:
   Status StartServers();
@@ -69,8 +76,9 @@ class Manager {
   };
   std::vector<KindInformers> kinds_;
   std::vector<std::unique_ptr<Controller>> controllers_;
-  std::unique_ptr<http::Server> metrics_server_, health_server_;
-  std::atomic<int> metrics_port_{0}, health_port_{0};
+  std::map<std::string, http::Handler> webhooks_;
+  std::unique_ptr<http::Server> metrics_server_, health_server_, webhook_server_;
+  std::atomic<int> metrics_port_{0}, health_port_{0}, webhook_port_{0};
   std::atomic<bool> synced_{false};
   std::unique_ptr<LeaderElector> elector_;
 };

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "flywheel/kube/client.h"
+#include "flywheel/kube/informer.h"
+#include "flywheel/release/object_ref.h"
+
+namespace flywheel::release {
+
+// A watch on every kind Releases have applied: one informer per kind (cluster-wide, selecting
+// objects that carry the flywheel.dev/release label), started the first time a Release applies
+// that kind. It is how Releases see drift (self-heal) and health changes within seconds: every
+// change of an applied object wakes the Release named in its label.
+class AppliedObjects {
+ public:
+  // `on_change` gets the Release key ("namespace/name") of each changed object.
+  AppliedObjects(kube::Client client, std::function<void(const std::string&)> on_change);
+  ~AppliedObjects();
+  AppliedObjects(const AppliedObjects&) = delete;
+  AppliedObjects& operator=(const AppliedObjects&) = delete;
+
+  // Starts watching the kind of `ref` unless it is watched already.
+  void Track(const ObjectRef& ref);
+
+  // The live object: std::nullopt when the kind's cache is not synced (ask the server instead),
+  // nullptr when the object does not exist.
+  std::optional<kube::ObjectPtr> Get(const ObjectRef& ref);
+
+  // Stops every informer and joins their threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Watched {
+    std::unique_ptr<kube::Informer> informer;
+    std::jthread thread;
+  };
+
+  kube::Client client_;
+  std::function<void(const std::string&)> on_change_;
+  std::mutex mu_;
+  std::map<std::string, Watched> kinds_;  // by "group/Kind"
+  std::stop_source stop_;
+};
+
+// The Release key ("namespace/name") named by a flywheel.dev/release label value
+// ("namespace.name"); "" when malformed.
+std::string ReleaseKeyOfLabel(const std::string& value);
+
+}  // namespace flywheel::release

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace flywheel::release {
+
+// The Release controller's domain metrics; the DORA figures come out of them directly:
+// flywheel_deployments_total (deployment frequency), flywheel_lead_time_seconds (commit ->
+// healthy), flywheel_release_syncs_total{result}, flywheel_release_sync_duration_seconds and
+// flywheel_release_health{health} (1 for the current health of each Release, 0 for the others).
+class ReleaseMetrics {
+ public:
+  explicit ReleaseMetrics(prometheus::Registry& registry);
+
+  // One sync ended: result is "succeeded", "failed" or "unchanged".
+  void ObserveSync(const std::string& ns, const std::string& name, const std::string& result,
+                   double seconds);
+  // A new revision was applied.
+  void ObserveDeployment(const std::string& ns, const std::string& name);
+  // A revision became healthy `seconds` after it was committed.
+  void ObserveLeadTime(const std::string& ns, const std::string& name, double seconds);
+  // A Release was rolled back (flywheel_rollbacks_total; change failure rate = rollbacks /
+  // deployments).
+  void ObserveRollback(const std::string& ns, const std::string& name);
+  void SetHealth(const std::string& ns, const std::string& name, const std::string& health);
+  // A Release is gone: drop its health series.
+  void Forget(const std::string& ns, const std::string& name);
+
+ private:
+  prometheus::Family<prometheus::Counter>& syncs_;
+  prometheus::Family<prometheus::Histogram>& sync_duration_;
+  prometheus::Family<prometheus::Counter>& deployments_;
+  prometheus::Family<prometheus::Histogram>& lead_time_;
+  prometheus::Family<prometheus::Gauge>& health_;
+  prometheus::Family<prometheus::Counter>& rollbacks_;
+};
+
+}  // namespace flywheel::release

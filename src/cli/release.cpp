@@ -1,0 +1,228 @@
+// `flywheel rollback`, `flywheel sync` and `flywheel history`: the Release commands. Rollback and
+// sync record a request on the Release (an annotation) that the controller carries out, so they
+// work from anywhere with RBAC to patch Releases, survive a controller restart, and go through
+// the same apply path as every deployment.
+#include <chrono>
+#include <iomanip>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "flywheel/cli/app.h"
+#include "flywheel/cli/client_flags.h"
+#include "flywheel/cli/flags.h"
+#include "flywheel/common/time.h"
+#include "flywheel/kube/conditions.h"
+#include "flywheel/release/reconciler.h"
+
+namespace flywheel::cli {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kApiVersion = "flywheel.dev/v1alpha1";
+
+std::string RequestId() {
+  std::random_device rd;
+  std::ostringstream id;
+  id << FormatRfc3339Micro(std::chrono::system_clock::now()) << "-" << std::hex << rd();
+  return id.str();
+}
+
+// Polls the Release until `done(status)` or `timeout`; returns the last status seen.
+std::optional<json> WaitFor(const kube::Client& client, const std::string& ns,
+                            const std::string& name, Duration timeout,
+                            const std::function<bool(const json&)>& done) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto release = client.Get(kApiVersion, "Release", ns, name);
+    if (release.ok()) {
+      json status = release->value("status", json::object());
+      if (done(status)) return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+std::string ReadyMessage(const json& status, bool* ok) {
+  const json* ready = kube::FindCondition(status.value("conditions", json::array()), "Ready");
+  if (ready == nullptr) {
+    *ok = false;
+    return "no Ready condition yet";
+  }
+  *ok = ready->value("status", "") == "True";
+  return ready->value("reason", "") + ": " + ready->value("message", "");
+}
+
+int RunRollback(const Invocation& inv) {
+  constexpr const char* kUsage =
+      "Roll a Release back to the last revision before the current one that became healthy (or\n"
+      "--to a revision): the controller applies it, marks the current revision rejected so\n"
+      "automatic sync skips it, and pushes a revert\n"
+      "commit to the source branch (unless --no-git-revert). --to also pins spec.revision.\n"
+      "\n"
+      "Usage:\n"
+      "  flywheel rollback <release> [--to <revision>] [--reason <text>] [flags]\n"
+      "\n"
+      "Flags:\n";
+  ClientFlags client_flags;
+  release::RollbackRequest request;
+  bool no_git_revert = false;
+  std::string wait = "2m";
+  FlagSet flags("flywheel rollback");
+  client_flags.Register(flags);
+  flags.String("to", &request.to,
+               "Revision (SHA, short SHA or tag); default: the last healthy one");
+  flags.String("reason", &request.reason, "Why (recorded in history, Events and the commit)");
+  flags.Bool("no-git-revert", &no_git_revert, "Do not push a revert commit to the source branch");
+  flags.String("wait", &wait, "How long to wait for the controller (0 = do not wait)");
+  std::vector<std::string> positional;
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage, &positional)) return *exit;
+  if (positional.size() != 1) {
+    inv.err << "flywheel rollback: expected exactly one Release name\n";
+    return kExitUsage;
+  }
+  auto timeout = ParseDuration(wait);
+  if (!timeout.ok()) {
+    inv.err << "flywheel rollback: --wait: " << timeout.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::string ns;
+  auto client = client_flags.Connect(inv, "flywheel rollback", &ns);
+  if (!client) return kExitFailure;
+  const std::string name = positional[0];
+  request.id = RequestId();
+  request.git_revert = !no_git_revert;
+  request.by = "flywheel rollback";
+  json patch = {
+      {"metadata", {{"annotations", {{release::kRollbackAnnotation, request.ToAnnotation()}}}}}};
+  if (!request.to.empty()) patch["spec"] = {{"revision", request.to}};
+  auto patched =
+      client->Patch(kApiVersion, "Release", ns, name, kube::PatchType::kMerge, patch.dump());
+  if (!patched.ok()) {
+    inv.err << "flywheel rollback: " << patched.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (timeout->count() == 0) {
+    inv.out << "rollback of release " << ns << "/" << name << " requested (" << request.id << ")\n";
+    return kExitOk;
+  }
+  auto status = WaitFor(*client, ns, name, *timeout, [&](const json& s) {
+    return s.value("lastHandledRollback", "") == request.id;
+  });
+  if (!status) {
+    inv.err << "flywheel rollback: the controller did not handle the request within " << wait
+            << " (is `flywheel controller` running?)\n";
+    return kExitFailure;
+  }
+  bool ok = false;
+  std::string message = ReadyMessage(*status, &ok);
+  (ok ? inv.out : inv.err) << "release " << ns << "/" << name << ": " << message << "\n";
+  return ok ? kExitOk : kExitFailure;
+}
+
+int RunSync(const Invocation& inv) {
+  constexpr const char* kUsage =
+      "Ask the controller to fetch and sync a Release now (sets the annotation\n"
+      "flywheel.dev/reconcile-requested-at), then wait for the result.\n"
+      "\n"
+      "Usage:\n"
+      "  flywheel sync <release> [flags]\n"
+      "\n"
+      "Flags:\n";
+  ClientFlags client_flags;
+  std::string wait = "2m";
+  FlagSet flags("flywheel sync");
+  client_flags.Register(flags);
+  flags.String("wait", &wait, "How long to wait for the controller (0 = do not wait)");
+  std::vector<std::string> positional;
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage, &positional)) return *exit;
+  if (positional.size() != 1) {
+    inv.err << "flywheel sync: expected exactly one Release name\n";
+    return kExitUsage;
+  }
+  auto timeout = ParseDuration(wait);
+  if (!timeout.ok()) {
+    inv.err << "flywheel sync: --wait: " << timeout.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::string ns;
+  auto client = client_flags.Connect(inv, "flywheel sync", &ns);
+  if (!client) return kExitFailure;
+  const std::string name = positional[0];
+  const std::string value = FormatRfc3339Micro(std::chrono::system_clock::now());
+  json patch = {{"metadata", {{"annotations", {{release::kReconcileAnnotation, value}}}}}};
+  auto patched =
+      client->Patch(kApiVersion, "Release", ns, name, kube::PatchType::kMerge, patch.dump());
+  if (!patched.ok()) {
+    inv.err << "flywheel sync: " << patched.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (timeout->count() == 0) return kExitOk;
+  auto status = WaitFor(*client, ns, name, *timeout, [&](const json& s) {
+    return s.value("lastHandledReconcileAt", "") == value;
+  });
+  if (!status) {
+    inv.err << "flywheel sync: the controller did not handle the request within " << wait << "\n";
+    return kExitFailure;
+  }
+  bool ok = false;
+  std::string message = ReadyMessage(*status, &ok);
+  (ok ? inv.out : inv.err) << "release " << ns << "/" << name << ": " << message << " (health "
+                           << status->value("health", "Unknown") << ")\n";
+  return ok ? kExitOk : kExitFailure;
+}
+
+int RunHistory(const Invocation& inv) {
+  constexpr const char* kUsage =
+      "Show the revisions a Release applied, newest first, and the rejected ones.\n"
+      "\n"
+      "Usage:\n"
+      "  flywheel history <release> [flags]\n"
+      "\n"
+      "Flags:\n";
+  ClientFlags client_flags;
+  FlagSet flags("flywheel history");
+  client_flags.Register(flags);
+  std::vector<std::string> positional;
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage, &positional)) return *exit;
+  if (positional.size() != 1) {
+    inv.err << "flywheel history: expected exactly one Release name\n";
+    return kExitUsage;
+  }
+  std::string ns;
+  auto client = client_flags.Connect(inv, "flywheel history", &ns);
+  if (!client) return kExitFailure;
+  auto release = client->Get(kApiVersion, "Release", ns, positional[0]);
+  if (!release.ok()) {
+    inv.err << "flywheel history: " << release.status().message() << "\n";
+    return kExitFailure;
+  }
+  const json status = release->value("status", json::object());
+  const std::string stable = status.value("stableRevision", "");
+  inv.out << std::left << std::setw(9) << "REVISION" << std::setw(12) << "RESULT" << std::setw(22)
+          << "APPLIED" << std::setw(22) << "HEALTHY"
+          << "MESSAGE\n";
+  for (const auto& e : status.value("history", json::array())) {
+    std::string rev = e.value("revision", "").substr(0, 7);
+    if (e.value("revision", "") == stable) rev += "*";
+    inv.out << std::left << std::setw(9) << rev << std::setw(12) << e.value("result", "")
+            << std::setw(22) << e.value("appliedAt", "-") << std::setw(22)
+            << e.value("healthyAt", "-") << e.value("message", "") << "\n";
+  }
+  for (const auto& r : status.value("rejectedRevisions", json::array())) {
+    inv.out << "rejected " << r.value("revision", "").substr(0, 7) << " at "
+            << r.value("rejectedAt", "") << ": " << r.value("reason", "") << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command RollbackCommand() {
+  return {"rollback", "Roll a Release back to its last healthy revision", RunRollback};
+}
+Command SyncCommand() { return {"sync", "Fetch and sync a Release now", RunSync}; }
+Command HistoryCommand() { return {"history", "Show a Release's revisions", RunHistory}; }
+
+}  // namespace flywheel::cli
