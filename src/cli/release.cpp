@@ -45,7 +45,8 @@ std::optional<json> WaitFor(const kube::Client& client, const std::string& ns,
 }
 
 std::string ReadyMessage(const json& status, bool* ok) {
-  const json* ready = kube::FindCondition(status.value("conditions", json::array()), "Ready");
+  const json conditions = status.value("conditions", json::array());
+  const json* ready = kube::FindCondition(conditions, "Ready");
   if (ready == nullptr) {
     *ok = false;
     return "no Ready condition yet";

@@ -193,8 +193,11 @@ struct ReleaseReconciler::Run {
   milliseconds requeue{0};
 
   std::string Label() const { return ns + "." + name; }
-  void Requeue(milliseconds d) {
-    if (d.count() > 0 && (requeue.count() == 0 || d < requeue)) requeue = d;
+  // Asks to come back after `d` (the earliest of all asks wins). Never less than 50 ms: a
+  // reconcile that ends without a requeue would wait for the next event, maybe forever.
+  void Requeue(Clock::Duration d) {
+    auto ms = std::max(std::chrono::ceil<milliseconds>(d), milliseconds(50));
+    if (requeue.count() == 0 || ms < requeue) requeue = ms;
   }
 };
 
@@ -407,7 +410,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     since_fetch = Clock::Duration::zero();
   }
   if (asked) run.status["lastHandledReconcileAt"] = requested;
-  run.Requeue(duration_cast<milliseconds>(run.spec.poll_interval - since_fetch));
+  run.Requeue(run.spec.poll_interval - since_fetch);
 
   // A rollback request not handled yet comes first.
   if (std::string annotation = Annotation(run.release, kRollbackAnnotation); !annotation.empty()) {
