@@ -39,6 +39,7 @@ test-long: deps build
 # Benchmarks against a baseline in the same run; results go to docs/benchmarks.md.
 bench: deps build
 	@bench/informer_startup.sh
+	@bench/release_sync.sh
 
 demo: deps build
 	@hack/demo.sh

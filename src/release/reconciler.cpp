@@ -26,6 +26,7 @@ namespace {
 
 constexpr const char* kApiVersion = "flywheel.dev/v1alpha1";
 constexpr size_t kMaxRejected = 100;
+constexpr size_t kMaxInventory = 5000;  // status.inventory's maxItems
 
 std::string Short(const std::string& sha) { return sha.substr(0, 7); }
 
@@ -524,6 +525,14 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
                                             run.spec.path + "\" at " + Short(commit.sha)));
   }
 
+  if (manifests->size() > kMaxInventory) {
+    return fail("ManifestError",
+                Status(Code::kInvalidArgument,
+                       "\"" + run.spec.path + "\" holds " + std::to_string(manifests->size()) +
+                           " objects; a Release applies at most " + std::to_string(kMaxInventory) +
+                           " (split it into several Releases)"));
+  }
+
   ApplyOptions options;
   options.release_label = run.Label();
   options.default_namespace = run.spec.target_namespace;
@@ -541,6 +550,9 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
                              {"Reconciling", kube::ConditionStatus::kTrue, "Progressing",
                               "applying revision " + Short(commit.sha)},
                              run.generation, run.now);
+    events_.Emit(run.release, "Normal", "Syncing", "Sync",
+                 "applying revision " + Short(commit.sha) + " (" + commit.message + ", " +
+                     std::to_string(manifests->size()) + " objects)");
   }
   auto report = applier.Apply(*manifests);
   if (!report.ok()) {

@@ -36,7 +36,7 @@ std::string TempDir(const std::string& prefix) {
 class ControllerProcess {
  public:
   ControllerProcess(const TestEnv& env, const std::string& ns, const std::string& secret = "")
-      : dir_(TempDir("flywheel-release")), webhook_port_(FreePort()) {
+      : dir_(TempDir("flywheel-release")), webhook_port_(FreePort()), metrics_port_(FreePort()) {
     std::vector<std::string> argv = {FLYWHEEL_BINARY,
                                      "controller",
                                      "--kubeconfig",
@@ -44,7 +44,7 @@ class ControllerProcess {
                                      "--namespace",
                                      ns,
                                      "--metrics-bind-address",
-                                     "127.0.0.1:" + std::to_string(FreePort()),
+                                     "127.0.0.1:" + std::to_string(metrics_port_),
                                      "--health-probe-bind-address",
                                      "0",
                                      "--webhook-bind-address",
@@ -79,11 +79,20 @@ class ControllerProcess {
     process_->Wait(10000);
   }
   int webhook_port() const { return webhook_port_; }
+  // The body of GET /metrics ("" when unreachable).
+  std::string Metrics() const {
+    auto client =
+        http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(metrics_port_)});
+    if (!client.ok()) return "";
+    auto resp = (*client)->Send({.target = "/metrics", .timeout = std::chrono::seconds(5)});
+    return resp.ok() ? resp->body : "";
+  }
   std::string Log() const { return process_->Log(); }
 
  private:
   std::string dir_;
   int webhook_port_;
+  int metrics_port_;
   std::unique_ptr<BackgroundProcess> process_;
 };
 
@@ -218,6 +227,22 @@ TEST_F(ReleaseTest, SyncsNewCommitsAndPrunesWhatLeftTheRepository) {
   rel = WaitRelease(client, ns.name(), "web", [&](const json& r) { return AppliedAt(r, c3); });
   ASSERT_TRUE(AppliedAt(rel, c3)) << rel.dump(2);
   EXPECT_EQ(ConfigMapValue(client, ns.name(), "c"), "1") << "flywheel.dev/prune: disabled";
+
+  // Every step left an Event and a metric.
+  auto events = env->Kubectl({"get", "events.events.k8s.io", "-n", ns.name(), "-o",
+                              "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}"});
+  for (const char* reason : {"Syncing", "Synced", "Pruned", "Healthy"}) {
+    EXPECT_NE(events.out.find(reason), std::string::npos) << reason << " not in:\n" << events.out;
+  }
+  std::string metrics = controller.Metrics();
+  EXPECT_NE(
+      metrics.find("flywheel_deployments_total{name=\"web\",namespace=\"" + ns.name() + "\"} 3"),
+      std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("flywheel_release_health{health=\"Healthy\",name=\"web\",namespace=\"" +
+                         ns.name() + "\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("flywheel_lead_time_seconds_count{name=\"web\""), std::string::npos);
 }
 
 TEST_F(ReleaseTest, SelfHealUndoesChangesMadeOutsideGitWithoutAWriteLoop) {

@@ -54,7 +54,7 @@ struct Signature {
 
 // How a RepositoryCache works.
 struct CacheOptions {
-  std::filesystem::path root;  // one bare repository per URL below this directory
+  std::filesystem::path root;        // one bare repository per URL below this directory
   std::chrono::seconds timeout{60};  // per network operation (fetch, push)
   int push_retries = 5;              // non-fast-forward pushes are retried this often
 };
