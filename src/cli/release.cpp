@@ -3,6 +3,7 @@
 // work from anywhere with RBAC to patch Releases, survive a controller restart, and go through
 // the same apply path as every deployment.
 #include <chrono>
+#include <functional>
 #include <iomanip>
 #include <random>
 #include <sstream>
@@ -55,12 +56,67 @@ std::string ReadyMessage(const json& status, bool* ok) {
   return ready->value("reason", "") + ": " + ready->value("message", "");
 }
 
+// A request the controller carries out: a merge patch of the Release, and the status field that
+// says it was handled.
+struct ReleaseRequest {
+  json patch;
+  std::string handled_field;  // e.g. "lastHandledRollback"
+  std::string handled_value;  // the value it takes once the request was carried out
+};
+
+// The part of `flywheel rollback` and `flywheel sync` after their own flags: parses the Release
+// name and --wait, connects, patches, waits for the controller and prints Ready's message.
+// `make_request` builds the patch once the namespace is known.
+int SendReleaseRequest(const Invocation& inv, const std::string& command, const char* usage,
+                       FlagSet& flags, ClientFlags& client_flags, const std::string& wait,
+                       const std::function<ReleaseRequest()>& make_request) {
+  std::vector<std::string> positional;
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, usage, &positional)) return *exit;
+  if (positional.size() != 1) {
+    inv.err << command << ": expected exactly one Release name\n";
+    return kExitUsage;
+  }
+  auto timeout = ParseDuration(wait);
+  if (!timeout.ok()) {
+    inv.err << command << ": --wait: " << timeout.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::string ns;
+  auto client = client_flags.Connect(inv, command, &ns);
+  if (!client) return kExitFailure;
+  const std::string& name = positional[0];
+  ReleaseRequest request = make_request();
+  auto patched = client->Patch(kApiVersion, "Release", ns, name, kube::PatchType::kMerge,
+                               request.patch.dump());
+  if (!patched.ok()) {
+    inv.err << command << ": " << patched.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (timeout->count() == 0) {
+    inv.out << "release " << ns << "/" << name << ": requested (" << request.handled_value << ")\n";
+    return kExitOk;
+  }
+  auto status = WaitFor(*client, ns, name, *timeout, [&](const json& s) {
+    return s.value(request.handled_field, "") == request.handled_value;
+  });
+  if (!status) {
+    inv.err << command << ": the controller did not handle the request within " << wait
+            << " (is `flywheel controller` running?)\n";
+    return kExitFailure;
+  }
+  bool ok = false;
+  std::string message = ReadyMessage(*status, &ok);
+  (ok ? inv.out : inv.err) << "release " << ns << "/" << name << ": " << message << " (health "
+                           << status->value("health", "Unknown") << ")\n";
+  return ok ? kExitOk : kExitFailure;
+}
+
 int RunRollback(const Invocation& inv) {
   constexpr const char* kUsage =
       "Roll a Release back to the last revision before the current one that became healthy (or\n"
       "--to a revision): the controller applies it, marks the current revision rejected so\n"
-      "automatic sync skips it, and pushes a revert\n"
-      "commit to the source branch (unless --no-git-revert). --to also pins spec.revision.\n"
+      "automatic sync skips it, and pushes a revert commit to the source branch (unless\n"
+      "--no-git-revert). --to also pins spec.revision.\n"
       "\n"
       "Usage:\n"
       "  flywheel rollback <release> [--to <revision>] [--reason <text>] [flags]\n"
@@ -77,49 +133,15 @@ int RunRollback(const Invocation& inv) {
   flags.String("reason", &request.reason, "Why (recorded in history, Events and the commit)");
   flags.Bool("no-git-revert", &no_git_revert, "Do not push a revert commit to the source branch");
   flags.String("wait", &wait, "How long to wait for the controller (0 = do not wait)");
-  std::vector<std::string> positional;
-  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage, &positional)) return *exit;
-  if (positional.size() != 1) {
-    inv.err << "flywheel rollback: expected exactly one Release name\n";
-    return kExitUsage;
-  }
-  auto timeout = ParseDuration(wait);
-  if (!timeout.ok()) {
-    inv.err << "flywheel rollback: --wait: " << timeout.status().message() << "\n";
-    return kExitUsage;
-  }
-  std::string ns;
-  auto client = client_flags.Connect(inv, "flywheel rollback", &ns);
-  if (!client) return kExitFailure;
-  const std::string name = positional[0];
-  request.id = RequestId();
-  request.git_revert = !no_git_revert;
-  request.by = "flywheel rollback";
-  json patch = {
-      {"metadata", {{"annotations", {{release::kRollbackAnnotation, request.ToAnnotation()}}}}}};
-  if (!request.to.empty()) patch["spec"] = {{"revision", request.to}};
-  auto patched =
-      client->Patch(kApiVersion, "Release", ns, name, kube::PatchType::kMerge, patch.dump());
-  if (!patched.ok()) {
-    inv.err << "flywheel rollback: " << patched.status().message() << "\n";
-    return kExitFailure;
-  }
-  if (timeout->count() == 0) {
-    inv.out << "rollback of release " << ns << "/" << name << " requested (" << request.id << ")\n";
-    return kExitOk;
-  }
-  auto status = WaitFor(*client, ns, name, *timeout, [&](const json& s) {
-    return s.value("lastHandledRollback", "") == request.id;
+  return SendReleaseRequest(inv, "flywheel rollback", kUsage, flags, client_flags, wait, [&] {
+    request.id = RequestId();
+    request.git_revert = !no_git_revert;
+    request.by = "flywheel rollback";
+    json patch = {
+        {"metadata", {{"annotations", {{release::kRollbackAnnotation, request.ToAnnotation()}}}}}};
+    if (!request.to.empty()) patch["spec"] = {{"revision", request.to}};
+    return ReleaseRequest{patch, "lastHandledRollback", request.id};
   });
-  if (!status) {
-    inv.err << "flywheel rollback: the controller did not handle the request within " << wait
-            << " (is `flywheel controller` running?)\n";
-    return kExitFailure;
-  }
-  bool ok = false;
-  std::string message = ReadyMessage(*status, &ok);
-  (ok ? inv.out : inv.err) << "release " << ns << "/" << name << ": " << message << "\n";
-  return ok ? kExitOk : kExitFailure;
 }
 
 int RunSync(const Invocation& inv) {
@@ -136,42 +158,11 @@ int RunSync(const Invocation& inv) {
   FlagSet flags("flywheel sync");
   client_flags.Register(flags);
   flags.String("wait", &wait, "How long to wait for the controller (0 = do not wait)");
-  std::vector<std::string> positional;
-  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage, &positional)) return *exit;
-  if (positional.size() != 1) {
-    inv.err << "flywheel sync: expected exactly one Release name\n";
-    return kExitUsage;
-  }
-  auto timeout = ParseDuration(wait);
-  if (!timeout.ok()) {
-    inv.err << "flywheel sync: --wait: " << timeout.status().message() << "\n";
-    return kExitUsage;
-  }
-  std::string ns;
-  auto client = client_flags.Connect(inv, "flywheel sync", &ns);
-  if (!client) return kExitFailure;
-  const std::string name = positional[0];
-  const std::string value = FormatRfc3339Micro(std::chrono::system_clock::now());
-  json patch = {{"metadata", {{"annotations", {{release::kReconcileAnnotation, value}}}}}};
-  auto patched =
-      client->Patch(kApiVersion, "Release", ns, name, kube::PatchType::kMerge, patch.dump());
-  if (!patched.ok()) {
-    inv.err << "flywheel sync: " << patched.status().message() << "\n";
-    return kExitFailure;
-  }
-  if (timeout->count() == 0) return kExitOk;
-  auto status = WaitFor(*client, ns, name, *timeout, [&](const json& s) {
-    return s.value("lastHandledReconcileAt", "") == value;
+  return SendReleaseRequest(inv, "flywheel sync", kUsage, flags, client_flags, wait, [] {
+    const std::string value = FormatRfc3339Micro(std::chrono::system_clock::now());
+    json patch = {{"metadata", {{"annotations", {{release::kReconcileAnnotation, value}}}}}};
+    return ReleaseRequest{patch, "lastHandledReconcileAt", value};
   });
-  if (!status) {
-    inv.err << "flywheel sync: the controller did not handle the request within " << wait << "\n";
-    return kExitFailure;
-  }
-  bool ok = false;
-  std::string message = ReadyMessage(*status, &ok);
-  (ok ? inv.out : inv.err) << "release " << ns << "/" << name << ": " << message << " (health "
-                           << status->value("health", "Unknown") << ")\n";
-  return ok ? kExitOk : kExitFailure;
 }
 
 int RunHistory(const Invocation& inv) {

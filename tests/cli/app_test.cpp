@@ -90,5 +90,23 @@ TEST(VersionTest, BadOutputFormatIsUsageError) {
   EXPECT_EQ(RunApp(TestApp(), {"version", "--bogus"}).code, kExitUsage);
 }
 
+TEST(ReleaseCommandsTest, UsageErrorsAreCaughtBeforeAnyConnection) {
+  App app(DefaultCommands());
+  for (const char* command : {"rollback", "sync", "history"}) {
+    auto none = RunApp(app, {command});
+    EXPECT_EQ(none.code, kExitUsage) << command;
+    EXPECT_NE(none.err.find("expected exactly one Release name"), std::string::npos)
+        << command << ": " << none.err;
+    auto two = RunApp(app, {command, "a", "b"});
+    EXPECT_EQ(two.code, kExitUsage) << command;
+  }
+  auto wait = RunApp(app, {"sync", "web", "--wait", "soon"});
+  EXPECT_EQ(wait.code, kExitUsage);
+  EXPECT_NE(wait.err.find("--wait"), std::string::npos) << wait.err;
+  auto help = RunApp(app, {"rollback", "--help"});
+  EXPECT_EQ(help.code, kExitOk);
+  EXPECT_NE(help.out.find("--no-git-revert"), std::string::npos) << help.out;
+}
+
 }  // namespace
 }  // namespace flywheel::cli
