@@ -324,6 +324,63 @@ TEST_F(ReleaseTest, HealthGoesFromProgressingToHealthyAndDegradesOnAProgressDead
   EXPECT_EQ(StatusField(rel, "stableRevision"), "");
 }
 
+TEST_F(ReleaseTest, HealthTimeoutTurnsProgressingIntoDegraded) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-timeout");
+  auto client = env->Client();
+  GitRepo repo(repos_, "slow");
+  // Unschedulable, with a progress deadline far away: only healthTimeout can call it Degraded.
+  repo.Commit({{"d.yaml", DeploymentYaml("slow", "  progressDeadlineSeconds: 600\n",
+                                         "      nodeSelector: {flywheel-test: nowhere}\n")}},
+              "slow");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(
+      client.Create(ReleaseObject(ns.name(), "slow", repo.FileUrl(), {{"healthTimeout", "3s"}}))
+          .ok());
+  json rel = WaitRelease(client, ns.name(), "slow",
+                         [&](const json& r) { return StatusField(r, "health") == "Degraded"; });
+  ASSERT_EQ(StatusField(rel, "health"), "Degraded") << rel.dump(2);
+  EXPECT_NE(
+      Condition(rel, "Healthy").value("message", "").find("not healthy within healthTimeout 3s"),
+      std::string::npos)
+      << rel.dump(2);
+  EXPECT_EQ(rel["status"]["history"][0]["result"], "Degraded");
+}
+
+TEST_F(ReleaseTest, SuspendStopsEverythingButStatus) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-suspend");
+  auto client = env->Client();
+  GitRepo repo(repos_, "suspended");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "1")}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(client.Create(ReleaseObject(ns.name(), "s", repo.FileUrl())).ok());
+  json rel = WaitRelease(client, ns.name(), "s", [&](const json& r) { return AppliedAt(r, c1); });
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+  ASSERT_TRUE(client
+                  .Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "s",
+                         kube::PatchType::kMerge, R"({"spec":{"suspend":true}})")
+                  .ok());
+  rel = WaitRelease(client, ns.name(), "s",
+                    [&](const json& r) { return StatusField(r, "health") == "Suspended"; });
+  ASSERT_EQ(StatusField(rel, "health"), "Suspended");
+  const std::string c2 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "2")}}, "two");
+  ASSERT_EQ(env->Kubectl({"-n", ns.name(), "patch", "configmap", "a", "--type=merge", "-p",
+                          R"({"data":{"value":"by hand"}})"})
+                .exit_code,
+            0);
+  std::this_thread::sleep_for(4s);  // several poll intervals: nothing may happen
+  EXPECT_EQ(StatusField(GetRelease(client, ns.name(), "s"), "lastAppliedRevision"), c1);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "by hand") << "no self-heal while suspended";
+  ASSERT_TRUE(client
+                  .Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "s",
+                         kube::PatchType::kMerge, R"({"spec":{"suspend":false}})")
+                  .ok());
+  rel = WaitRelease(client, ns.name(), "s", [&](const json& r) { return AppliedAt(r, c2); });
+  ASSERT_TRUE(AppliedAt(rel, c2)) << rel.dump(2);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "2");
+}
+
 TEST_F(ReleaseTest, RevisionPinHoldsUntilRemoved) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "rel-pin");
