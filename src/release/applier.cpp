@@ -240,7 +240,11 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
     std::vector<std::string> errors;
     ForEach(in_phase, [&](size_t i) {
       Item& item = items[i];
-      auto live = Live(item);
+      // A dry run of an object that does not exist yet answers without a resourceVersion: no
+      // need to read it before creating it.
+      const bool exists =
+          !item.dry_run.value("metadata", json::object()).value("resourceVersion", "").empty();
+      Result<json> live = exists ? Live(item) : Result<json>(Status(Code::kNotFound, ""));
       std::string rv;
       if (live.ok() && SameObject(item.dry_run, *live)) {
         std::lock_guard lock(mu);

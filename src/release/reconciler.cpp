@@ -278,11 +278,13 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
 Status ReleaseReconciler::WriteStatus(Run& run) {
   run.status["observedGeneration"] = run.generation;
   if (run.status == run.original_status) return Status::Ok();
-  json object = run.release;
-  object["status"] = run.status;
-  const std::string replaced =
-      run.release.value("metadata", json::object()).value("resourceVersion", "");
-  auto updated = client_.UpdateStatus(object);
+  // A merge patch of the status subresource: the controller is the only writer of status, so
+  // it needs no resourceVersion precondition, and a user's concurrent edit of the spec or an
+  // annotation (a sync request) does not turn into a conflict and a retry.
+  const json meta = run.release.value("metadata", json::object());
+  const std::string replaced = meta.value("resourceVersion", "");
+  auto updated = client_.Patch(kApiVersion, "Release", run.ns, run.name, kube::PatchType::kMerge,
+                               json{{"status", run.status}}.dump(), {.subresource = "status"});
   if (!updated.ok()) {
     spdlog::warn("release {}: status update failed: {}", run.key, updated.status().ToString());
     return updated.status();
@@ -470,9 +472,15 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     }
   } else {
     if (run.spec.self_heal || asked) {
-      if (Status s = HealSelf(run); !s.ok()) {
-        if (!IsConfigError(s)) return s;
+      auto started = clock_.Now();
+      auto healed = HealSelf(run);
+      if (!healed.ok()) {
+        if (!IsConfigError(healed.status())) return healed.status();
         return kube::ReconcileResult::After(run.requeue);
+      }
+      if (asked || *healed > 0) {
+        metrics_.ObserveSync(run.ns, run.name, *healed > 0 ? "succeeded" : "unchanged",
+                             std::chrono::duration<double>(clock_.Now() - started).count());
       }
     }
     // In sync: clear what an earlier failure (a fetch, a heal) left in the conditions.
@@ -652,9 +660,9 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
   return Status::Ok();
 }
 
-Status ReleaseReconciler::HealSelf(Run& run) {
+Result<int> ReleaseReconciler::HealSelf(Run& run) {
   State& state = *run.state;
-  if (!applied_ || state.projection.empty()) return Status::Ok();
+  if (!applied_ || state.projection.empty()) return 0;
   std::vector<manifest::Manifest> drifted;
   std::vector<std::string> names;
   for (const auto& [id, index] : state.source) {
@@ -674,7 +682,7 @@ Status ReleaseReconciler::HealSelf(Run& run) {
     drifted.push_back(state.manifests[index]);
     names.push_back(ref.Display() + (missing ? " (deleted)" : ""));
   }
-  if (drifted.empty()) return Status::Ok();
+  if (drifted.empty()) return 0;
 
   ApplyOptions options;
   options.release_label = run.Label();
@@ -697,7 +705,7 @@ Status ReleaseReconciler::HealSelf(Run& run) {
                  "corrected changes made outside Git: " + Join(names, ", "));
     spdlog::info("release {}: corrected drift of {}", run.key, Join(names, ", "));
   }
-  return Status::Ok();
+  return report->created + report->configured;
 }
 
 void ReleaseReconciler::AssessHealth(Run& run) {

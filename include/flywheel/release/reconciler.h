@@ -97,7 +97,9 @@ class ReleaseReconciler : public kube::Reconciler {
   Result<git::Credentials> Credentials(Run& run);
   Status Sync(Run& run, const git::CommitInfo& commit, bool new_revision);
   Status Rollback(Run& run, const RollbackRequest& request);
-  Status HealSelf(Run& run);
+  // Re-applies the objects that drifted from what the last sync applied; returns how many were
+  // written.
+  Result<int> HealSelf(Run& run);
   void AssessHealth(Run& run);
   kube::Client ApplyClient(const Run& run) const;
   Status WriteStatus(Run& run);
