@@ -50,6 +50,9 @@ struct TlsOptions {
   std::string client_cert_pem;  // client certificate chain, with client_key_pem
   std::string client_key_pem;
   bool insecure_skip_verify = false;
+  // The name sent as SNI and checked against the server certificate instead of the URL's host
+  // (kubeconfig `tls-server-name`); "" = the URL's host. A DNS name or an IP address.
+  std::string server_name;
 };
 
 // How to build a Client.
@@ -73,6 +76,11 @@ class Client {
   // returns false, or `stop` is requested (then the status is kCancelled). Blocks the caller.
   virtual Status Stream(const Request& request, const StreamHandler& handler,
                         std::stop_token stop) = 0;
+
+  // Presents this client certificate on new connections from now on (an exec plugin's rotated
+  // credential) and stops reusing idle ones; requests in flight finish on their connection. A
+  // no-op when the pair is the one in use. kInvalidArgument when it is not a matching PEM pair.
+  virtual Status SetClientCertificate(const std::string& cert_pem, const std::string& key_pem) = 0;
 };
 
 // The cpprestsdk-backed client.
