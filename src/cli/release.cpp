@@ -41,7 +41,7 @@ std::optional<json> WaitFor(const kube::Client& client, const std::string& ns,
       if (done(status)) return status;
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

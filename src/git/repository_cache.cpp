@@ -860,6 +860,11 @@ void InitLibgit2() {
                       GIT_CONFIG_LEVEL_PROGRAMDATA}) {
       git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
     }
+    // Memory bounds for a long-running process: libgit2 keeps up to 256 MiB of decoded objects
+    // and maps up to 8 GiB of pack windows by default. Trees are read once per revision, so a
+    // small cache loses little.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(4 << 20));
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(64 << 20));
     InstallDeadlineSocketStream();
   });
 }
