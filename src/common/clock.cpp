@@ -12,6 +12,18 @@ void Clock::SleepUntil(TimePoint deadline) {
   WaitUntil(lock, cv, deadline, [] { return false; });
 }
 
+bool Clock::SleepUntil(TimePoint deadline, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  // Registered before `mu` is held: a stop already requested runs the callback right here.
+  std::stop_callback wake(stop, [&] {
+    std::lock_guard guard(mu);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  return !WaitUntil(lock, cv, deadline, [&] { return stop.stop_requested(); });
+}
+
 RealClock& RealClock::Instance() {
   static RealClock clock;
   return clock;

@@ -257,7 +257,7 @@ void Informer::Run(std::stop_token stop) {
   if (options_.resync.count() > 0) {
     // Stopped by its own token when Run returns (the jthread's destructor).
     resync = std::jthread([this](std::stop_token own) {
-      while (SleepOrStop(own, options_.resync)) {
+      while (clock_->SleepFor(options_.resync, own)) {
         if (synced_.load()) Resync();
       }
     });

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -55,6 +56,33 @@ TEST(FakeClockTest, AdvanceWakesEveryWaiter) {
   clock.Advance(seconds(8));
   for (auto& t : sleepers) t.join();
   EXPECT_EQ(clock.NumWaiters(), 0u);
+}
+
+TEST(FakeClockTest, StoppableSleepReturnsTrueAtDeadline) {
+  FakeClock clock;
+  std::stop_source stop;
+  std::atomic<int> result{-1};
+  std::thread sleeper([&] { result = clock.SleepFor(seconds(1), stop.get_token()) ? 1 : 0; });
+  EXPECT_TRUE(clock.AwaitWaiters(1));
+  clock.Advance(milliseconds(999));
+  EXPECT_EQ(result, -1);
+  clock.Advance(milliseconds(1));
+  sleeper.join();
+  EXPECT_EQ(result, 1);
+}
+
+TEST(FakeClockTest, StoppableSleepReturnsFalseOnStopWithoutTimeMoving) {
+  FakeClock clock;
+  std::stop_source stop;
+  std::atomic<int> result{-1};
+  std::thread sleeper([&] { result = clock.SleepFor(seconds(1), stop.get_token()) ? 1 : 0; });
+  EXPECT_TRUE(clock.AwaitWaiters(1));
+  stop.request_stop();
+  sleeper.join();
+  EXPECT_EQ(result, 0);
+  EXPECT_EQ(clock.NumWaiters(), 0u);
+  // Already stopped: returns at once, even before the deadline.
+  EXPECT_FALSE(clock.SleepFor(seconds(1), stop.get_token()));
 }
 
 TEST(FakeClockTest, WaitUntilReturnsTrueWhenNotified) {
@@ -134,6 +162,10 @@ TEST(RealClockTest, WaitUntilChecksPredicateAndDeadline) {
   EXPECT_FALSE(clock.WaitUntil(lock, cv, clock.Now() - seconds(1), [] { return false; }));
   EXPECT_TRUE(lock.owns_lock());
   clock.SleepUntil(clock.Now() - seconds(1));
+  std::stop_source stop;
+  EXPECT_TRUE(clock.SleepUntil(clock.Now() - seconds(1), stop.get_token()));
+  stop.request_stop();
+  EXPECT_FALSE(clock.SleepFor(seconds(60), stop.get_token()));
 }
 
 }  // namespace

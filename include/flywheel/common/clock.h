@@ -41,6 +41,12 @@ class Clock {
   // Blocks the calling thread until Now() reaches `deadline`.
   void SleepUntil(TimePoint deadline);
   void SleepFor(Duration d) { SleepUntil(Now() + d); }
+
+  // Blocks until Now() reaches `deadline` (returns true) or `stop` is requested (returns false),
+  // whichever comes first. For periodic work in long-running threads that tests drive with a
+  // FakeClock.
+  bool SleepUntil(TimePoint deadline, std::stop_token stop);
+  bool SleepFor(Duration d, std::stop_token stop) { return SleepUntil(Now() + d, stop); }
 };
 
 // The machine's monotonic clock.

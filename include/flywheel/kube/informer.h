@@ -83,6 +83,7 @@ struct InformerOptions {
 // other failures back off 800 ms -> 30 s with jitter. The watch state machine of kube-rs.
 class Informer {
  public:
+  // `clock` times the resync period (nullptr = the real clock).
   Informer(Client client, InformerOptions options, Clock* clock = nullptr);
 
   // Handlers must be added before Run().
