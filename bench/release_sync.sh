@@ -543,7 +543,7 @@ serves all rounds. Each measured step starts on a settled cluster (the previous 
 Deployments available, the Release Healthy).
 
 - **flywheel**: \`flywheel sync <release> --wait 5m\` right after the push (it sets the reconcile
-  annotation and polls the Release every 500 ms until \`status.lastHandledReconcileAt\` shows the
+  annotation and polls the Release every 100 ms until \`status.lastHandledReconcileAt\` shows the
   request); then the same again with nothing changed.
 - **kubectl**: \`kubectl apply --server-side -n <fresh namespace> -f <checkout of app/>\` (the same
   $((n_cm + n_svc + 1)) files, ${n_cm} + ${n_svc} + ${n_deploy} + 1 objects); then the same again on that namespace.
@@ -589,10 +589,9 @@ are read then. The baseline applies the same $((releases * per_release)) ConfigM
 | CPU seconds | ${many_cpu} | ${cpu[kc-many]} |
 | failed syncs (\`flywheel_release_syncs_total{result="failed"}\`), all rounds | ${many_failed} | |
 
-Controller logs: ${log_note}. The re-sync (2) does not count in
-\`flywheel_release_syncs_total\` (${unchanged_metric} \`unchanged\` in all rounds): with the revision
-unchanged the reconciler only fetches, checks drift in memory (self-heal) and writes status; the
-metric is observed only by a full sync.
+Controller logs: ${log_note}. Re-syncs (2) counted as
+\`flywheel_release_syncs_total{result="unchanged"}\`: ${unchanged_metric} in all rounds (with the
+revision unchanged a requested sync only fetches and checks drift in memory).
 EOF
 
 apply_ok=$(awk -v x="$apply_ratio" 'BEGIN { print (x <= 0.5) }')
@@ -604,24 +603,24 @@ if [ "$apply_ok" = 0 ] || [ "$resync_ok" = 0 ]; then
   if [ "$apply_ok" = 0 ]; then
     cat >>"$section" <<EOF
 - (1) missed: the controller took ${handled_apply} s from the request to its status write, the CLI
-  ${wall[fw-apply]} s (its 500 ms poll adds up to half a second). Per object a sync sends a
+  ${wall[fw-apply]} s (its 100 ms poll adds up to a tenth of a second). Per object a sync sends a
   server-side apply with \`dryRun=All\` (validation of everything before anything is written),
-  then, phase by phase with 8 in flight, a GET of the live object (to skip unchanged ones) and
-  the real apply: three requests where kubectl sends one apply (see the request counts above),
+  then, phase by phase with 8 in flight, the real apply (a GET of the live object only when the
+  dry run shows it exists, to skip unchanged ones): two requests where kubectl sends one apply
+  (see the request counts above),
   on an API server that shares 2 cores with the controller, kubectl, kube-controller-manager
   (busy with the new Deployments) and other work. Concurrency cannot buy more than the server's
-  spare cores; halving kubectl's time needs fewer requests (e.g. no live GET for an object the
-  dry run showed to be new, or validation folded into the apply of new objects), not more
-  parallelism.
+  spare cores. With every object validated by a dry run first (the issue's rule), the API server
+  does twice kubectl's work; on 2 shared cores that puts 0.5× out of reach by construction.
+  Ways forward: fewer requests where the answer is known (e.g. no dry run for objects identical
+  to what the previous sync applied), or a machine where the API server has spare cores.
 EOF
   fi
   if [ "$resync_ok" = 0 ]; then
     cat >>"$section" <<EOF
 - (2) missed: the controller acknowledged the re-sync ${handled_resync} s after the request
-  ($(calc '%.2f' "$handled_resync / ${wall[kc-resync]}")× kubectl's re-apply); the rest of the CLI's ${wall[fw-resync]} s is its own start-up, the patch
-  and the 500 ms sleep between its polls of the Release (\`WaitFor\` in \`src/cli/release.cpp\`),
-  which quantises the wall time in ~0.5 s steps. Waiting with a watch instead of the poll would
-  bring the CLI close to the controller's time.
+  ($(calc '%.2f' "$handled_resync / ${wall[kc-resync]}")× kubectl's re-apply); almost all of it is the git fetch a requested
+  sync does (libgit2 over file:// on a loaded machine); the drift check sends no request.
 EOF
   fi
 fi
