@@ -599,17 +599,22 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
   state.manifests = std::move(*manifests);
   state.source.clear();
   state.projection.clear();
+  // Applied objects by group/kind/name (a manifest may name no namespace: it got the default).
+  std::multimap<std::string, const ObjectRef*> applied_by_name;
+  for (const auto& r : report->inventory) {
+    applied_by_name.emplace(r.group + "/" + r.kind + "/" + r.name, &r);
+  }
   for (size_t i = 0; i < state.manifests.size(); ++i) {
     ObjectRef ref = ObjectRef::Of(state.manifests[i].object);
-    for (const auto& r : report->inventory) {
-      if (r.group == ref.group && r.kind == ref.kind && r.name == ref.name &&
-          (ref.ns.empty() || ref.ns == r.ns)) {
-        state.source[r.Id()] = i;
-        if (auto it = report->results.find(r.Id()); it != report->results.end()) {
-          state.projection[r.Id()] = Project(state.manifests[i].object, it->second);
-        }
-        break;
+    auto [first, last] = applied_by_name.equal_range(ref.group + "/" + ref.kind + "/" + ref.name);
+    for (auto it = first; it != last; ++it) {
+      const ObjectRef& r = *it->second;
+      if (!ref.ns.empty() && ref.ns != r.ns) continue;
+      state.source[r.Id()] = i;
+      if (auto res = report->results.find(r.Id()); res != report->results.end()) {
+        state.projection[r.Id()] = Project(state.manifests[i].object, res->second);
       }
+      break;
     }
   }
   if (applied_) {
@@ -665,12 +670,12 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
   if (!applied_ || state.projection.empty()) return 0;
   std::vector<manifest::Manifest> drifted;
   std::vector<std::string> names;
+  std::map<std::string, ObjectRef> inventory;
+  for (auto& r : Inventory(run.status)) inventory.emplace(r.Id(), std::move(r));
   for (const auto& [id, index] : state.source) {
-    ObjectRef ref;
-    for (const auto& r : Inventory(run.status)) {
-      if (r.Id() == id) ref = r;
-    }
-    if (ref.name.empty()) continue;
+    auto found = inventory.find(id);
+    if (found == inventory.end()) continue;
+    const ObjectRef& ref = found->second;
     auto live = applied_->Get(ref);
     if (!live) continue;  // not watched (yet): no opinion
     auto expected = state.projection.find(id);
