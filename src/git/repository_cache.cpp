@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "deadline_stream.h"
+#include "flywheel/git/path.h"
 #include "flywheel/git/url.h"
 #include "known_hosts.h"
 #include "libgit2_handles.h"
@@ -131,25 +132,6 @@ bool IsHex(std::string_view s) {
 }
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-// A repository-relative directory path: "" for the root ("." or ""), no leading "./" or
-// trailing "/". nullopt for paths that leave the repository.
-std::optional<std::string> NormalizePath(std::string_view path) {
-  std::string out;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    std::string_view part = path.substr(start, slash == path.npos ? path.npos : slash - start);
-    if (part == "..") return std::nullopt;
-    if (!part.empty() && part != ".") {
-      if (!out.empty()) out += '/';
-      out += part;
-    }
-    if (slash == path.npos) break;
-    start = slash + 1;
-  }
-  return out;
-}
 
 // ---- libgit2 callbacks ----
 
@@ -505,7 +487,6 @@ class RepositoryCacheImpl : public RepositoryCache {
     entry->fetching = true;
     lock.unlock();
     Status result = RunFetch(*entry, url, *parsed, credentials);
-    if (result.ok()) DropReader(*entry);
     lock.lock();
     entry->fetching = false;
     entry->fetch_generation++;
@@ -523,7 +504,7 @@ class RepositoryCacheImpl : public RepositoryCache {
   Result<std::vector<TreeFile>> ReadTree(const std::string& url, const std::string& sha,
                                          const std::string& path,
                                          const ReadLimits& limits) override {
-    auto rel = NormalizePath(path);
+    auto rel = NormalizeRepoPath(path);
     if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
     }
@@ -551,7 +532,7 @@ class RepositoryCacheImpl : public RepositoryCache {
                                  const Signature& author) override {
     auto parsed = ParseUrl(url);
     if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + RedactUrl(url));
-    auto rel = NormalizePath(path);
+    auto rel = NormalizeRepoPath(path);
     if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
     }
@@ -562,7 +543,6 @@ class RepositoryCacheImpl : public RepositoryCache {
       bool moved = false;
       auto result = TryRestore(*entry, url, *parsed, credentials, branch, *rel, from_sha, message,
                                author, &moved);
-      if (result.ok()) DropReader(*entry);
       if (!moved) return result;
     }
     return Status(Code::kAborted, "branch " + Quote(branch) + " of " + RedactUrl(url) + " moved " +
@@ -592,13 +572,6 @@ class RepositoryCacheImpl : public RepositoryCache {
     auto commit = LookupCommit(*repo, ref, RedactUrl(url));
     if (!commit.ok()) return commit.status();
     return fn(*repo, commit->get());
-  }
-
-  // Closes the shared read handle so the next read opens the repository afresh: a handle kept
-  // across a fetch can miss the refs and packs the fetch wrote.
-  static void DropReader(Entry& entry) {
-    std::lock_guard<std::mutex> lock(entry.read_mu);
-    entry.reader.reset();
   }
 
   // The shared read handle, opened on first use. Requires entry.read_mu.

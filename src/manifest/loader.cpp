@@ -6,37 +6,13 @@
 
 #include "diagnostics.h"
 #include "documents.h"
+#include "flywheel/git/path.h"
 #include "json_fields.h"
 #include "kustomize.h"
 #include "scope.h"
 
 namespace flywheel::manifest {
 namespace {
-
-// `path` with "." and empty segments dropped and ".." applied; nullopt when it climbs above the
-// repository root. "" is the root itself.
-std::optional<std::string> NormalizePath(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string_view part = path.substr(start, slash - start);
-    if (part == "..") {
-      if (parts.empty()) return std::nullopt;
-      parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    start = slash + 1;
-  }
-  std::string out;
-  for (std::string_view part : parts) {
-    if (!out.empty()) out += '/';
-    out += part;
-  }
-  return out;
-}
 
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
@@ -98,12 +74,13 @@ class Loader {
  public:
   explicit Loader(const std::vector<git::TreeFile>& files) {
     for (const git::TreeFile& f : files) {
-      if (std::optional<std::string> path = NormalizePath(f.path)) files_[*path] = &f.content;
+      if (std::optional<std::string> path = git::NormalizeRepoPath(f.path))
+        files_[*path] = &f.content;
     }
   }
 
   Result<std::vector<Manifest>> Load(const std::string& raw_root) {
-    std::optional<std::string> root = NormalizePath(raw_root);
+    std::optional<std::string> root = git::NormalizeRepoPath(raw_root);
     if (!root) {
       return Status(Code::kInvalidArgument, "path \"" + raw_root + "\" is outside the repository");
     }
@@ -185,7 +162,7 @@ class Loader {
       int line = parsed.resource_lines[i];
       std::string quoted = "resource \"" + resource + "\"";
       std::optional<std::string> path =
-          IsRemote(resource) ? std::nullopt : NormalizePath(Join(dir, resource));
+          IsRemote(resource) ? std::nullopt : git::NormalizeRepoPath(Join(dir, resource));
       if (IsRemote(resource)) {
         diags_.Add(*file, line,
                    "remote " + quoted +

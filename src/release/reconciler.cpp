@@ -76,6 +76,29 @@ json* HistoryEntry(json& status, const std::string& revision) {
   return nullptr;
 }
 
+// Puts `entry` first in the status list `list` (history, rejectedRevisions), replacing an entry
+// of the same revision and dropping the oldest beyond `limit`.
+void PrependBounded(json& list, json entry, size_t limit) {
+  if (!list.is_array()) list = json::array();
+  const std::string revision = entry.value("revision", "");
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    if (it->value("revision", "") == revision) {
+      list.erase(it);
+      break;
+    }
+  }
+  list.insert(list.begin(), std::move(entry));
+  while (list.size() > limit) list.erase(list.end() - 1);
+}
+
+// The history fields that describe a commit.
+json HistoryRecord(const git::CommitInfo& commit) {
+  return {{"revision", commit.sha},
+          {"message", commit.message},
+          {"author", commit.author},
+          {"committedAt", FormatRfc3339(commit.committed_at)}};
+}
+
 bool IsRejected(const json& status, const std::string& sha) {
   for (const auto& r : status.value("rejectedRevisions", json::array())) {
     if (r.value("revision", "") == sha) return true;
@@ -212,28 +235,38 @@ ReleaseReconciler::ReleaseReconciler(
       events_(events),
       metrics_(metrics),
       options_(options),
-      clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()) {}
+      clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()),
+      applied_(std::make_unique<AppliedObjects>(client_, [this](const std::string& key) {
+        if (enqueue_) enqueue_(key);
+      })) {}
 
 ReleaseReconciler::~ReleaseReconciler() { Stop(); }
 
-void ReleaseReconciler::Stop() {
-  if (applied_) applied_->Stop();
-}
+void ReleaseReconciler::Stop() { applied_->Stop(); }
 
 void ReleaseReconciler::SetEnqueue(std::function<void(const std::string&)> enqueue) {
   enqueue_ = std::move(enqueue);
-  applied_ = std::make_unique<AppliedObjects>(client_, [this](const std::string& key) {
-    if (enqueue_) enqueue_(key);
-  });
 }
 
-kube::Client ReleaseReconciler::ApplyClient(const Run& run) const {
-  if (run.spec.service_account.empty()) return client_;
-  kube::Impersonation who;
-  who.user = "system:serviceaccount:" + run.ns + ":" + run.spec.service_account;
-  who.groups = {"system:serviceaccounts", "system:serviceaccounts:" + run.ns,
-                "system:authenticated"};
-  return client_.Impersonating(who);
+Applier ReleaseReconciler::ApplierFor(const Run& run) const {
+  kube::Client client = client_;
+  if (!run.spec.service_account.empty()) {
+    kube::Impersonation who;
+    who.user = "system:serviceaccount:" + run.ns + ":" + run.spec.service_account;
+    who.groups = {"system:serviceaccounts", "system:serviceaccounts:" + run.ns,
+                  "system:authenticated"};
+    client = client_.Impersonating(who);
+  }
+  ApplyOptions options;
+  options.release_label = run.Label();
+  options.default_namespace = run.spec.target_namespace;
+  options.concurrency = options_.apply_concurrency;
+  options.crd_established_timeout = options_.crd_established_timeout;
+  options.live = [applied = applied_.get()](const ObjectRef& ref) -> kube::ObjectPtr {
+    auto cached = applied->Get(ref);
+    return cached ? *cached : nullptr;
+  };
+  return Applier(std::move(client), std::move(options));
 }
 
 Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& key) {
@@ -505,18 +538,11 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
                  "revision " + Short(commit.sha) + ": " + error.message());
     metrics_.ObserveSync(run.ns, run.name, "failed",
                          std::chrono::duration<double>(clock_.Now() - started).count());
-    if (new_revision && IsConfigError(error)) {
-      json* entry = HistoryEntry(run.status, commit.sha);
-      if (entry == nullptr) {
-        json e = {{"revision", commit.sha},  {"message", commit.message},
-                  {"author", commit.author}, {"committedAt", FormatRfc3339(commit.committed_at)},
-                  {"result", "Failed"},      {"reason", error.message().substr(0, 4000)}};
-        auto& history = run.status["history"];
-        if (!history.is_array()) history = json::array();
-        history.insert(history.begin(), e);
-        while (history.size() > static_cast<size_t>(run.spec.history_limit))
-          history.erase(history.end() - 1);
-      }
+    if (new_revision && IsConfigError(error) && HistoryEntry(run.status, commit.sha) == nullptr) {
+      json entry = HistoryRecord(commit);
+      entry["result"] = "Failed";
+      entry["reason"] = error.message().substr(0, 4000);
+      PrependBounded(run.status["history"], std::move(entry), run.spec.history_limit);
     }
     return error;
   };
@@ -541,17 +567,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
                            " (split it into several Releases)"));
   }
 
-  ApplyOptions options;
-  options.release_label = run.Label();
-  options.default_namespace = run.spec.target_namespace;
-  options.concurrency = options_.apply_concurrency;
-  options.crd_established_timeout = options_.crd_established_timeout;
-  options.live = [this](const ObjectRef& ref) -> kube::ObjectPtr {
-    if (!applied_) return nullptr;
-    auto cached = applied_->Get(ref);
-    return cached ? *cached : nullptr;
-  };
-  Applier applier(ApplyClient(run), options);
+  Applier applier = ApplierFor(run);
 
   if (new_revision) {
     (void)kube::SetCondition(run.status["conditions"],
@@ -617,9 +633,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
       break;
     }
   }
-  if (applied_) {
-    for (const auto& r : report->inventory) applied_->Track(r);
-  }
+  for (const auto& r : report->inventory) applied_->Track(r);
 
   run.status["lastAppliedRevision"] = commit.sha;
   run.status["lastAppliedShortRevision"] = Short(commit.sha);
@@ -628,25 +642,11 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
                         std::to_string(report->configured) + " configured, " +
                         std::to_string(report->unchanged) + " unchanged" + pruned_note;
   if (new_revision) {
-    json entry = {{"revision", commit.sha},
-                  {"message", commit.message},
-                  {"author", commit.author},
-                  {"committedAt", FormatRfc3339(commit.committed_at)},
-                  {"appliedAt", FormatRfc3339(run.now)},
-                  {"result", "Progressing"}};
-    auto& history = run.status["history"];
-    if (!history.is_array()) history = json::array();
     // A revision that failed before and now applied replaces its Failed entry.
-    for (auto it = history.begin(); it != history.end(); ++it) {
-      if (it->value("revision", "") == commit.sha) {
-        history.erase(it);
-        break;
-      }
-    }
-    history.insert(history.begin(), entry);
-    while (history.size() > static_cast<size_t>(run.spec.history_limit)) {
-      history.erase(history.end() - 1);
-    }
+    json entry = HistoryRecord(commit);
+    entry["appliedAt"] = FormatRfc3339(run.now);
+    entry["result"] = "Progressing";
+    PrependBounded(run.status["history"], std::move(entry), run.spec.history_limit);
     metrics_.ObserveDeployment(run.ns, run.name);
     events_.Emit(run.release, "Normal", "Synced", "Sync",
                  "applied revision " + Short(commit.sha) + " (" + commit.message + "): " + summary);
@@ -667,7 +667,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
 
 Result<int> ReleaseReconciler::HealSelf(Run& run) {
   State& state = *run.state;
-  if (!applied_ || state.projection.empty()) return 0;
+  if (state.projection.empty()) return 0;
   std::vector<manifest::Manifest> drifted;
   std::vector<std::string> names;
   std::map<std::string, ObjectRef> inventory;
@@ -689,12 +689,7 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
   }
   if (drifted.empty()) return 0;
 
-  ApplyOptions options;
-  options.release_label = run.Label();
-  options.default_namespace = run.spec.target_namespace;
-  options.concurrency = options_.apply_concurrency;
-  Applier applier(ApplyClient(run), options);
-  auto report = applier.Apply(drifted);
+  auto report = ApplierFor(run).Apply(drifted);
   if (!report.ok()) {
     SetFailed(run.status, run.generation, run.now, "SelfHealFailed", report.status());
     events_.Emit(run.release, "Warning", "SelfHealFailed", "Sync", report.status().message());
@@ -735,9 +730,9 @@ void ReleaseReconciler::AssessHealth(Run& run) {
     }
   };
   for (const auto& ref : Inventory(run.status)) {
-    if (applied_) applied_->Track(ref);
+    applied_->Track(ref);
     json live;
-    std::optional<kube::ObjectPtr> cached = applied_ ? applied_->Get(ref) : std::nullopt;
+    std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
     if (cached && *cached) {
       live = **cached;
     } else if (!cached) {
@@ -859,12 +854,11 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
   if (Status s = Sync(run, *target, true); !s.ok()) return fail(s);
 
   if (!from.empty() && !IsRejected(run.status, from)) {
-    auto& rejected = run.status["rejectedRevisions"];
-    if (!rejected.is_array()) rejected = json::array();
-    rejected.insert(rejected.begin(), json{{"revision", from},
-                                           {"rejectedAt", FormatRfc3339(run.now)},
-                                           {"reason", reason.substr(0, 4000)}});
-    while (rejected.size() > kMaxRejected) rejected.erase(rejected.end() - 1);
+    PrependBounded(run.status["rejectedRevisions"],
+                   {{"revision", from},
+                    {"rejectedAt", FormatRfc3339(run.now)},
+                    {"reason", reason.substr(0, 4000)}},
+                   kMaxRejected);
   }
   if (json* bad = HistoryEntry(run.status, from)) {
     (*bad)["result"] = "RolledBack";
@@ -882,12 +876,8 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
     } else if (revert->sha != target->sha && run.spec.revision.empty()) {
       // The branch head now holds exactly what was applied: record it as the running revision,
       // so Git and the cluster agree without another sync.
-      if (json* entry = HistoryEntry(run.status, target->sha)) {
-        (*entry)["revision"] = revert->sha;
-        (*entry)["message"] = revert->message;
-        (*entry)["author"] = revert->author;
-        (*entry)["committedAt"] = FormatRfc3339(revert->committed_at);
-      }
+      if (json* entry = HistoryEntry(run.status, target->sha))
+        entry->update(HistoryRecord(*revert));
       run.status["lastAppliedRevision"] = revert->sha;
       run.status["lastAppliedShortRevision"] = Short(revert->sha);
       run.status["lastAttemptedRevision"] = revert->sha;

@@ -40,16 +40,7 @@ struct Replica {
         log);
   }
 
-  std::string Get(int port, const std::string& path) { return Fetch(port, path); }
-
-  // "<status> <body>" of GET http://127.0.0.1:<port><path>, or "" when unreachable.
-  static std::string Fetch(int port, const std::string& path) {
-    auto client = http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(port)});
-    if (!client.ok()) return "";
-    auto resp = (*client)->Send({.target = path, .timeout = 2s});
-    if (!resp.ok()) return "";
-    return std::to_string(resp->status) + " " + resp->body;
-  }
+  std::string Get(int port, const std::string& path) { return LoopbackGet(port, path); }
 
   // The value of leader_election_master_status, or -1 when not exposed yet.
   int Leading() {
@@ -145,12 +136,12 @@ TEST(ControllerProcessTest, RunsWithTheInstallManifestsRbac) {
        "--namespace", "flywheel-system"},
       kubeconfig + ".log");
   auto leading = [&] {
-    return Replica::Fetch(metrics_port, "/metrics")
+    return LoopbackGet(metrics_port, "/metrics")
                .find("leader_election_master_status{name=\"flywheel-rbac-test\"} 1") !=
            std::string::npos;
   };
   EXPECT_TRUE(Eventually(leading, 30s)) << controller.Log();
-  EXPECT_EQ(Replica::Fetch(health_port, "/readyz"), "200 ok\n") << controller.Log();
+  EXPECT_EQ(LoopbackGet(health_port, "/readyz"), "200 ok\n") << controller.Log();
   controller.Signal(SIGTERM);
   EXPECT_EQ(controller.Wait(30000), 0) << controller.Log();
   // An RBAC denial reads `... is forbidden: User "system:serviceaccount:..." cannot ...`.

@@ -6,6 +6,8 @@
 
 #include <stdexcept>
 
+#include "flywheel/http/client.h"
+
 namespace flywheel::testing {
 
 int FreePort() {
@@ -21,6 +23,14 @@ int FreePort() {
   }
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+std::string LoopbackGet(int port, const std::string& path) {
+  auto client = http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(port)});
+  if (!client.ok()) return "";
+  auto resp = (*client)->Send({.target = path, .timeout = std::chrono::seconds(5)});
+  if (!resp.ok()) return "";
+  return std::to_string(resp->status) + " " + resp->body;
 }
 
 }  // namespace flywheel::testing

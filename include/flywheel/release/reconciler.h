@@ -16,6 +16,7 @@
 #include "flywheel/kube/events.h"
 #include "flywheel/manifest/loader.h"
 #include "flywheel/release/applied_objects.h"
+#include "flywheel/release/applier.h"
 #include "flywheel/release/git_webhook.h"
 #include "flywheel/release/metrics.h"
 #include "flywheel/release/object_ref.h"
@@ -81,8 +82,8 @@ class ReleaseReconciler : public kube::Reconciler {
                     ReleaseReconcilerOptions options = {});
   ~ReleaseReconciler() override;
 
-  // Where changes of applied objects are sent (the controller's Enqueue). Call before any
-  // reconcile.
+  // Where changes of applied objects are sent (the controller's Enqueue). Call before the
+  // controller runs.
   void SetEnqueue(std::function<void(const std::string&)> enqueue);
 
   Result<kube::ReconcileResult> Reconcile(const std::string& key) override;
@@ -101,7 +102,9 @@ class ReleaseReconciler : public kube::Reconciler {
   // written.
   Result<int> HealSelf(Run& run);
   void AssessHealth(Run& run);
-  kube::Client ApplyClient(const Run& run) const;
+  // The Applier for one Release: its label and namespace, impersonating its ServiceAccount,
+  // reading live objects from the applied-objects cache.
+  Applier ApplierFor(const Run& run) const;
   Status WriteStatus(Run& run);
 
   kube::Client client_;
