@@ -199,20 +199,23 @@ Result<http::Response> Client::Do(http::Request request, bool idempotent) const 
   }
 }
 
-Result<json> Client::DoJson(http::Request request, bool idempotent,
-                            bool drop_managed_fields) const {
+Result<json> Client::DoJson(http::Request request, bool idempotent, DropManagedFields drop) const {
   auto resp = Do(std::move(request), idempotent);
   if (!resp.ok()) return resp.status();
   if (resp->body.empty()) return json::object();
   json::parser_callback_t skip_managed_fields = nullptr;
-  if (drop_managed_fields) {
-    // In a List, items[].metadata's keys are at depth 4 and the item's own keys at depth 3.
-    // Returning false for a key discards the key and its whole value before it is built.
-    auto item_key = std::make_shared<std::string>();
-    skip_managed_fields = [item_key](int depth, json::parse_event_t event, json& parsed) {
+  if (drop != DropManagedFields::kNo) {
+    // An object's own keys are at depth 1 and its metadata's at depth 2; in a List,
+    // items[].metadata's keys are at depth 4 and the item's own keys at depth 3. Returning false
+    // for a key discards the key and its whole value before it is built.
+    const int object_depth = drop == DropManagedFields::kFromItems ? 3 : 1;
+    auto object_key = std::make_shared<std::string>();
+    skip_managed_fields = [object_key, object_depth](int depth, json::parse_event_t event,
+                                                     json& parsed) {
       if (event != json::parse_event_t::key) return true;
-      if (depth == 3) *item_key = parsed.get<std::string>();
-      return !(depth == 4 && *item_key == "metadata" && parsed == "managedFields");
+      if (depth == object_depth) *object_key = parsed.get<std::string>();
+      return !(depth == object_depth + 1 && *object_key == "metadata" &&
+               parsed == "managedFields");
     };
   }
   auto parsed = json::parse(resp->body, skip_managed_fields, /*allow_exceptions=*/false);
@@ -284,11 +287,12 @@ Result<json> Client::Get(std::string_view api_version, std::string_view kind, st
   return DoJson(std::move(req), true);
 }
 
-Result<json> Client::List(std::string_view api_version, std::string_view kind, std::string_view ns,
-                          const ListOptions& options) const {
+Result<json> Client::ListEach(std::string_view api_version, std::string_view kind,
+                              std::string_view ns, const ListOptions& options,
+                              const std::function<void(json&&)>& on_item,
+                              const std::function<void()>& on_restart) const {
   auto info = Resource(api_version, kind);
   if (!info.ok()) return info.status();
-  json items = json::array();
   json list;
   std::string cont;
   bool paging = options.limit > 0;
@@ -300,25 +304,40 @@ Result<json> Client::List(std::string_view api_version, std::string_view kind, s
     if (paging) AddQuery(req.target, "limit", std::to_string(options.limit));
     AddQuery(req.target, "continue", cont);
     if (cont.empty()) AddQuery(req.target, "resourceVersion", options.resource_version);
-    auto page = DoJson(std::move(req), true, options.drop_managed_fields);
+    auto page = DoJson(std::move(req), true,
+                       options.drop_managed_fields ? DropManagedFields::kFromItems
+                                                   : DropManagedFields::kNo);
     if (!page.ok()) {
       if (page.status().code() == Code::kOutOfRange && !cont.empty()) {
         // The continue token expired: list everything in one go, as client-go's pager does.
         spdlog::debug("continue token for {} expired; listing without paging", info->resource);
         paging = false;
         cont.clear();
-        items = json::array();
+        if (on_restart) on_restart();
         continue;
       }
       return page.status();
     }
-    for (auto& item : (*page)["items"]) items.push_back(std::move(item));
+    if (auto items = page->find("items"); items != page->end() && items->is_array()) {
+      for (auto& item : *items) on_item(std::move(item));
+      page->erase("items");
+    }
     list = std::move(*page);
     cont = list["metadata"].value("continue", "");
     if (cont.empty()) break;
   }
-  list["items"] = std::move(items);
   list["metadata"].erase("continue");
+  return list;
+}
+
+Result<json> Client::List(std::string_view api_version, std::string_view kind, std::string_view ns,
+                          const ListOptions& options) const {
+  json items = json::array();
+  auto list = ListEach(
+      api_version, kind, ns, options, [&](json&& item) { items.push_back(std::move(item)); },
+      [&] { items = json::array(); });
+  if (!list.ok()) return list;
+  (*list)["items"] = std::move(items);
   return list;
 }
 
@@ -336,7 +355,9 @@ Result<json> Client::Write(const std::string& method, const json& object,
       info->Path(MetaString(object, "namespace"), name_in_path ? name : "", options.subresource) +
       WriteQuery(options);
   req.body = object.dump();
-  return DoJson(std::move(req), false);
+  return DoJson(std::move(req), false,
+                options.drop_managed_fields ? DropManagedFields::kFromObject
+                                            : DropManagedFields::kNo);
 }
 
 Result<json> Client::Create(const json& object, const WriteOptions& options) const {
@@ -364,7 +385,9 @@ Result<json> Client::Patch(std::string_view api_version, std::string_view kind, 
   req.headers.emplace_back("Content-Type", ContentType(type));
   req.body = body;
   // An apply patch is idempotent by definition; the others may not be.
-  return DoJson(std::move(req), type == PatchType::kApply);
+  return DoJson(std::move(req), type == PatchType::kApply,
+                options.drop_managed_fields ? DropManagedFields::kFromObject
+                                            : DropManagedFields::kNo);
 }
 
 Result<json> Client::Apply(const json& object, const WriteOptions& options) const {

@@ -49,36 +49,58 @@ std::string ObjectKey(const json& object) {
 
 // --- Store ---------------------------------------------------------------------------------
 
-void Store::IndexLocked(const std::string& key, const json& object, bool add) {
-  auto apply = [&](Index& index, const std::string& value) {
+ObjectPtr Store::Unpack(const Entry& entry) {
+  return std::make_shared<const json>(
+      json::from_msgpack(entry.packed.get(), entry.packed.get() + entry.size));
+}
+
+void Store::IndexLocked(const std::string* key, const json& object, bool add) {
+  auto apply = [&](Index& index, std::string value) {
     if (add) {
-      index[value].insert(key);
+      index[std::move(value)].insert(key);
     } else if (auto it = index.find(value); it != index.end()) {
       it->second.erase(key);
       if (it->second.empty()) index.erase(it);
     }
   };
   apply(by_namespace_, Meta(object, "namespace"));
-  const json& meta = object.value("metadata", json::object());
-  for (const auto& ref : meta.value("ownerReferences", json::array())) {
-    apply(by_owner_, ref.value("uid", ""));
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return;
+  if (auto refs = meta->find("ownerReferences"); refs != meta->end() && refs->is_array()) {
+    for (const auto& ref : *refs) {
+      if (ref.is_object()) apply(by_owner_, ref.value("uid", ""));
+    }
   }
-  const json labels = meta.value("labels", json::object());  // items() needs a named object
-  for (const auto& [k, v] : labels.items()) {
-    if (v.is_string()) apply(by_label_, k + "=" + v.get<std::string>());
+  if (auto labels = meta->find("labels"); labels != meta->end() && labels->is_object()) {
+    for (auto it = labels->begin(); it != labels->end(); ++it) {
+      if (it->is_string()) apply(by_label_, it.key() + "=" + it->get<std::string>());
+    }
   }
 }
 
-ObjectPtr Store::Upsert(ObjectPtr object) {
-  std::string key = ObjectKey(*object);
+ObjectPtr Store::Upsert(const json& object) {
+  std::string key = ObjectKey(object);
+  Entry entry;
+  {
+    // Packed outside the lock, into an exact-size block.
+    static thread_local std::vector<uint8_t> buffer;
+    buffer.clear();
+    json::to_msgpack(object, buffer);
+    entry.size = static_cast<uint32_t>(buffer.size());
+    entry.packed = std::make_unique_for_overwrite<uint8_t[]>(buffer.size());
+    std::copy(buffer.begin(), buffer.end(), entry.packed.get());
+    if (buffer.capacity() > (1u << 20)) buffer = {};  // do not keep a huge object's buffer
+  }
+  entry.resource_version = Meta(object, "resourceVersion");
   std::unique_lock lock(mu_);
   ObjectPtr old;
-  if (auto it = objects_.find(key); it != objects_.end()) {
-    old = it->second;
-    IndexLocked(key, *old, false);
+  auto [it, inserted] = objects_.try_emplace(std::move(key));
+  if (!inserted) {
+    old = Unpack(it->second);
+    IndexLocked(&it->first, *old, false);
   }
-  IndexLocked(key, *object, true);
-  objects_[key] = std::move(object);
+  it->second = std::move(entry);
+  IndexLocked(&it->first, object, true);
   return old;
 }
 
@@ -86,8 +108,8 @@ ObjectPtr Store::Remove(const std::string& key) {
   std::unique_lock lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
-  ObjectPtr old = it->second;
-  IndexLocked(key, *old, false);
+  ObjectPtr old = Unpack(it->second);
+  IndexLocked(&it->first, *old, false);
   objects_.erase(it);
   return old;
 }
@@ -95,14 +117,20 @@ ObjectPtr Store::Remove(const std::string& key) {
 ObjectPtr Store::Get(const std::string& key) const {
   std::shared_lock lock(mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : Unpack(it->second);
+}
+
+std::string Store::ResourceVersion(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = objects_.find(key);
+  return it == objects_.end() ? "" : it->second.resource_version;
 }
 
 std::vector<ObjectPtr> Store::List() const {
   std::shared_lock lock(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [k, v] : objects_) out.push_back(v);
+  for (const auto& [k, v] : objects_) out.push_back(Unpack(v));
   return out;
 }
 
@@ -124,7 +152,8 @@ std::vector<ObjectPtr> Store::FromIndex(const Index& index, const std::string& v
   std::vector<ObjectPtr> out;
   auto it = index.find(value);
   if (it == index.end()) return out;
-  for (const auto& key : it->second) out.push_back(objects_.at(key));
+  out.reserve(it->second.size());
+  for (const std::string* key : it->second) out.push_back(Unpack(objects_.find(*key)->second));
   return out;
 }
 
@@ -171,7 +200,7 @@ void Informer::Deliver(json object, bool deleted) {
   }
   options_.transform(object);
   auto now = std::make_shared<const json>(std::move(object));
-  ObjectPtr old = store_.Upsert(now);
+  ObjectPtr old = store_.Upsert(*now);
   for (const auto& h : handlers_) {
     if (old == nullptr) {
       if (h.on_add) h.on_add(now);
@@ -196,19 +225,23 @@ Status Informer::ListAndReplace(std::string* resource_version) {
   lo.field_selector = options_.field_selector;
   lo.limit = options_.page_size;
   lo.drop_managed_fields = options_.drop_managed_fields;
-  auto list = client_.List(options_.api_version, options_.kind, options_.namespace_name, lo);
+  // Each page goes into the Store as it arrives: the whole list is never held at once.
+  std::set<std::string> seen;
+  auto list = client_.ListEach(
+      options_.api_version, options_.kind, options_.namespace_name, lo,
+      [&](json&& item) {
+        // List items carry no apiVersion/kind; restore them so handlers see whole objects.
+        item["apiVersion"] = options_.api_version;
+        item["kind"] = options_.kind;
+        std::string key = ObjectKey(item);
+        std::string rv = Meta(item, "resourceVersion");
+        bool unchanged = !rv.empty() && store_.ResourceVersion(key) == rv;
+        seen.insert(std::move(key));
+        if (!unchanged) Deliver(std::move(item), false);
+      },
+      [&] { seen.clear(); });
   if (!list.ok()) return list.status();
   relists_.fetch_add(1);
-  std::set<std::string> seen;
-  for (auto& item : (*list)["items"]) {
-    // List items carry no apiVersion/kind; restore them so handlers see whole objects.
-    item["apiVersion"] = options_.api_version;
-    item["kind"] = options_.kind;
-    seen.insert(ObjectKey(item));
-    auto old = store_.Get(ObjectKey(item));
-    if (old && Meta(*old, "resourceVersion") == Meta(item, "resourceVersion")) continue;
-    Deliver(std::move(item), false);
-  }
   // Objects deleted while we were not watching: deliver their deletes from the cache.
   for (const auto& key : store_.Keys()) {
     if (seen.count(key) == 0) {

@@ -52,6 +52,9 @@ struct WriteOptions {
   std::string field_manager;  // managedFields owner; required for apply
   bool force = false;         // apply only: take ownership of conflicting fields
   std::string subresource;    // e.g. "status"
+  // Parse the server's answer without metadata.managedFields (never allocated): for callers
+  // that only read the object's content.
+  bool drop_managed_fields = false;
 };
 
 enum class PatchType { kMerge, kJson, kStrategicMerge, kApply };
@@ -118,6 +121,13 @@ class Client {
   // starts over without paging. The result is a List with `metadata.resourceVersion`.
   Result<json> List(std::string_view api_version, std::string_view kind, std::string_view ns,
                     const ListOptions& options = {}) const;
+  // The same list delivered item by item as each page arrives, so a big collection is never
+  // held at once. If a continue token expires, `on_restart` runs and the list starts over
+  // without paging (items seen before are delivered again). The result is the List without
+  // `items`, with `metadata.resourceVersion`.
+  Result<json> ListEach(std::string_view api_version, std::string_view kind, std::string_view ns,
+                        const ListOptions& options, const std::function<void(json&&)>& on_item,
+                        const std::function<void()>& on_restart = {}) const;
   Result<json> Create(const json& object, const WriteOptions& options = {}) const;
   // PUT; the object's metadata.resourceVersion makes it conditional (Aborted on a conflict).
   Result<json> Update(const json& object, const WriteOptions& options = {}) const;
@@ -144,8 +154,10 @@ class Client {
   Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate);
 
   Result<http::Response> Do(http::Request request, bool idempotent) const;
+  // Where DoJson drops metadata.managedFields while parsing.
+  enum class DropManagedFields { kNo, kFromItems, kFromObject };
   Result<json> DoJson(http::Request request, bool idempotent,
-                      bool drop_managed_fields = false) const;
+                      DropManagedFields drop = DropManagedFields::kNo) const;
   Result<json> Write(const std::string& method, const json& object, const WriteOptions& options,
                      bool name_in_path) const;
   Result<ResourceInfo> ResourceOf(const json& object) const;
