@@ -148,7 +148,10 @@ void Applier::DryRun(std::vector<Item>& items, const std::vector<size_t>& which,
   ForEach(which, [&](size_t i) {
     Item& item = items[i];
     auto result = client_.Apply(item.object,
-                                {.dry_run = true, .field_manager = kFieldManager, .force = true});
+                                {.dry_run = true,
+                                 .field_manager = kFieldManager,
+                                 .force = true,
+                                 .drop_managed_fields = true});
     if (result.ok()) {
       item.dry_run = std::move(*result);
       return;
@@ -209,7 +212,9 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
     if (!items[i].deferred) now.push_back(i);
   }
   std::vector<std::string> failures;
+  const auto t0 = std::chrono::steady_clock::now();
   DryRun(items, now, failures);
+  const auto t1 = std::chrono::steady_clock::now();
   if (options_.stop.stop_requested()) return Status(Code::kCancelled, "stopped");
   if (!failures.empty()) {
     std::sort(failures.begin(), failures.end());
@@ -220,6 +225,7 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
   }
 
   ApplyReport report;
+  report.dry_run_seconds = std::chrono::duration<double>(t1 - t0).count();
   std::mutex mu;
   for (size_t phase = 0; phase < static_cast<size_t>(manifest::kApplyPhaseCount); ++phase) {
     std::vector<size_t> in_phase, deferred;
@@ -257,7 +263,9 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
         errors.push_back(item.Where() + ": " + live.status().message());
         return;
       }
-      auto applied = client_.Apply(item.object, {.field_manager = kFieldManager, .force = true});
+      auto applied = client_.Apply(item.object, {.field_manager = kFieldManager,
+                                                  .force = true,
+                                                  .drop_managed_fields = true});
       std::lock_guard lock(mu);
       if (!applied.ok()) {
         errors.push_back(item.Where() + ": " + applied.status().message());
@@ -278,6 +286,8 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
     }
   }
   for (const auto& item : items) report.inventory.push_back(item.ref);
+  report.apply_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   return report;
 }
 

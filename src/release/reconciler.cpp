@@ -661,7 +661,10 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
   kube::RemoveCondition(run.status["conditions"], "Stalled");
   metrics_.ObserveSync(run.ns, run.name, writes > 0 || new_revision ? "succeeded" : "unchanged",
                        std::chrono::duration<double>(clock_.Now() - started).count());
-  spdlog::info("release {}: revision {} applied ({})", run.key, Short(commit.sha), summary);
+  spdlog::info("release {}: revision {} applied ({}) in {:.2f} s (dry run {:.2f} s, apply {:.2f} s)",
+               run.key, Short(commit.sha), summary,
+               std::chrono::duration<double>(clock_.Now() - started).count(),
+               report->dry_run_seconds, report->apply_seconds);
   return Status::Ok();
 }
 

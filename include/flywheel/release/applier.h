@@ -42,6 +42,9 @@ struct ApplyReport {
   // Each object as the server returned it after the apply (the live one when unchanged), by
   // ObjectRef::Id(); used to remember what "in sync" looks like for drift detection.
   std::map<std::string, nlohmann::json> results;
+  // Where the time went: the dry run of every object, then the phased apply.
+  double dry_run_seconds = 0;
+  double apply_seconds = 0;
 };
 
 // Applies one revision's manifests with server-side apply (field manager "flywheel", force):
