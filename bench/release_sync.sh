@@ -8,6 +8,8 @@
 #   --runs N      measured rounds of each scenario (default 3), the order alternating
 #   --releases N  Releases in the many-Releases scenario (default 300)
 #   --no-warmup   skip the unmeasured warm-up round of the single-Release scenarios
+#   --only S      run only scenarios 1+2 (S = single) or 3 (S = many) and print the raw results
+#                 instead of writing docs/benchmarks.md (for investigating one of them)
 #
 # Scenarios: (1) one Release, the commit that adds 500 objects (200 ConfigMaps, 150 Services,
 # 150 Deployments) synced with `flywheel sync --wait`; (2) the same sync again with nothing
@@ -16,7 +18,8 @@
 #
 # Environment: FLYWHEEL_BIN (default build/flywheel), FLYWHEEL_TESTENV_DIR (default .testenv),
 # BENCH_OUTPUT (default docs/benchmarks.md), BENCH_KEEP_LOGS (a directory to copy the
-# controller logs to).
+# controller logs to), BENCH_CONTROLLER_WRAPPER (a command the controller runs under, e.g.
+# `heaptrack -o /tmp/ht`; its numbers are then the wrapper's, so only with --only).
 set -euo pipefail
 export LC_ALL=C
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +29,7 @@ cd "$root"
 runs=3
 releases=300
 warmup=1
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift ;;
@@ -33,6 +37,8 @@ while [ $# -gt 0 ]; do
     --releases) releases=$2; shift ;;
     --releases=*) releases=${1#--releases=} ;;
     --no-warmup) warmup=0 ;;
+    --only) only=$2; shift ;;
+    --only=*) only=${1#--only=} ;;
     -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release_sync.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -50,6 +56,8 @@ clk_tck=$(getconf CLK_TCK)
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+case "$only" in "" | single | many) ;; *) die "--only takes single or many, not $only" ;; esac
+[ -n "$only" ] || [ -z "${BENCH_CONTROLLER_WRAPPER:-}" ] || die "BENCH_CONTROLLER_WRAPPER needs --only"
 [ -x "$bin" ] || die "$bin not found: run \`make build\` (or set FLYWHEEL_BIN)"
 
 # GNU time (peak RSS and CPU of kubectl) and jq (reading status and JSON).
@@ -78,6 +86,7 @@ namespaces=()  # every namespace this run created, deleted on exit
 controller_pid=""
 stop_controller() {
   if [ -n "$controller_pid" ]; then
+    pkill -TERM -P "$controller_pid" 2>/dev/null || true  # the controller under a wrapper
     kill "$controller_pid" 2>/dev/null || true
     wait "$controller_pid" 2>/dev/null || true
     controller_pid=""
@@ -128,7 +137,8 @@ start_controller() {
   for n in "$@"; do ns_flags+=(--namespace "$n"); done
   metrics_port=$(free_port)
   rm -rf "$work/git-cache"
-  "$bin" controller --kubeconfig "$kubeconfig" "${ns_flags[@]}" \
+  # shellcheck disable=SC2086 # the wrapper is a command line
+  ${BENCH_CONTROLLER_WRAPPER:-} "$bin" controller --kubeconfig "$kubeconfig" "${ns_flags[@]}" \
     --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address 0 \
     --webhook-bind-address 0 --git-cache-dir "$work/git-cache" >"$logfile" 2>&1 &
   controller_pid=$!
@@ -335,6 +345,7 @@ timed_sync() {
 
 # --- Scenarios 1 and 2: one Release, 500 objects ----------------------------------------------
 
+if [ "$only" != many ]; then
 rel_ns=bench-release
 new_namespace "$rel_ns"
 start_controller "$work/controller-single.log" "$rel_ns"
@@ -405,8 +416,11 @@ single_hwm=$(status_kib "$single_pid" VmHWM)
 single_cpu=$(cpu_of "$single_pid")
 stop_controller
 errors_single=$(grep -ciE 'error|warn' "$work/controller-single.log" || true)
+fi
 
 # --- Scenario 3: many Releases ----------------------------------------------------------------
+
+if [ "$only" != single ]; then
 
 log "scenario 3: $releases Releases of $per_release ConfigMaps"
 git_init "$work/many.git" "$work/many"
@@ -453,9 +467,11 @@ for ((r = 1; r <= runs; r++)); do
   drop_namespaces "$m_ns" "$m_target" "$m_kc"
 done
 errors_many=$(cat "$work"/controller-many-*.log | grep -ciE 'error|warn' || true)
+fi
 
 log "raw results:"
 cat "$results" "$requests" >&2
+[ -z "$only" ] || exit 0
 
 # --- Summarising ------------------------------------------------------------------------------
 

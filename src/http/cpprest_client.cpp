@@ -1,6 +1,8 @@
 // The cpprestsdk implementation of http::Client. Everything cpprestsdk-specific stays in this
 // file so the library can be replaced (libcurl is the usual choice) without touching callers.
 #include <cpprest/http_client.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -99,10 +101,29 @@ std::string HostOf(const std::string& url) {
   return host;
 }
 
+using CertStorePtr = std::shared_ptr<X509_STORE>;
+
+// The trust store of a CA bundle: only its certificates, as client-go trusts only the
+// kubeconfig's CA when one is given. Built once per client and shared (reference-counted) by
+// every connection's context: cpprestsdk loads the system's whole CA bundle into each new
+// connection's context (about 300 KiB each), which this replaces. Null if `pem` is empty.
+CertStorePtr CertStoreOf(const std::string& pem) {
+  if (pem.empty()) return nullptr;
+  CertStorePtr store(X509_STORE_new(), X509_STORE_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store.get(), cert);
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the end of the data reads as an error
+  return store;
+}
+
 // Trust, client certificate and server name checks for one connection's context.
 void ConfigureContext(boost::asio::ssl::context& ctx, const TlsOptions& tls,
-                      const TlsCheck& check) {
-  if (!tls.ca_pem.empty()) ctx.add_certificate_authority(boost::asio::buffer(tls.ca_pem));
+                      const CertStorePtr& trust, const TlsCheck& check) {
+  if (trust) SSL_CTX_set1_cert_store(ctx.native_handle(), trust.get());
   if (!tls.client_cert_pem.empty()) {
     ctx.use_certificate_chain(boost::asio::buffer(tls.client_cert_pem));
     ctx.use_private_key(boost::asio::buffer(tls.client_key_pem), boost::asio::ssl::context::pem);
@@ -250,9 +271,9 @@ class CppRestClient final : public Client {
     config.set_validate_certificates(!options_.tls.insecure_skip_verify);
     const std::string& name = options_.tls.server_name;
     TlsCheck check{IsIpAddress(name) ? "" : name, verify_name_, verify_mu_, verify_failure_};
-    config.set_ssl_context_callback([tls = options_.tls, check](boost::asio::ssl::context& ctx) {
-      ConfigureContext(ctx, tls, check);
-    });
+    config.set_ssl_context_callback(
+        [tls = options_.tls, trust = CertStoreOf(options_.tls.ca_pem),
+         check](boost::asio::ssl::context& ctx) { ConfigureContext(ctx, tls, trust, check); });
     auto client = std::make_shared<http_client>(web::uri(options_.base_url), config);
     clients_.emplace(timeout, client);
     return client;

@@ -145,9 +145,14 @@ void RuntimeMetrics::SetLeader(const std::string& lease, bool leading) {
 
 std::string RuntimeMetrics::Serialize() const {
   prometheus::TextSerializer serializer;
-  std::ostringstream out;
+  std::string buffer;
+  const size_t last = last_size_.load();
+  buffer.reserve(last + last / 8 + 4096);
+  std::ostringstream out(std::move(buffer));  // writes into the reserved capacity
   serializer.Serialize(out, registry_->Collect());
-  return out.str();
+  std::string text = std::move(out).str();
+  last_size_.store(text.size());
+  return text;
 }
 
 }  // namespace flywheel::kube

@@ -6,6 +6,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,9 @@ class RuntimeMetrics {
   prometheus::Family<prometheus::Gauge>& unfinished_;
   prometheus::Family<prometheus::Gauge>& longest_;
   prometheus::Family<prometheus::Gauge>& leader_;
+  // The size of the last exposition: the next one is written into a buffer of about that size
+  // instead of one that doubles and is copied (with hundreds of Releases it is megabytes).
+  mutable std::atomic<size_t> last_size_{0};
 };
 
 }  // namespace flywheel::kube
