@@ -125,6 +125,15 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 mib() { calc '%.1f' "($1) / 1048576"; }
 # CPU seconds (user + system) of a process so far.
 cpu_of() { awk -v t="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"; }
+# CPU seconds of the whole control plane (kube-apiserver, etcd, kube-controller-manager,
+# kube-scheduler, kwok) so far: the server side of each step.
+cp_cpu() {
+  local f t=0
+  for f in "$testenv"/pids/*.pid; do
+    [ -e "/proc/$(cat "$f")/stat" ] && t=$(calc '%.2f' "$t + $(cpu_of "$(cat "$f")")")
+  done
+  echo "$t"
+}
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -290,8 +299,11 @@ timed_kubectl() {  # timed_kubectl <label> <extra> kubectl-args...
   local label=$1 extra=$2
   shift 2
   api_requests >"$work/req0"
+  local s0
+  s0=$(cp_cpu)
   /usr/bin/time -f "$tfmt" -o "$work/time" "${kubectl[@]}" "$@" >"$work/kubectl.out" 2>&1 ||
     die "kubectl $* failed: $(tail -n 5 "$work/kubectl.out")"
+  echo "$label $(calc '%.2f' "$(cp_cpu) - $s0")" >>"$server_cpu"
   api_requests >"$work/req1"
   echo "$label $(requests_delta "$work/req0" "$work/req1")" >>"$requests"
   local wall rss user sys
@@ -314,6 +326,8 @@ requests_delta() {
 }
 requests=$work/requests.txt
 : >"$requests"
+server_cpu=$work/server_cpu.txt  # "<label> <control-plane CPU seconds>" per timed step
+: >"$server_cpu"
 
 # timed_sync <label> <namespace> <release>: `flywheel sync --wait`; its CPU plus the controller's
 # CPU over the same interval, and the controller's own latency: from the request (the annotation's
@@ -326,9 +340,12 @@ timed_sync() {
   for ((i = 0; i < 100; i++)); do [ -s "$work/watch" ] && break; sleep 0.05; done
   api_requests >"$work/req0"
   c0=$(cpu_of "$controller_pid")
+  local s0
+  s0=$(cp_cpu)
   /usr/bin/time -f "$tfmt" -o "$work/time" "$bin" sync "$name" -n "$ns" --kubeconfig "$kubeconfig" \
     --wait 5m >"$work/sync.out" 2>&1 || die "flywheel sync $ns/$name failed: $(cat "$work/sync.out")"
   c1=$(cpu_of "$controller_pid")
+  echo "$label $(calc '%.2f' "$(cp_cpu) - $s0")" >>"$server_cpu"
   api_requests >"$work/req1"
   sleep 0.2
   kill "$watch_pid" 2>/dev/null || true
@@ -470,7 +487,7 @@ errors_many=$(cat "$work"/controller-many-*.log | grep -ciE 'error|warn' || true
 fi
 
 log "raw results:"
-cat "$results" "$requests" >&2
+cat "$results" "$requests" "$server_cpu" >&2
 [ -z "$only" ] || exit 0
 
 # --- Summarising ------------------------------------------------------------------------------

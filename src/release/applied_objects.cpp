@@ -65,16 +65,27 @@ void AppliedObjects::Track(const ObjectRef& ref) {
   w.thread = std::jthread([informer, token = stop_.get_token()] { informer->Run(token); });
 }
 
-std::optional<kube::ObjectPtr> AppliedObjects::Get(const ObjectRef& ref) {
+kube::Informer* AppliedObjects::Synced(const ObjectRef& ref) {
   kube::Informer* informer = nullptr;
   {
     std::lock_guard lock(mu_);
     auto it = kinds_.find(ref.group + "/" + ref.kind);
-    if (it == kinds_.end()) return std::nullopt;
+    if (it == kinds_.end()) return nullptr;
     informer = it->second.informer.get();
   }
-  if (!informer->HasSynced()) return std::nullopt;
+  return informer->HasSynced() ? informer : nullptr;
+}
+
+std::optional<kube::ObjectPtr> AppliedObjects::Get(const ObjectRef& ref) {
+  kube::Informer* informer = Synced(ref);
+  if (informer == nullptr) return std::nullopt;
   return informer->store().Get(ref.ns.empty() ? ref.name : ref.ns + "/" + ref.name);
+}
+
+std::optional<std::string> AppliedObjects::ResourceVersion(const ObjectRef& ref) {
+  kube::Informer* informer = Synced(ref);
+  if (informer == nullptr) return std::nullopt;
+  return informer->store().ResourceVersion(ref.ns.empty() ? ref.name : ref.ns + "/" + ref.name);
 }
 
 }  // namespace flywheel::release

@@ -147,11 +147,10 @@ void Applier::DryRun(std::vector<Item>& items, const std::vector<size_t>& which,
   std::mutex mu;
   ForEach(which, [&](size_t i) {
     Item& item = items[i];
-    auto result = client_.Apply(item.object,
-                                {.dry_run = true,
-                                 .field_manager = kFieldManager,
-                                 .force = true,
-                                 .drop_managed_fields = true});
+    auto result = client_.Apply(item.object, {.dry_run = true,
+                                              .field_manager = kFieldManager,
+                                              .force = true,
+                                              .drop_managed_fields = true});
     if (result.ok()) {
       item.dry_run = std::move(*result);
       return;
@@ -263,9 +262,9 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
         errors.push_back(item.Where() + ": " + live.status().message());
         return;
       }
-      auto applied = client_.Apply(item.object, {.field_manager = kFieldManager,
-                                                  .force = true,
-                                                  .drop_managed_fields = true});
+      auto applied = client_.Apply(
+          item.object,
+          {.field_manager = kFieldManager, .force = true, .drop_managed_fields = true});
       std::lock_guard lock(mu);
       if (!applied.ok()) {
         errors.push_back(item.Where() + ": " + applied.status().message());

@@ -127,6 +127,14 @@ std::string Annotation(const json& object, const char* name) {
   return it != annotations.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// metadata.resourceVersion, "" if absent.
+std::string VersionOf(const json& object) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto it = meta->find("resourceVersion");
+  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 }  // namespace
 
 // ---- RollbackRequest / ReleaseSpec ----
@@ -195,6 +203,11 @@ struct ReleaseReconciler::State {
   std::vector<manifest::Manifest> manifests;
   std::map<std::string, size_t> source;    // ObjectRef::Id -> index in manifests
   std::map<std::string, json> projection;  // ObjectRef::Id -> Project(manifest, live) when synced
+  // What the last look at each applied object found, by ObjectRef::Id, with the resourceVersion
+  // it was found at: while that is unchanged the verdict holds, so a reconcile woken by one
+  // object's change re-reads only that object. Cleared with `projection`.
+  std::map<std::string, std::string> in_sync_at;  // matched its projection at this version
+  std::map<std::string, std::pair<std::string, manifest::Health>> health_at;
   std::optional<Clock::TimePoint> last_fetch;
   // The resourceVersion our last status write replaced: a cached object still at it has not
   // caught up with that write yet, and reconciling it would redo the work.
@@ -615,6 +628,8 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
   state.manifests = std::move(*manifests);
   state.source.clear();
   state.projection.clear();
+  state.in_sync_at.clear();
+  state.health_at.clear();
   // Applied objects by group/kind/name (a manifest may name no namespace: it got the default).
   std::multimap<std::string, const ObjectRef*> applied_by_name;
   for (const auto& r : report->inventory) {
@@ -661,10 +676,11 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
   kube::RemoveCondition(run.status["conditions"], "Stalled");
   metrics_.ObserveSync(run.ns, run.name, writes > 0 || new_revision ? "succeeded" : "unchanged",
                        std::chrono::duration<double>(clock_.Now() - started).count());
-  spdlog::info("release {}: revision {} applied ({}) in {:.2f} s (dry run {:.2f} s, apply {:.2f} s)",
-               run.key, Short(commit.sha), summary,
-               std::chrono::duration<double>(clock_.Now() - started).count(),
-               report->dry_run_seconds, report->apply_seconds);
+  spdlog::info(
+      "release {}: revision {} applied ({}) in {:.2f} s (dry run {:.2f} s, apply {:.2f} s)",
+      run.key, Short(commit.sha), summary,
+      std::chrono::duration<double>(clock_.Now() - started).count(), report->dry_run_seconds,
+      report->apply_seconds);
   return Status::Ok();
 }
 
@@ -679,12 +695,19 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
     auto found = inventory.find(id);
     if (found == inventory.end()) continue;
     const ObjectRef& ref = found->second;
+    auto version = applied_->ResourceVersion(ref);
+    if (!version) continue;  // not watched (yet): no opinion
+    if (auto seen = state.in_sync_at.find(id);
+        seen != state.in_sync_at.end() && !version->empty() && seen->second == *version) {
+      continue;  // in sync when last read and unchanged since
+    }
     auto live = applied_->Get(ref);
-    if (!live) continue;  // not watched (yet): no opinion
+    if (!live) continue;
     auto expected = state.projection.find(id);
     bool missing = *live == nullptr;
     if (!missing && expected != state.projection.end() &&
         Project(state.manifests[index].object, **live) == expected->second) {
+      state.in_sync_at[id] = VersionOf(**live);  // the version actually read
       continue;
     }
     drifted.push_back(state.manifests[index]);
@@ -701,6 +724,7 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
   for (const auto& [id, object] : report->results) {
     if (auto it = state.source.find(id); it != state.source.end()) {
       state.projection[id] = Project(state.manifests[it->second].object, object);
+      state.in_sync_at.erase(id);
     }
   }
   if (report->created + report->configured > 0) {
@@ -732,23 +756,33 @@ void ReleaseReconciler::AssessHealth(Run& run) {
         return 0;
     }
   };
+  State& state = *run.state;
   for (const auto& ref : Inventory(run.status)) {
     applied_->Track(ref);
-    json live;
-    std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
-    if (cached && *cached) {
-      live = **cached;
-    } else if (!cached) {
-      auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
-      if (got.ok()) live = std::move(*got);
-    }
+    const std::string id = ref.Id();
+    std::optional<std::string> version = applied_->ResourceVersion(ref);
+    auto known = state.health_at.find(id);
     manifest::Health h;
-    if (live.is_null()) {
-      h = {run.spec.self_heal ? manifest::HealthState::kProgressing
-                              : manifest::HealthState::kDegraded,
-           ref.Display() + " is missing"};
+    if (version && !version->empty() && known != state.health_at.end() &&
+        known->second.first == *version) {
+      h = known->second.second;  // unchanged since last assessed
     } else {
-      h = manifest::AssessHealth(live);
+      kube::ObjectPtr live;
+      std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
+      if (cached) {
+        live = *cached;
+      } else {
+        auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
+        if (got.ok()) live = std::make_shared<const json>(std::move(*got));
+      }
+      if (live == nullptr) {
+        h = {run.spec.self_heal ? manifest::HealthState::kProgressing
+                                : manifest::HealthState::kDegraded,
+             ref.Display() + " is missing"};
+      } else {
+        h = manifest::AssessHealth(*live);
+        if (cached) state.health_at[id] = {VersionOf(*live), h};
+      }
     }
     if (h.state == manifest::HealthState::kHealthy) continue;
     if (rank(h.state) > rank(worst)) worst = h.state;

@@ -33,11 +33,18 @@ class AppliedObjects {
   // The live object: std::nullopt when the kind's cache is not synced (ask the server instead),
   // nullptr when the object does not exist.
   std::optional<kube::ObjectPtr> Get(const ObjectRef& ref);
+  // The live object's resourceVersion without reading the object: std::nullopt when the kind's
+  // cache is not synced, "" when the object does not exist. Lets Releases re-examine only the
+  // objects that changed since they last looked.
+  std::optional<std::string> ResourceVersion(const ObjectRef& ref);
 
   // Stops every informer and joins their threads. Idempotent.
   void Stop();
 
  private:
+  // The synced informer of the kind of `ref`, or null.
+  kube::Informer* Synced(const ObjectRef& ref);
+
   struct Watched {
     std::unique_ptr<kube::Informer> informer;
     std::jthread thread;
