@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -120,69 +121,40 @@ int64_t Chunk(int64_t n) {
   return c < 32 ? 32 : c;
 }
 
-// A model of the heap an nlohmann::json tree occupies with libstdc++ and glibc, to say where the
-// memory goes. Values are 16 bytes inline in their parent; an object is a heap std::map (48 B)
-// with one 80-byte red-black node per member (links 32 + key std::string 32 + value 16); an array
-// is a heap std::vector (24 B) plus its buffer; a string is a heap std::string (32 B) plus a
-// buffer when longer than 15 characters (no small-string optimisation past that).
-struct TreeModel {
-  int64_t values = 0;         // json values, including the root
-  int64_t members = 0;        // object members (map nodes)
-  int64_t strings = 0;        // string values
-  int64_t payload_bytes = 0;  // characters of keys and string values
-  int64_t heap_bytes = 0;     // modelled allocator bytes
+// The heap buffer of a std::string of `n` characters (none up to 15: the small-string buffer).
+int64_t StringHeap(size_t n) { return n > 15 ? Chunk(static_cast<int64_t>(n) + 1) : 0; }
 
-  void String(const std::string& s, bool is_key) {
-    payload_bytes += static_cast<int64_t>(s.size());
-    if (!is_key) heap_bytes += Chunk(32);  // the std::string object itself
-    if (s.size() > 15) heap_bytes += Chunk(static_cast<int64_t>(s.capacity()) + 1);
-  }
+// A model of the heap the Store spends on one object besides its packed block, with libstdc++ and
+// glibc malloc: the node of the object map (32 bytes of red-black links + the key std::string +
+// the Entry: block pointer, size, resourceVersion std::string), the key's and the
+// resourceVersion's buffers past 15 characters, and one set node (links + a key pointer) per index
+// the object is in: its namespace, each owner reference, each string label. Not counted: the
+// index maps' own entries (one per distinct namespace, owner UID or label, shared by objects).
+struct StoreOverheadModel {
+  int64_t heap_bytes = 0;
+  int64_t index_nodes = 0;
 
-  void Add(const json& j) {
-    ++values;
-    switch (j.type()) {
-      case json::value_t::object:
-        heap_bytes += Chunk(48);
-        for (auto it = j.begin(); it != j.end(); ++it) {
-          ++members;
-          heap_bytes += Chunk(80);
-          String(it.key(), true);
-          Add(it.value());
-        }
-        break;
-      case json::value_t::array: {
-        heap_bytes += Chunk(24);
-        const auto& arr = j.get_ref<const json::array_t&>();
-        if (arr.capacity() > 0) heap_bytes += Chunk(static_cast<int64_t>(arr.capacity()) * 16);
-        for (const auto& e : arr) Add(e);
-        break;
+  void Add(const nlohmann::json& object) {
+    constexpr int64_t kLinks = 32;
+    constexpr int64_t kEntry = sizeof(void*) + 8 + sizeof(std::string);
+    const std::string key = flywheel::kube::ObjectKey(object);
+    int64_t nodes = 1;  // the namespace index
+    std::string resource_version;
+    if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+      resource_version = m->value("resourceVersion", "");
+      if (auto refs = m->find("ownerReferences"); refs != m->end() && refs->is_array()) {
+        for (const auto& ref : *refs) nodes += ref.is_object() ? 1 : 0;
       }
-      case json::value_t::string:
-        ++strings;
-        String(j.get_ref<const std::string&>(), false);
-        break;
-      default:
-        break;
+      if (auto labels = m->find("labels"); labels != m->end() && labels->is_object()) {
+        for (const auto& value : *labels) nodes += value.is_string() ? 1 : 0;
+      }
     }
+    heap_bytes += Chunk(kLinks + static_cast<int64_t>(sizeof(std::string)) + kEntry);
+    heap_bytes += StringHeap(key.size()) + StringHeap(resource_version.size());
+    heap_bytes += nodes * Chunk(kLinks + static_cast<int64_t>(sizeof(void*)));
+    index_nodes += nodes;
   }
 };
-
-// The modelled heap of the Store around each object: the shared_ptr control block with the
-// json root (make_shared: 16 + 16), the key in the object map (node 32 + string 32 + shared_ptr
-// 16), and the key again in the namespace index and in one index entry per label (set node 32 +
-// string 32 each).
-int64_t StoreOverheadModel(const json& object) {
-  const std::string key = flywheel::kube::ObjectKey(object);
-  const int64_t key_heap = key.size() > 15 ? Chunk(static_cast<int64_t>(key.size()) + 1) : 0;
-  int64_t labels = 0;
-  if (auto m = object.find("metadata"); m != object.end()) {
-    if (auto l = m->find("labels"); l != m->end() && l->is_object()) labels = l->size();
-  }
-  int64_t bytes = Chunk(32);                       // control block + root value
-  bytes += Chunk(80) + key_heap;                   // objects_ node
-  bytes += (1 + labels) * (Chunk(64) + key_heap);  // by_namespace_ + by_label_ set nodes
-  return bytes;
-}
 
 }  // namespace
 
@@ -242,15 +214,41 @@ int main(int argc, char** argv) {
   malloc_trim(0);
   const int64_t rss_trimmed_kib = ProcStatusKiB("VmRSS");
 
-  const auto objects = informer.store().List();
-  const auto n = static_cast<int64_t>(objects.size());
-  TreeModel model;
-  int64_t store_model = 0;
+  // Read back one Get at a time: Store::List() would unpack every object at once and hold all the
+  // trees, which is not what the cache costs. Each Get is timed (that is the unpack). The heap
+  // the fresh trees take is measured over batches held together, not per Get: mallinfo2 walks
+  // malloc's free lists (milliseconds a call on this heap), and chunks parked in malloc's
+  // per-thread cache count as in use, which hid a sixth of a tree measured one at a time.
+  const auto& store = informer.store();
+  const std::vector<std::string> keys = store.Keys();
+  const auto n = static_cast<int64_t>(keys.size());
+  constexpr size_t kBatch = 64;
+  std::vector<kube::ObjectPtr> held;
+  held.reserve(kBatch);
+  StoreOverheadModel store_model;
+  int64_t packed_bytes = 0;
+  int64_t packed_heap = 0;
   int64_t compact_bytes = 0;
-  for (const auto& o : objects) {
-    model.Add(*o);
-    store_model += StoreOverheadModel(*o);
-    compact_bytes += static_cast<int64_t>(o->dump().size());
+  int64_t tree_heap = 0;
+  Clock::duration unpack_time{};
+  for (size_t first = 0; first < keys.size(); first += kBatch) {
+    const size_t last = std::min(keys.size(), first + kBatch);
+    const int64_t heap_before_batch = HeapInUse();
+    for (size_t i = first; i < last; ++i) {
+      const auto get_start = Clock::now();
+      held.push_back(store.Get(keys[i]));
+      unpack_time += Clock::now() - get_start;
+    }
+    tree_heap += HeapInUse() - heap_before_batch;
+    for (const auto& o : held) {
+      if (o == nullptr) continue;
+      const auto packed = static_cast<int64_t>(json::to_msgpack(*o).size());
+      packed_bytes += packed;
+      packed_heap += Chunk(packed);
+      compact_bytes += static_cast<int64_t>(o->dump().size());
+      store_model.Add(*o);
+    }
+    held.clear();
   }
   auto per = [n](int64_t total) { return n > 0 ? total / n : 0; };
 
@@ -272,13 +270,16 @@ int main(int argc, char** argv) {
       {"rss_after_malloc_trim_kib", rss_trimmed_kib},
       {"cached_compact_json_bytes", compact_bytes},
       {"cached_compact_json_per_object_bytes", per(compact_bytes)},
+      {"cached_packed_bytes", packed_bytes},
+      {"cached_packed_per_object_bytes", per(packed_bytes)},
+      {"get_unpack_microseconds_per_object",
+       n > 0 ? std::chrono::duration<double, std::micro>(unpack_time).count() / n : 0.0},
+      {"get_tree_heap_per_object_bytes", per(tree_heap)},
       {"model",
-       {{"json_values_per_object", per(model.values)},
-        {"object_members_per_object", per(model.members)},
-        {"strings_per_object", per(model.strings)},
-        {"payload_chars_per_object", per(model.payload_bytes)},
-        {"json_heap_per_object_bytes", per(model.heap_bytes)},
-        {"store_heap_per_object_bytes", per(store_model)}}},
+       {{"packed_heap_per_object_bytes", per(packed_heap)},
+        {"store_overhead_per_object_bytes", per(store_model.heap_bytes)},
+        {"index_nodes_per_object",
+         n > 0 ? static_cast<double>(store_model.index_nodes) / n : 0.0}}},
   };
   std::cout << out.dump() << std::endl;
   return 0;
