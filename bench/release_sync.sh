@@ -497,6 +497,11 @@ median() {
   awk -v l="$1" "\$1 == l { print $2 }" "$results" | sort -g |
     awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
+# median_in <file> <label> <awk expression>: the same over another file of labelled lines.
+median_in() {
+  awk -v l="$2" "\$1 == l { print $3 }" "$1" | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0) }'
+}
 verdict_le() { awk -v x="$1" -v goal="$2" 'BEGIN { print (x <= goal ? "**met**" : "**missed**") }'; }
 verdict_lt() { awk -v x="$1" -v goal="$2" 'BEGIN { print (x < goal ? "**met**" : "**missed**") }'; }
 # The request mix of a step in the last measured round.
@@ -509,6 +514,14 @@ for v in fw-apply kc-apply fw-resync kc-resync fw-many kc-many; do
   cpu[$v]=$(median "$v" '$4')
 done
 ctl_apply=$(median fw-apply '$5')
+declare -A scpu
+for v in fw-apply kc-apply fw-resync kc-resync; do scpu[$v]=$(median_in "$server_cpu" "$v" '$2'); done
+# The controller's own split of the measured 500-object syncs ("dry run X s, apply Y s").
+grep -a '500 created' "$work/controller-single.log" | tail -n "$runs" |
+  sed -n 's/.*(dry run \([0-9.]*\) s, apply \([0-9.]*\) s).*/phase \1 \2/p' >"$work/phases"
+dry_s=$(median_in "$work/phases" phase '$2')
+write_s=$(median_in "$work/phases" phase '$3')
+floor_s=$(calc '%.2f' "(${scpu[fw-apply]} + $ctl_apply) / $(nproc)")
 ctl_resync=$(median fw-resync '$5')
 handled_apply=$(median fw-apply '$6')
 handled_resync=$(median fw-resync '$6')
@@ -590,6 +603,8 @@ Deployments available, the Release Healthy).
 | controller: request → acknowledging status write (seen by a watch), s | ${handled_apply} | | ${handled_resync} | |
 | CPU seconds (flywheel: the CLI + the controller over the same interval) | ${cpu[fw-apply]} | ${cpu[kc-apply]} | ${cpu[fw-resync]} | ${cpu[kc-resync]} |
 | of which the controller | ${ctl_apply} | | ${ctl_resync} | |
+| control plane CPU seconds over the same interval (kube-apiserver, etcd, controller-manager, scheduler, kwok) | ${scpu[fw-apply]} | ${scpu[kc-apply]} | ${scpu[fw-resync]} | ${scpu[kc-resync]} |
+| controller log: dry run of every object / phased apply, s | ${dry_s} / ${write_s} | | | |
 | peak RSS, MiB (flywheel: the \`sync\` CLI; kubectl: \`/usr/bin/time %M\`) | $(mib "${rss[fw-apply]}") | $(mib "${rss[kc-apply]}") | $(mib "${rss[fw-resync]}") | $(mib "${rss[kc-resync]}") |
 
 The controller of (1) and (2) ended at VmHWM $(mib "$((single_hwm * 1024))") MiB after all rounds, ${single_cpu} CPU seconds in all.
@@ -635,18 +650,18 @@ if [ "$apply_ok" = 0 ] || [ "$resync_ok" = 0 ]; then
   echo >>"$section"
   if [ "$apply_ok" = 0 ]; then
     cat >>"$section" <<EOF
-- (1) missed: the controller took ${handled_apply} s from the request to its status write, the CLI
-  ${wall[fw-apply]} s (its 100 ms poll adds up to a tenth of a second). Per object a sync sends a
-  server-side apply with \`dryRun=All\` (validation of everything before anything is written),
-  then, phase by phase with 8 in flight, the real apply (a GET of the live object only when the
-  dry run shows it exists, to skip unchanged ones): two requests where kubectl sends one apply
-  (see the request counts above),
-  on an API server that shares 2 cores with the controller, kubectl, kube-controller-manager
-  (busy with the new Deployments) and other work. Concurrency cannot buy more than the server's
-  spare cores. With every object validated by a dry run first (the issue's rule), the API server
-  does twice kubectl's work; on 2 shared cores that puts 0.5× out of reach by construction.
-  Ways forward: fewer requests where the answer is known (e.g. no dry run for objects identical
-  to what the previous sync applied), or a machine where the API server has spare cores.
+- (1) missed. The controller validated every object with a \`dryRun=All\` apply in ${dry_s} s and
+  applied them phase by phase (8 in flight) in ${write_s} s: ${handled_apply} s from the request to its
+  status write. Both sides keep the 2 cores busy: over flywheel's step the control plane used
+  ${scpu[fw-apply]} CPU seconds and the controller ${ctl_apply}; over kubectl's, the control plane used
+  ${scpu[kc-apply]} and kubectl ${cpu[kc-apply]} (kube-controller-manager, the scheduler and kwok start the new
+  Deployments' ReplicaSets and Pods during both). At 100% of $(nproc) cores flywheel's step cannot take
+  less than (${scpu[fw-apply]} + ${ctl_apply}) / $(nproc) = ${floor_s} s, $(calc '%.2f' "$floor_s / ${wall[kc-apply]}")× kubectl's time: reaching 0.5× here
+  would need the control plane to spend less CPU on flywheel's $(mix fw-apply | grep -o 'APPLY[^ ]*' | tr '\n' ' ')
+  than on kubectl's $(mix kc-apply | grep -o 'APPLY=[0-9]*'), which the validate-everything-first rule
+  (one dry-run request per object) rules out on this machine. kubectl sends one request at a
+  time and waits for each while flywheel keeps 8 in flight, so an API server with spare cores
+  would serve flywheel's in parallel; that case cannot be measured on 2 shared cores.
 EOF
   fi
   if [ "$resync_ok" = 0 ]; then
@@ -660,7 +675,8 @@ fi
 if awk -v x="$many_mib" 'BEGIN { exit !(x >= 60) }'; then
   cat >>"$section" <<EOF
 
-**Memory** ((3) missed; not broken down by this benchmark). The idle controller holds
+**Memory** ((3) missed; break it down with
+\`BENCH_CONTROLLER_WRAPPER='heaptrack -o /tmp/ht' bench/release_sync.sh --only many\`). The idle controller holds
 $(mib "$many_rss0") MiB before the Releases exist; the ${releases} Releases add $(mib "$many_hwm - $many_rss0") MiB
 ($(calc '%.0f' "($many_hwm - $many_rss0) / $releases / 1024") KiB per Release of ${per_release} small ConfigMaps), and RSS at the end is still
 $(mib "$many_rss_end") MiB, so it is retained state, not a transient peak. Per Release the reconciler keeps
