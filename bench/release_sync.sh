@@ -646,7 +646,7 @@ apply_ok=$(awk -v x="$apply_ratio" 'BEGIN { print (x <= 0.5) }')
 resync_ok=$(awk -v x="$resync_ratio" 'BEGIN { print (x < 0.2) }')
 if [ "$apply_ok" = 0 ] || [ "$resync_ok" = 0 ]; then
   echo >>"$section"
-  echo '**Where the time goes** (from the numbers above and `src/release/`; nothing tuned here).' >>"$section"
+  echo '**Where the time goes** (from the numbers above and `src/release/`).' >>"$section"
   echo >>"$section"
   if [ "$apply_ok" = 0 ]; then
     cat >>"$section" <<EOF
@@ -656,12 +656,13 @@ if [ "$apply_ok" = 0 ] || [ "$resync_ok" = 0 ]; then
   ${scpu[fw-apply]} CPU seconds and the controller ${ctl_apply}; over kubectl's, the control plane used
   ${scpu[kc-apply]} and kubectl ${cpu[kc-apply]} (kube-controller-manager, the scheduler and kwok start the new
   Deployments' ReplicaSets and Pods during both). At 100% of $(nproc) cores flywheel's step cannot take
-  less than (${scpu[fw-apply]} + ${ctl_apply}) / $(nproc) = ${floor_s} s, $(calc '%.2f' "$floor_s / ${wall[kc-apply]}")× kubectl's time: reaching 0.5× here
-  would need the control plane to spend less CPU on flywheel's $(mix fw-apply | grep -o 'APPLY[^ ]*' | tr '\n' ' ')
-  than on kubectl's $(mix kc-apply | grep -o 'APPLY=[0-9]*'), which the validate-everything-first rule
-  (one dry-run request per object) rules out on this machine. kubectl sends one request at a
-  time and waits for each while flywheel keeps 8 in flight, so an API server with spare cores
-  would serve flywheel's in parallel; that case cannot be measured on 2 shared cores.
+  less than (${scpu[fw-apply]} + ${ctl_apply}) / $(nproc) = ${floor_s} s, $(calc '%.2f' "$floor_s / ${wall[kc-apply]}")× kubectl's time; it took ${wall[fw-apply]} s, so
+  the machine was $(calc '%.0f' "100 * $floor_s / ${wall[fw-apply]}")% busy with it. 0.5× ($(calc '%.2f' "${wall[kc-apply]} / 2") s) would leave $(calc '%.2f' "${wall[kc-apply]} / 2 * $(nproc)") CPU
+  seconds for the control plane and the controller together, less than the control plane alone
+  used for flywheel's $(mix fw-apply | grep -o 'APPLY[^ ]*' | tr '\n' ' ' | sed 's/ $//') (validation of every object first is one
+  dry-run request per object). kubectl sends one request at a time and waits for each while
+  flywheel keeps 8 in flight, so an API server with spare cores would serve flywheel's in
+  parallel; that case cannot be measured on 2 shared cores.
 EOF
   fi
   if [ "$resync_ok" = 0 ]; then
