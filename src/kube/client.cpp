@@ -214,8 +214,7 @@ Result<json> Client::DoJson(http::Request request, bool idempotent, DropManagedF
                                                      json& parsed) {
       if (event != json::parse_event_t::key) return true;
       if (depth == object_depth) *object_key = parsed.get<std::string>();
-      return !(depth == object_depth + 1 && *object_key == "metadata" &&
-               parsed == "managedFields");
+      return !(depth == object_depth + 1 && *object_key == "metadata" && parsed == "managedFields");
     };
   }
   auto parsed = json::parse(resp->body, skip_managed_fields, /*allow_exceptions=*/false);
@@ -304,9 +303,9 @@ Result<json> Client::ListEach(std::string_view api_version, std::string_view kin
     if (paging) AddQuery(req.target, "limit", std::to_string(options.limit));
     AddQuery(req.target, "continue", cont);
     if (cont.empty()) AddQuery(req.target, "resourceVersion", options.resource_version);
-    auto page = DoJson(std::move(req), true,
-                       options.drop_managed_fields ? DropManagedFields::kFromItems
-                                                   : DropManagedFields::kNo);
+    auto page = DoJson(
+        std::move(req), true,
+        options.drop_managed_fields ? DropManagedFields::kFromItems : DropManagedFields::kNo);
     if (!page.ok()) {
       if (page.status().code() == Code::kOutOfRange && !cont.empty()) {
         // The continue token expired: list everything in one go, as client-go's pager does.
@@ -355,9 +354,9 @@ Result<json> Client::Write(const std::string& method, const json& object,
       info->Path(MetaString(object, "namespace"), name_in_path ? name : "", options.subresource) +
       WriteQuery(options);
   req.body = object.dump();
-  return DoJson(std::move(req), false,
-                options.drop_managed_fields ? DropManagedFields::kFromObject
-                                            : DropManagedFields::kNo);
+  return DoJson(
+      std::move(req), false,
+      options.drop_managed_fields ? DropManagedFields::kFromObject : DropManagedFields::kNo);
 }
 
 Result<json> Client::Create(const json& object, const WriteOptions& options) const {
@@ -385,9 +384,9 @@ Result<json> Client::Patch(std::string_view api_version, std::string_view kind, 
   req.headers.emplace_back("Content-Type", ContentType(type));
   req.body = body;
   // An apply patch is idempotent by definition; the others may not be.
-  return DoJson(std::move(req), type == PatchType::kApply,
-                options.drop_managed_fields ? DropManagedFields::kFromObject
-                                            : DropManagedFields::kNo);
+  return DoJson(
+      std::move(req), type == PatchType::kApply,
+      options.drop_managed_fields ? DropManagedFields::kFromObject : DropManagedFields::kNo);
 }
 
 Result<json> Client::Apply(const json& object, const WriteOptions& options) const {
