@@ -174,6 +174,32 @@ TEST_F(ClientListTest, ExpiredContinueTokenRestartsTheListWithoutPaging) {
   EXPECT_TRUE(Has(queries[2], "labelSelector")) << "the selector is kept: " << queries[2];
 }
 
+// ListEach hands items over page by page (each page's items before the next page is asked for),
+// and tells its caller when an expired continue token makes it start over.
+TEST_F(ClientListTest, ListEachDeliversPagesAsTheyArriveAndSaysWhenItStartsOver) {
+  Serve([](const std::string& query) {
+    if (Has(query, "continue")) return Json(410, ExpiredBody());
+    if (Has(query, "limit")) return Json(200, Page({"a", "b"}, "100", "page2").dump());
+    return Json(200, Page({"a", "b", "c"}, "120", "").dump());
+  });
+  ListOptions options;
+  options.limit = 2;
+  std::vector<std::string> seen;  // item names, "restart" and "(n requests)" in order
+  auto list = client_->ListEach(
+      "v1", "ConfigMap", "demo", options,
+      [&](nlohmann::json&& item) {
+        seen.push_back(item["metadata"]["name"].get<std::string>() + " (" +
+                       std::to_string(Queries().size()) + " requests)");
+      },
+      [&] { seen.push_back("restart"); });
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(seen, (std::vector<std::string>{"a (1 requests)", "b (1 requests)", "restart",
+                                            "a (3 requests)", "b (3 requests)", "c (3 requests)"}));
+  EXPECT_FALSE(list->contains("items")) << "items went to the callback";
+  EXPECT_EQ((*list)["metadata"]["resourceVersion"], "120");
+  EXPECT_FALSE((*list)["metadata"].contains("continue"));
+}
+
 // Without a continue token there is nothing to restart: 410 is the caller's (an informer relists
 // from scratch anyway).
 TEST_F(ClientListTest, ExpiredFirstPageIsReturnedAsOutOfRange) {

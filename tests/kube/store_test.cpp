@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
+
 #include "flywheel/kube/informer.h"
 
 namespace flywheel::kube {
@@ -45,6 +49,80 @@ TEST(StoreTest, IndexesFollowUpdatesAndRemoves) {
   EXPECT_TRUE(s.ByNamespace("b").empty());
   EXPECT_EQ(s.Get("a/y")->at("metadata").at("name"), "y");
   EXPECT_EQ(s.Keys(), (std::vector<std::string>{"a/x", "a/y"}));
+}
+
+// Objects are stored packed: what comes back must equal what went in, whatever the JSON holds.
+TEST(StoreTest, ObjectsComeBackExactlyAsStored) {
+  nlohmann::json o = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata", {{"name", "x"}, {"namespace", "a"}, {"resourceVersion", "42"}}},
+      {"data", {{"utf8", "gr\u00fc\u00dfe \u2713 \U0001F680"}, {"empty", ""}}},
+      {"numbers", {0, -1, 1, 255, 65536, -2147483649LL, 18446744073709551615ULL, 0.5, -1e300}},
+      {"nested", {{"null", nullptr}, {"t", true}, {"f", false}, {"list", {{{"a", {1, 2}}}, {}}}}},
+  };
+  Store s;
+  s.Upsert(o);
+  ObjectPtr back = s.Get("a/x");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(*back, o);
+  EXPECT_EQ(s.ResourceVersion("a/x"), "42");
+  EXPECT_EQ(s.ResourceVersion("a/missing"), "");
+  // Every read is a fresh tree: a reader cannot see another reader's object change.
+  EXPECT_NE(s.Get("a/x").get(), back.get());
+}
+
+// Random upserts and removes, checked after each step against a plain model of the indexes
+// (the index sets point at the Store's own keys, so a stale pointer would show here).
+TEST(StoreTest, IndexesMatchAModelUnderChurn) {
+  struct Model {
+    std::string ns, label, owner;
+  };
+  std::map<std::string, Model> model;  // key -> what was stored
+  Store s;
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  for (int step = 0; step < 3000; ++step) {
+    std::string ns = "ns" + std::to_string(pick(3));
+    std::string name = "object-with-a-long-name-" + std::to_string(pick(40));
+    std::string key = ns + "/" + name;
+    if (pick(4) == 0) {
+      EXPECT_EQ(s.Remove(key) != nullptr, model.erase(key) == 1);
+    } else {
+      Model m{ns, "v" + std::to_string(pick(5)), "uid-" + std::to_string(pick(4))};
+      ObjectPtr old = s.Upsert(Obj(ns, name, {{"app", m.label}}, m.owner));
+      ASSERT_EQ(old != nullptr, model.count(key) == 1);
+      if (old) {
+        EXPECT_EQ((*old)["metadata"]["labels"]["app"], model[key].label);
+      }
+      model[key] = m;
+    }
+    if (step % 50 != 0) continue;
+    ASSERT_EQ(s.Size(), model.size());
+    std::map<std::string, std::set<std::string>> by_ns, by_label, by_owner;
+    for (const auto& [k, m] : model) {
+      by_ns[m.ns].insert(k);
+      by_label[m.label].insert(k);
+      by_owner[m.owner].insert(k);
+    }
+    auto keys = [](const std::vector<ObjectPtr>& objects) {
+      std::set<std::string> out;
+      for (const auto& o : objects) out.insert(ObjectKey(*o));
+      return out;
+    };
+    for (int i = 0; i < 5; ++i) {
+      std::string v = "v" + std::to_string(i);
+      EXPECT_EQ(keys(s.ByLabel("app", v)), by_label[v]) << "step " << step;
+    }
+    for (int i = 0; i < 4; ++i) {
+      std::string uid = "uid-" + std::to_string(i);
+      EXPECT_EQ(keys(s.ByOwner(uid)), by_owner[uid]) << "step " << step;
+    }
+    for (int i = 0; i < 3; ++i) {
+      std::string n = "ns" + std::to_string(i);
+      EXPECT_EQ(keys(s.ByNamespace(n)), by_ns[n]) << "step " << step;
+    }
+  }
 }
 
 }  // namespace
