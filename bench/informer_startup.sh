@@ -34,36 +34,20 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+
 bin=${FLYWHEEL_BENCH_BIN:-build/bench/flywheel_bench_informer}
-testenv=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
-kubeconfig=$testenv/kubeconfig
 output=${BENCH_OUTPUT:-docs/benchmarks.md}
 parallel=${BENCH_PARALLEL:-4}
 ns=bench-informer
 batch=1000
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 [ -x "$bin" ] || die "$bin not found: run \`make build\` (or set FLYWHEEL_BENCH_BIN)"
 
 # GNU time (peak RSS of a child) and jq (reading the JSON lines).
-missing=()
-[ -x /usr/bin/time ] || missing+=(time)
-command -v jq >/dev/null || missing+=(jq)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  log "installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-if ! "$testenv/bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; then
-  log "testenv not running; starting it (make testenv-up)"
-  make testenv-up
-fi
-kubectl=("$testenv/bin/kubectl" --kubeconfig "$kubeconfig")
+need_tools time jq
+use_testenv
 
 work=$(mktemp -d)
 cleanup() {
@@ -175,17 +159,12 @@ wire_no_mf_bytes=$(jq -c 'del(.items[].metadata.managedFields)' "$work/raw.json"
 # --- Summarising ------------------------------------------------------------------------------
 
 # median <label> <awk expression over the fields of that label's lines>
-median() {
-  awk -v l="$1" "\$1 == l { print $2 }" "$results" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
+median() { median_in "$results" "$1" "$2"; }
 # median_json <label> <jq path>: the median of a field of our JSON lines.
 median_json() {
   awk -v l="$1" '$1 == l { $1 = $2 = $3 = $4 = ""; print }' "$results" | jq -r "$2" | sort -g |
     awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-mib() { calc '%.1f' "($1) / 1048576"; }
 verdict() { awk -v x="$1" -v goal="$2" 'BEGIN { print (x < goal ? "**met**" : "**missed**") }'; }
 
 declare -A wall rss cpu bytes items
@@ -388,14 +367,5 @@ make build && bench/informer_startup.sh   # --keep leaves the 10,000 ConfigMaps 
 
 EOF
 fi
-if grep -q '<!-- informer-startup:begin' "$output"; then
-  awk -v f="$section" '
-    /<!-- informer-startup:begin/ { while ((getline line < f) > 0) print line; skip = 1; next }
-    /<!-- informer-startup:end -->/ { skip = 0; next }
-    !skip { print }' "$output" >"$work/out.md"
-  cat "$work/out.md" >"$output"
-else
-  cat "$section" >>"$output"
-fi
-log "wrote $output"
+write_section informer-startup "$section" "$output"
 sed -n '/^| ratio/,/^$/p' "$output" >&2

@@ -45,40 +45,22 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+
 bin=$(cd "$(dirname "${FLYWHEEL_BIN:-build/flywheel}")" 2>/dev/null && pwd)/$(basename "${FLYWHEEL_BIN:-build/flywheel}")
-testenv=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
-kubeconfig=$testenv/kubeconfig
 output=${BENCH_OUTPUT:-docs/benchmarks.md}
 n_cm=200 n_svc=150 n_deploy=150  # scenario 1: 500 objects
 per_release=5                    # scenario 3: ConfigMaps per Release
 clk_tck=$(getconf CLK_TCK)
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 case "$only" in "" | single | many) ;; *) die "--only takes single or many, not $only" ;; esac
 [ -n "$only" ] || [ -z "${BENCH_CONTROLLER_WRAPPER:-}" ] || die "BENCH_CONTROLLER_WRAPPER needs --only"
 [ -x "$bin" ] || die "$bin not found: run \`make build\` (or set FLYWHEEL_BIN)"
 
-# GNU time (peak RSS and CPU of kubectl) and jq (reading status and JSON).
-missing=()
-[ -x /usr/bin/time ] || missing+=(time)
-command -v jq >/dev/null || missing+=(jq)
-command -v curl >/dev/null || missing+=(curl)
-command -v git >/dev/null || missing+=(git)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  log "installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-if ! "$testenv/bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; then
-  log "testenv not running; starting it (make testenv-up)"
-  make testenv-up
-fi
-kubectl=("$testenv/bin/kubectl" --kubeconfig "$kubeconfig")
+# GNU time (peak RSS and CPU of kubectl), jq (reading status and JSON), curl (metrics), git.
+need_tools time jq curl git
+use_testenv
 "${kubectl[@]}" apply --server-side -f crds/ >/dev/null
 
 work=$(mktemp -d)
@@ -121,8 +103,6 @@ drop_namespaces() {
 
 now() { date +%s.%N; }
 elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-mib() { calc '%.1f' "($1) / 1048576"; }
 # CPU seconds (user + system) of a process so far.
 cpu_of() { awk -v t="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"; }
 # CPU seconds of the whole control plane (kube-apiserver, etcd, kube-controller-manager,
@@ -493,15 +473,7 @@ cat "$results" "$requests" "$server_cpu" >&2
 # --- Summarising ------------------------------------------------------------------------------
 
 # median <label> <awk expression over the fields of that label's lines>
-median() {
-  awk -v l="$1" "\$1 == l { print $2 }" "$results" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-# median_in <file> <label> <awk expression>: the same over another file of labelled lines.
-median_in() {
-  awk -v l="$2" "\$1 == l { print $3 }" "$1" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0) }'
-}
+median() { median_in "$results" "$1" "$2"; }
 verdict_le() { awk -v x="$1" -v goal="$2" 'BEGIN { print (x <= goal ? "**met**" : "**missed**") }'; }
 verdict_lt() { awk -v x="$1" -v goal="$2" 'BEGIN { print (x < goal ? "**met**" : "**missed**") }'; }
 # The request mix of a step in the last measured round.
@@ -682,22 +654,12 @@ $(mib "$many_rss0") MiB before the Releases exist; the ${releases} Releases add 
 ($(calc '%.0f' "($many_hwm - $many_rss0) / $releases / 1024") KiB per Release of ${per_release} small ConfigMaps), and RSS at the end is still
 $(mib "$many_rss_end") MiB, so it is retained state, not a transient peak. Per Release the reconciler keeps
 its manifests, the server's answer projected per object (self-heal) and its status, next to the
-informer caches of the Releases and of the ${releases}×${per_release} labelled ConfigMaps (full JSON DOM trees, about
-8 KB per object in the informer benchmark above), plus what malloc holds free after the 8 apply
-threads' bursts. Measuring heap in use per part (as the informer benchmark does) is the next
-step before choosing what to shrink.
+informer caches of the Releases and of the ${releases}×${per_release} labelled ConfigMaps (packed, about
+1 KiB per object: see the informer benchmark above), plus what malloc holds free after the 8
+apply threads' bursts.
 EOF
 fi
 echo '<!-- release-sync:end -->' >>"$section"
 
-if grep -q '<!-- release-sync:begin' "$output"; then
-  awk -v f="$section" '
-    /<!-- release-sync:begin/ { while ((getline line < f) > 0) print line; skip = 1; next }
-    /<!-- release-sync:end -->/ { skip = 0; next }
-    !skip { print }' "$output" >"$work/out.md"
-  cat "$work/out.md" >"$output"
-else
-  { echo; cat "$section"; } >>"$output"
-fi
-log "wrote $output"
+write_section release-sync "$section" "$output"
 sed -n '/^| medians of/,/^$/p' "$output" >&2
