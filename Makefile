@@ -7,7 +7,7 @@ TESTENV_DIR ?= $(CURDIR)/.testenv
 export FLYWHEEL_TESTENV_DIR := $(TESTENV_DIR)
 export CCACHE_DIR ?= $(HOME)/.cache/flywheel/ccache
 
-.PHONY: all deps build bench test test-unit test-integration test-long demo testenv-up testenv-down \
+.PHONY: all deps build bench test test-unit test-integration test-long test-sanitize demo testenv-up testenv-down \
         format format-check clean
 
 all: build
@@ -35,6 +35,10 @@ test-integration: build
 
 test-long: deps build
 	@hack/test.sh --long
+
+# Unit and integration tests built with ASan, LSan and UBSan (a second build, in build-sanitize).
+test-sanitize: deps
+	@hack/test.sh --sanitize
 
 # Benchmarks against a baseline in the same run; results go to docs/benchmarks.md.
 bench: deps build
