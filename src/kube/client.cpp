@@ -57,13 +57,14 @@ const char* ContentType(PatchType type) {
   return "application/json";
 }
 
-std::string MetaString(const json& object, const char* field) {
-  const auto& meta = object.value("metadata", json::object());
-  auto it = meta.find(field);
-  return it != meta.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 }  // namespace
+
+std::string MetaString(const json& object, const char* field) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto it = meta->find(field);
+  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+}
 
 std::string QueryEscape(std::string_view value) {
   static const char* kHex = "0123456789ABCDEF";

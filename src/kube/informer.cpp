@@ -11,13 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Meta(const json& object, const char* field) {
-  auto m = object.find("metadata");
-  if (m == object.end() || !m->is_object()) return "";
-  auto it = m->find(field);
-  return it != m->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 void DropManagedFields(json& object) {
   auto m = object.find("metadata");
   if (m != object.end() && m->is_object()) m->erase("managedFields");
@@ -42,8 +35,8 @@ class Backoff {
 }  // namespace
 
 std::string ObjectKey(const json& object) {
-  std::string ns = Meta(object, "namespace");
-  std::string name = Meta(object, "name");
+  std::string ns = MetaString(object, "namespace");
+  std::string name = MetaString(object, "name");
   return ns.empty() ? name : ns + "/" + name;
 }
 
@@ -54,16 +47,16 @@ ObjectPtr Store::Unpack(const Entry& entry) {
       json::from_msgpack(entry.packed.get(), entry.packed.get() + entry.size));
 }
 
-void Store::IndexLocked(const std::string* key, const json& object, bool add) {
+void Store::IndexLocked(const Node* node, const json& object, bool add) {
   auto apply = [&](Index& index, std::string value) {
     if (add) {
-      index[std::move(value)].insert(key);
+      index[std::move(value)].insert(node);
     } else if (auto it = index.find(value); it != index.end()) {
-      it->second.erase(key);
+      it->second.erase(node);
       if (it->second.empty()) index.erase(it);
     }
   };
-  apply(by_namespace_, Meta(object, "namespace"));
+  apply(by_namespace_, MetaString(object, "namespace"));
   auto meta = object.find("metadata");
   if (meta == object.end() || !meta->is_object()) return;
   if (auto refs = meta->find("ownerReferences"); refs != meta->end() && refs->is_array()) {
@@ -91,16 +84,16 @@ ObjectPtr Store::Upsert(const json& object) {
     std::copy(buffer.begin(), buffer.end(), entry.packed.get());
     if (buffer.capacity() > (1u << 20)) buffer = {};  // do not keep a huge object's buffer
   }
-  entry.resource_version = Meta(object, "resourceVersion");
+  entry.resource_version = MetaString(object, "resourceVersion");
   std::unique_lock lock(mu_);
   ObjectPtr old;
   auto [it, inserted] = objects_.try_emplace(std::move(key));
   if (!inserted) {
     old = Unpack(it->second);
-    IndexLocked(&it->first, *old, false);
+    IndexLocked(&*it, *old, false);
   }
   it->second = std::move(entry);
-  IndexLocked(&it->first, object, true);
+  IndexLocked(&*it, object, true);
   return old;
 }
 
@@ -109,7 +102,7 @@ ObjectPtr Store::Remove(const std::string& key) {
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
   ObjectPtr old = Unpack(it->second);
-  IndexLocked(&it->first, *old, false);
+  IndexLocked(&*it, *old, false);
   objects_.erase(it);
   return old;
 }
@@ -153,7 +146,7 @@ std::vector<ObjectPtr> Store::FromIndex(const Index& index, const std::string& v
   auto it = index.find(value);
   if (it == index.end()) return out;
   out.reserve(it->second.size());
-  for (const std::string* key : it->second) out.push_back(Unpack(objects_.find(*key)->second));
+  for (const Node* node : it->second) out.push_back(Unpack(node->second));
   return out;
 }
 
@@ -234,7 +227,7 @@ Status Informer::ListAndReplace(std::string* resource_version) {
         item["apiVersion"] = options_.api_version;
         item["kind"] = options_.kind;
         std::string key = ObjectKey(item);
-        std::string rv = Meta(item, "resourceVersion");
+        std::string rv = MetaString(item, "resourceVersion");
         bool unchanged = !rv.empty() && store_.ResourceVersion(key) == rv;
         seen.insert(std::move(key));
         if (!unchanged) Deliver(std::move(item), false);
@@ -266,7 +259,7 @@ Status Informer::WatchFrom(std::string* resource_version, std::stop_token stop) 
   return client_.Watch(
       options_.api_version, options_.kind, options_.namespace_name, wo,
       [&](WatchEvent event) {
-        std::string rv = Meta(event.object, "resourceVersion");
+        std::string rv = MetaString(event.object, "resourceVersion");
         if (!rv.empty()) *resource_version = rv;
         switch (event.type) {
           case WatchEventType::kBookmark:

@@ -247,8 +247,7 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
       Item& item = items[i];
       // A dry run of an object that does not exist yet answers without a resourceVersion: no
       // need to read it before creating it.
-      const bool exists =
-          !item.dry_run.value("metadata", json::object()).value("resourceVersion", "").empty();
+      const bool exists = !kube::MetaString(item.dry_run, "resourceVersion").empty();
       Result<json> live = exists ? Live(item) : Result<json>(Status(Code::kNotFound, ""));
       std::string rv;
       if (live.ok() && SameObject(item.dry_run, *live)) {

@@ -127,14 +127,6 @@ std::string Annotation(const json& object, const char* name) {
   return it != annotations.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// metadata.resourceVersion, "" if absent.
-std::string VersionOf(const json& object) {
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return "";
-  auto it = meta->find("resourceVersion");
-  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 }  // namespace
 
 // ---- RollbackRequest / ReleaseSpec ----
@@ -701,14 +693,16 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
         seen != state.in_sync_at.end() && !version->empty() && seen->second == *version) {
       continue;  // in sync when last read and unchanged since
     }
-    auto live = applied_->Get(ref);
-    if (!live) continue;
-    auto expected = state.projection.find(id);
-    bool missing = *live == nullptr;
-    if (!missing && expected != state.projection.end() &&
-        Project(state.manifests[index].object, **live) == expected->second) {
-      state.in_sync_at[id] = VersionOf(**live);  // the version actually read
-      continue;
+    const bool missing = version->empty();
+    if (!missing) {
+      kube::ObjectPtr live = applied_->Get(ref).value_or(nullptr);
+      if (live == nullptr) continue;  // deleted just now: its delete event wakes us again
+      auto expected = state.projection.find(id);
+      if (expected != state.projection.end() &&
+          Project(state.manifests[index].object, *live) == expected->second) {
+        state.in_sync_at[id] = kube::MetaString(*live, "resourceVersion");  // the version read
+        continue;
+      }
     }
     drifted.push_back(state.manifests[index]);
     names.push_back(ref.Display() + (missing ? " (deleted)" : ""));
@@ -781,7 +775,7 @@ void ReleaseReconciler::AssessHealth(Run& run) {
              ref.Display() + " is missing"};
       } else {
         h = manifest::AssessHealth(*live);
-        if (cached) state.health_at[id] = {VersionOf(*live), h};
+        if (cached) state.health_at[id] = {kube::MetaString(*live, "resourceVersion"), h};
       }
     }
     if (h.state == manifest::HealthState::kHealthy) continue;

@@ -26,9 +26,9 @@ TEST(StoreTest, KeysAreNamespaceSlashNameOrJustName) {
 
 TEST(StoreTest, IndexesFollowUpdatesAndRemoves) {
   Store s;
-  EXPECT_EQ(s.Upsert(Obj("a", "x", {{"app", "web"}, {"tier", "fe"}}, "uid-1")), nullptr);
-  s.Upsert(Obj("a", "y", {{"app", "web"}}));
-  s.Upsert(Obj("b", "z", {{"app", "db"}}, "uid-1"));
+  EXPECT_EQ(s.Upsert(*Obj("a", "x", {{"app", "web"}, {"tier", "fe"}}, "uid-1")), nullptr);
+  s.Upsert(*Obj("a", "y", {{"app", "web"}}));
+  s.Upsert(*Obj("b", "z", {{"app", "db"}}, "uid-1"));
   EXPECT_EQ(s.Size(), 3u);
   EXPECT_EQ(s.ByNamespace("a").size(), 2u);
   EXPECT_EQ(s.ByLabel("app", "web").size(), 2u);
@@ -36,7 +36,7 @@ TEST(StoreTest, IndexesFollowUpdatesAndRemoves) {
   EXPECT_EQ(s.ByOwner("uid-1").size(), 2u);
 
   // Relabel x: the old label entry goes away.
-  ObjectPtr old = s.Upsert(Obj("a", "x", {{"app", "api"}}));
+  ObjectPtr old = s.Upsert(*Obj("a", "x", {{"app", "api"}}));
   ASSERT_NE(old, nullptr);
   EXPECT_EQ((*old)["metadata"]["labels"]["app"], "web");
   EXPECT_EQ(s.ByLabel("app", "web").size(), 1u);
@@ -90,7 +90,7 @@ TEST(StoreTest, IndexesMatchAModelUnderChurn) {
       EXPECT_EQ(s.Remove(key) != nullptr, model.erase(key) == 1);
     } else {
       Model m{ns, "v" + std::to_string(pick(5)), "uid-" + std::to_string(pick(4))};
-      ObjectPtr old = s.Upsert(Obj(ns, name, {{"app", m.label}}, m.owner));
+      ObjectPtr old = s.Upsert(*Obj(ns, name, {{"app", m.label}}, m.owner));
       ASSERT_EQ(old != nullptr, model.count(key) == 1);
       if (old) {
         EXPECT_EQ((*old)["metadata"]["labels"]["app"], model[key].label);

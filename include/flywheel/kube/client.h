@@ -35,6 +35,9 @@ struct ResourceInfo {
                    std::string_view subresource = "") const;
 };
 
+// metadata.<field> when it is a string, else "" (reads in place, copies nothing else).
+std::string MetaString(const nlohmann::json& object, const char* field);
+
 // What a list selects. `limit` pages through big collections (the result still holds all items).
 struct ListOptions {
   std::string label_selector;

@@ -48,7 +48,6 @@ class Store {
 
   // Inserts or replaces; returns the previous object (null if none).
   ObjectPtr Upsert(const nlohmann::json& object);
-  ObjectPtr Upsert(const ObjectPtr& object) { return Upsert(*object); }
   // Removes by key; returns the removed object (null if none).
   ObjectPtr Remove(const std::string& key);
   // Every key currently stored.
@@ -60,18 +59,21 @@ class Store {
     uint32_t size = 0;
     std::string resource_version;
   };
-  // Index sets point at the keys of `objects_` (map nodes never move), so a key is stored once.
-  struct KeyLess {
-    bool operator()(const std::string* a, const std::string* b) const { return *a < *b; }
+  using Objects = std::map<std::string, Entry, std::less<>>;
+  using Node = Objects::value_type;
+  // Index sets point at the nodes of `objects_` (map nodes never move): a key is stored once and
+  // an indexed read needs no second lookup.
+  struct NodeLess {
+    bool operator()(const Node* a, const Node* b) const { return a->first < b->first; }
   };
-  using Index = std::map<std::string, std::set<const std::string*, KeyLess>, std::less<>>;
+  using Index = std::map<std::string, std::set<const Node*, NodeLess>, std::less<>>;
 
   static ObjectPtr Unpack(const Entry& entry);
-  void IndexLocked(const std::string* key, const nlohmann::json& object, bool add);
+  void IndexLocked(const Node* node, const nlohmann::json& object, bool add);
   std::vector<ObjectPtr> FromIndex(const Index& index, const std::string& value) const;
 
   mutable std::shared_mutex mu_;
-  std::map<std::string, Entry, std::less<>> objects_;
+  Objects objects_;
   Index by_namespace_, by_owner_, by_label_;
 };
 
