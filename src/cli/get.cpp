@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "flywheel/api/names.h"
 #include "flywheel/cli/app.h"
 #include "flywheel/cli/client_flags.h"
 #include "flywheel/cli/flags.h"
@@ -94,7 +95,7 @@ int RunGet(const Invocation& inv) {
   const std::string list_ns = all_namespaces ? "" : context_ns;
   json all = json::array();
   for (const auto& k : kinds) {
-    auto list = client->List("flywheel.dev/v1alpha1", k.kind, list_ns);
+    auto list = client->List(api::kGroupVersion, k.kind, list_ns);
     if (!list.ok()) {
       inv.err << "flywheel get " << k.plural << ": " << list.status().message() << "\n";
       return kExitFailure;

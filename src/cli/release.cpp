@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "flywheel/api/names.h"
 #include "flywheel/cli/app.h"
 #include "flywheel/cli/client_flags.h"
 #include "flywheel/cli/flags.h"
@@ -20,7 +21,6 @@ namespace flywheel::cli {
 namespace {
 
 using nlohmann::json;
-constexpr const char* kApiVersion = "flywheel.dev/v1alpha1";
 
 std::string RequestId() {
   std::random_device rd;
@@ -35,7 +35,7 @@ std::optional<json> WaitFor(const kube::Client& client, const std::string& ns,
                             const std::function<bool(const json&)>& done) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto release = client.Get(kApiVersion, "Release", ns, name);
+    auto release = client.Get(api::kGroupVersion, "Release", ns, name);
     if (release.ok()) {
       json status = release->value("status", json::object());
       if (done(status)) return status;
@@ -62,6 +62,10 @@ struct ReleaseRequest {
   json patch;
   std::string handled_field;  // e.g. "lastHandledRollback"
   std::string handled_value;  // the value it takes once the request was carried out
+  // Whether the handled request succeeded (default: the Ready condition is True), and a line
+  // that says what it did (printed before Ready's message).
+  std::function<bool(const json& status)> succeeded;
+  std::function<std::string(const json& status)> summary;
 };
 
 // The part of `flywheel rollback` and `flywheel sync` after their own flags: parses the Release
@@ -86,7 +90,7 @@ int SendReleaseRequest(const Invocation& inv, const std::string& command, const 
   if (!client) return kExitFailure;
   const std::string& name = positional[0];
   ReleaseRequest request = make_request();
-  auto patched = client->Patch(kApiVersion, "Release", ns, name, kube::PatchType::kMerge,
+  auto patched = client->Patch(api::kGroupVersion, "Release", ns, name, kube::PatchType::kMerge,
                                request.patch.dump());
   if (!patched.ok()) {
     inv.err << command << ": " << patched.status().message() << "\n";
@@ -106,6 +110,8 @@ int SendReleaseRequest(const Invocation& inv, const std::string& command, const 
   }
   bool ok = false;
   std::string message = ReadyMessage(*status, &ok);
+  if (request.succeeded) ok = request.succeeded(*status);
+  if (ok && request.summary) inv.out << request.summary(*status) << "\n";
   (ok ? inv.out : inv.err) << "release " << ns << "/" << name << ": " << message << " (health "
                            << status->value("health", "Unknown") << ")\n";
   return ok ? kExitOk : kExitFailure;
@@ -138,9 +144,25 @@ int RunRollback(const Invocation& inv) {
     request.git_revert = !no_git_revert;
     request.by = "flywheel rollback";
     json patch = {
-        {"metadata", {{"annotations", {{release::kRollbackAnnotation, request.ToAnnotation()}}}}}};
+        {"metadata", {{"annotations", {{api::kRollbackAnnotation, request.ToAnnotation()}}}}}};
     if (!request.to.empty()) patch["spec"] = {{"revision", request.to}};
-    return ReleaseRequest{patch, "lastHandledRollback", request.id};
+    // The rollback happened when status.lastRollback names it; Ready may say more (e.g. a
+    // rejected pin), which is printed either way.
+    auto succeeded = [id = request.id](const json& s) {
+      return s.value("lastRollback", json::object()).value("id", "") == id;
+    };
+    auto summary = [](const json& s) {
+      const json last = s.value("lastRollback", json::object());
+      std::string line = "rolled back from " + last.value("fromRevision", "").substr(0, 7) +
+                         " to " + last.value("toRevision", "").substr(0, 7);
+      if (last.contains("revertCommit")) {
+        line += "; revert commit " + last.value("revertCommit", "").substr(0, 7);
+      } else if (last.contains("revertMessage")) {
+        line += "; " + last.value("revertMessage", "");
+      }
+      return line;
+    };
+    return ReleaseRequest{patch, "lastHandledRollback", request.id, succeeded, summary};
   });
 }
 
@@ -160,7 +182,7 @@ int RunSync(const Invocation& inv) {
   flags.String("wait", &wait, "How long to wait for the controller (0 = do not wait)");
   return SendReleaseRequest(inv, "flywheel sync", kUsage, flags, client_flags, wait, [] {
     const std::string value = FormatRfc3339Micro(std::chrono::system_clock::now());
-    json patch = {{"metadata", {{"annotations", {{release::kReconcileAnnotation, value}}}}}};
+    json patch = {{"metadata", {{"annotations", {{api::kReconcileAnnotation, value}}}}}};
     return ReleaseRequest{patch, "lastHandledReconcileAt", value};
   });
 }
@@ -185,7 +207,7 @@ int RunHistory(const Invocation& inv) {
   std::string ns;
   auto client = client_flags.Connect(inv, "flywheel history", &ns);
   if (!client) return kExitFailure;
-  auto release = client->Get(kApiVersion, "Release", ns, positional[0]);
+  auto release = client->Get(api::kGroupVersion, "Release", ns, positional[0]);
   if (!release.ok()) {
     inv.err << "flywheel history: " << release.status().message() << "\n";
     return kExitFailure;

@@ -1,5 +1,6 @@
 #include "flywheel/release/applied_objects.h"
 
+#include "flywheel/manifest/health.h"
 #include "flywheel/release/applier.h"
 
 namespace flywheel::release {
@@ -8,7 +9,7 @@ namespace {
 
 std::string LabelOf(const kube::ObjectPtr& object) {
   const auto& meta = object->value("metadata", nlohmann::json::object());
-  return meta.value("labels", nlohmann::json::object()).value(kReleaseLabel, "");
+  return meta.value("labels", nlohmann::json::object()).value(api::kReleaseLabel, "");
 }
 
 }  // namespace
@@ -18,6 +19,29 @@ std::string ReleaseKeyOfLabel(const std::string& value) {
   auto dot = value.find('.');
   if (dot == std::string::npos || dot == 0 || dot + 1 == value.size()) return "";
   return value.substr(0, dot) + "/" + value.substr(dot + 1);
+}
+
+bool ChangeMatters(const nlohmann::json& old_object, const nlohmann::json& new_object) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  for (const auto* object : {&old_object, &new_object}) {
+    const auto& other = object == &old_object ? new_object : old_object;
+    for (const auto& [field, value] : object->items()) {
+      if (field == "status") continue;
+      auto there = other.find(field);
+      if (field == "metadata") {
+        if (there == other.end()) return true;
+        for (const char* kept : {"labels", "annotations", "ownerReferences", "finalizers",
+                                 "deletionTimestamp", "generation"}) {
+          if (value.value(kept, kEmpty) != there->value(kept, kEmpty)) return true;
+        }
+        continue;
+      }
+      if (there == other.end() || *there != value) return true;
+    }
+  }
+  const manifest::Health before = manifest::AssessHealth(old_object);
+  const manifest::Health after = manifest::AssessHealth(new_object);
+  return before.state != after.state || before.message != after.message;
 }
 
 AppliedObjects::AppliedObjects(kube::Client client,
@@ -44,11 +68,11 @@ void AppliedObjects::Track(const ObjectRef& ref) {
   kube::InformerOptions options;
   options.api_version = ref.ApiVersion();
   options.kind = ref.kind;
-  options.label_selector = kReleaseLabel;
+  options.label_selector = api::kReleaseLabel;
   Watched& w = kinds_[key];
   w.informer = std::make_unique<kube::Informer>(client_, options);
   auto wake = [this](const kube::ObjectPtr& object) {
-    std::string release = ReleaseKeyOfLabel(LabelOf(object));
+    std::string release = KeyOf(LabelOf(object));
     if (!release.empty()) on_change_(release);
   };
   w.informer->AddHandler({
@@ -57,12 +81,25 @@ void AppliedObjects::Track(const ObjectRef& ref) {
           [wake](const kube::ObjectPtr& old_object, const kube::ObjectPtr& new_object) {
             // A label change moves an object between Releases: both must look again.
             if (LabelOf(old_object) != LabelOf(new_object)) wake(old_object);
-            wake(new_object);
+            if (ChangeMatters(*old_object, *new_object)) wake(new_object);
           },
       .on_delete = wake,
   });
   kube::Informer* informer = w.informer.get();
   w.thread = std::jthread([informer, token = stop_.get_token()] { informer->Run(token); });
+}
+
+void AppliedObjects::RegisterRelease(const std::string& label_value, const std::string& key) {
+  std::lock_guard lock(keys_mu_);
+  keys_[label_value] = key;
+}
+
+std::string AppliedObjects::KeyOf(const std::string& label_value) {
+  {
+    std::lock_guard lock(keys_mu_);
+    if (auto it = keys_.find(label_value); it != keys_.end()) return it->second;
+  }
+  return ReleaseKeyOfLabel(label_value);
 }
 
 kube::Informer* AppliedObjects::Synced(const ObjectRef& ref) {

@@ -129,7 +129,7 @@ Status Applier::Prepare(const std::vector<manifest::Manifest>& manifests,
       meta.erase("namespace");
     }
     if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = json::object();
-    meta["labels"][kReleaseLabel] = options_.release_label;
+    meta["labels"][api::kReleaseLabel] = options_.release_label;
     item.ref = ObjectRef::Of(item.object);
     item.phase = static_cast<size_t>(manifest::PhaseOf(item.object));
     items.push_back(std::move(item));
@@ -148,7 +148,7 @@ void Applier::DryRun(std::vector<Item>& items, const std::vector<size_t>& which,
   ForEach(which, [&](size_t i) {
     Item& item = items[i];
     auto result = client_.Apply(item.object, {.dry_run = true,
-                                              .field_manager = kFieldManager,
+                                              .field_manager = api::kFieldManager,
                                               .force = true,
                                               .drop_managed_fields = true});
     if (result.ok()) {
@@ -263,7 +263,7 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
       }
       auto applied = client_.Apply(
           item.object,
-          {.field_manager = kFieldManager, .force = true, .drop_managed_fields = true});
+          {.field_manager = api::kFieldManager, .force = true, .drop_managed_fields = true});
       std::lock_guard lock(mu);
       if (!applied.ok()) {
         errors.push_back(item.Where() + ": " + applied.status().message());
@@ -312,13 +312,13 @@ Result<std::vector<ObjectRef>> Applier::Prune(const std::vector<ObjectRef>& prev
     const json meta = live->value("metadata", json::object());
     const json labels = meta.value("labels", json::object());
     const json annotations = meta.value("annotations", json::object());
-    if (labels.value(kReleaseLabel, "") != options_.release_label) {
-      spdlog::info("not pruning {}: it no longer carries {}={}", ref.Display(), kReleaseLabel,
+    if (labels.value(api::kReleaseLabel, "") != options_.release_label) {
+      spdlog::info("not pruning {}: it no longer carries {}={}", ref.Display(), api::kReleaseLabel,
                    options_.release_label);
       continue;
     }
-    if (annotations.value(kPruneAnnotation, "") == "disabled") {
-      spdlog::info("not pruning {}: annotated {}: disabled", ref.Display(), kPruneAnnotation);
+    if (annotations.value(api::kPruneAnnotation, "") == "disabled") {
+      spdlog::info("not pruning {}: annotated {}: disabled", ref.Display(), api::kPruneAnnotation);
       continue;
     }
     kube::DeleteOptions del;

@@ -32,7 +32,12 @@ ReleaseMetrics::ReleaseMetrics(prometheus::Registry& registry)
       rollbacks_(prometheus::BuildCounter()
                      .Name("flywheel_rollbacks_total")
                      .Help("Rollbacks carried out on Releases")
-                     .Register(registry)) {}
+                     .Register(registry)),
+      time_to_restore_(prometheus::BuildHistogram()
+                           .Name("flywheel_time_to_restore_seconds")
+                           .Help("Time from applying a revision that was rolled back until what "
+                                 "replaced it was healthy")
+                           .Register(registry)) {}
 
 void ReleaseMetrics::ObserveSync(const std::string& ns, const std::string& name,
                                  const std::string& result, double seconds) {
@@ -59,6 +64,15 @@ void ReleaseMetrics::ObserveLeadTime(const std::string& ns, const std::string& n
 
 void ReleaseMetrics::ObserveRollback(const std::string& ns, const std::string& name) {
   rollbacks_.Add({{"namespace", ns}, {"name", name}}).Increment();
+}
+
+void ReleaseMetrics::ObserveTimeToRestore(const std::string& ns, const std::string& name,
+                                          double seconds) {
+  time_to_restore_
+      .Add({{"namespace", ns}, {"name", name}},
+           prometheus::Histogram::BucketBoundaries{10, 30, 60, 120, 300, 600, 1800, 3600, 7200,
+                                                   21600, 86400})
+      .Observe(seconds);
 }
 
 void ReleaseMetrics::SetHealth(const std::string& ns, const std::string& name,

@@ -24,7 +24,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr const char* kApiVersion = "flywheel.dev/v1alpha1";
 constexpr size_t kMaxRejected = 100;
 constexpr size_t kMaxInventory = 5000;  // status.inventory's maxItems
 
@@ -135,7 +134,7 @@ Result<RollbackRequest> RollbackRequest::Parse(const std::string& annotation) {
   json j = json::parse(annotation, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return Status(Code::kInvalidArgument,
-                  std::string("annotation ") + kRollbackAnnotation + " is not a JSON object");
+                  std::string("annotation ") + api::kRollbackAnnotation + " is not a JSON object");
   }
   RollbackRequest r;
   r.id = j.value("id", "");
@@ -145,7 +144,7 @@ Result<RollbackRequest> RollbackRequest::Parse(const std::string& annotation) {
   r.by = j.value("by", "");
   if (r.id.empty()) {
     return Status(Code::kInvalidArgument,
-                  std::string("annotation ") + kRollbackAnnotation + " has no \"id\"");
+                  std::string("annotation ") + api::kRollbackAnnotation + " has no \"id\"");
   }
   return r;
 }
@@ -168,7 +167,8 @@ Result<ReleaseSpec> ReleaseSpec::Parse(const json& release) {
   auto poll = DurationField(source, "pollInterval", s.poll_interval);
   if (!poll.ok())
     return Status(Code::kInvalidArgument, "spec.source." + poll.status().message().substr(5));
-  s.poll_interval = std::max(*poll, milliseconds(1000));
+  // 0 disables polling (webhooks and requests only); anything else is at least a second.
+  s.poll_interval = poll->count() == 0 ? milliseconds(0) : std::max(*poll, milliseconds(1000));
   s.revision = spec.value("revision", "");
   s.target_namespace = spec.value("targetNamespace", "");
   if (s.target_namespace.empty()) {
@@ -201,9 +201,17 @@ struct ReleaseReconciler::State {
   std::map<std::string, std::string> in_sync_at;  // matched its projection at this version
   std::map<std::string, std::pair<std::string, manifest::Health>> health_at;
   std::optional<Clock::TimePoint> last_fetch;
-  // The resourceVersion our last status write replaced: a cached object still at it has not
-  // caught up with that write yet, and reconciling it would redo the work.
-  std::string replaced_version;
+  // Status memory. The controller is the only writer of a Release's status, so what it wrote
+  // last is the truth until the cache catches up: a reconcile starts from `computed` whenever
+  // the cached status differs from it (the watch event of our write has not arrived, or the
+  // write failed), so no revision is synced, counted or recorded twice. `server_status` and
+  // `server_version` are what the API server held after our last successful write (or read);
+  // writes are conditional on that version, and a conflict re-reads the object and goes on
+  // only if its status is still ours.
+  bool status_known = false;
+  json computed;
+  json server_status;
+  std::string server_version;
   std::string failed_revision;  // the last sync of this revision and generation failed
   int64_t failed_generation = -1;
 };
@@ -213,15 +221,18 @@ struct ReleaseReconciler::Run {
   std::string key, ns, name;
   json release;  // latest known object (updated by status writes)
   json status;   // the status being computed
-  json original_status;
+  // What the API server holds (the cached status, or our last write when the cache is behind)
+  // and the resourceVersion a status write is conditional on.
+  json server_status;
+  std::string server_version;
   ReleaseSpec spec;
   int64_t generation = 0;
   std::shared_ptr<State> state;
   Time now;
   git::Credentials credentials;
+  bool credentials_loaded = false;  // run.credentials holds the Secret's (LoadCredentials)
   milliseconds requeue{0};
 
-  std::string Label() const { return ns + "." + name; }
   // Asks to come back after `d` (the earliest of all asks wins). Never less than 50 ms: a
   // reconcile that ends without a requeue would wait for the next event, maybe forever.
   void Requeue(Clock::Duration d) {
@@ -263,7 +274,8 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
     client = client_.Impersonating(who);
   }
   ApplyOptions options;
-  options.release_label = run.Label();
+  options.release_label = api::OwnerLabelValue(run.ns, run.name);
+  applied_->RegisterRelease(options.release_label, run.key);
   options.default_namespace = run.spec.target_namespace;
   options.concurrency = options_.apply_concurrency;
   options.crd_established_timeout = options_.crd_established_timeout;
@@ -272,6 +284,13 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
     return cached ? *cached : nullptr;
   };
   return Applier(std::move(client), std::move(options));
+}
+
+Result<kube::ObjectPtr> ReleaseReconciler::ReadLive(const ObjectRef& ref) const {
+  auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
+  if (got.ok()) return std::make_shared<const json>(std::move(*got));
+  if (got.status().code() == Code::kNotFound) return kube::ObjectPtr();
+  return got.status();
 }
 
 Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& key) {
@@ -287,14 +306,15 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   Run run;
   run.key = key;
   run.release = *cached;
-  run.release["apiVersion"] = kApiVersion;
+  run.release["apiVersion"] = api::kGroupVersion;
   run.release["kind"] = "Release";
   const json meta = run.release.value("metadata", json::object());
   run.ns = meta.value("namespace", "");
   run.name = meta.value("name", "");
   run.generation = meta.value("generation", int64_t{0});
   run.status = run.release.value("status", json::object());
-  run.original_status = run.status;
+  run.server_status = run.status;
+  run.server_version = meta.value("resourceVersion", "");
   run.now = std::chrono::system_clock::now();
   {
     std::lock_guard lock(mu_);
@@ -302,9 +322,12 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
     if (!s) s = std::make_shared<State>();
     run.state = s;
   }
-  const std::string version = meta.value("resourceVersion", "");
-  if (!version.empty() && version == run.state->replaced_version) {
-    return kube::ReconcileResult::After(std::chrono::seconds(1));  // our write's event follows
+  if (run.state->status_known && run.status != run.state->computed) {
+    // The cache has not caught up with our last write (or that write failed): start from what
+    // we computed, not from an older status that would redo its work.
+    run.status = run.state->computed;
+    run.server_status = run.state->server_status;
+    run.server_version = run.state->server_version;
   }
   auto result = ReconcileRelease(run);
   Status written = WriteStatus(run);
@@ -315,24 +338,56 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
 
 Status ReleaseReconciler::WriteStatus(Run& run) {
   run.status["observedGeneration"] = run.generation;
-  if (run.status == run.original_status) return Status::Ok();
-  // A merge patch of the status subresource: the controller is the only writer of status, so
-  // it needs no resourceVersion precondition, and a user's concurrent edit of the spec or an
-  // annotation (a sync request) does not turn into a conflict and a retry.
-  const json meta = run.release.value("metadata", json::object());
-  const std::string replaced = meta.value("resourceVersion", "");
-  auto updated = client_.Patch(kApiVersion, "Release", run.ns, run.name, kube::PatchType::kMerge,
-                               json{{"status", run.status}}.dump(), {.subresource = "status"});
-  if (!updated.ok()) {
-    spdlog::warn("release {}: status update failed: {}", run.key, updated.status().ToString());
-    return updated.status();
+  State& state = *run.state;
+  if (run.status == run.server_status) return Status::Ok();
+  // A full update of the status subresource, conditional on the resourceVersion the status was
+  // read (or last written) at. A conflict means another write landed meanwhile: an annotation
+  // (a sync or rollback request, a webhook) or, if another process took over, a status. The
+  // object is read again from the API server; when its status is still the one this reconcile
+  // started from, the write is repeated on the new version (the requests are looked at by the
+  // next reconcile, which the same event queues). Otherwise the computed status is dropped and
+  // the next reconcile starts over from the server's.
+  json object = run.release;
+  object["status"] = run.status;
+  object["metadata"]["resourceVersion"] = run.server_version;
+  for (int attempt = 0;; ++attempt) {
+    auto updated = client_.UpdateStatus(object, {.drop_managed_fields = true});
+    if (updated.ok()) {
+      run.release = std::move(*updated);
+      run.release["apiVersion"] = api::kGroupVersion;
+      run.release["kind"] = "Release";
+      // What the server stored (it prunes fields its schema does not know).
+      state.status_known = true;
+      state.computed = state.server_status = run.release.value("status", json::object());
+      state.server_version = kube::MetaString(run.release, "resourceVersion");
+      return Status::Ok();
+    }
+    if (updated.status().code() != Code::kAborted || attempt == 4) {
+      // Unknown whether it landed: keep what was computed, so the next reconcile neither loses
+      // it nor redoes its side effects.
+      if (!state.status_known) {
+        state.server_status = run.server_status;
+        state.server_version = run.server_version;
+      }
+      state.status_known = true;
+      state.computed = run.status;
+      spdlog::warn("release {}: status update failed: {}", run.key, updated.status().ToString());
+      return updated.status();
+    }
+    auto fresh = client_.Get(api::kGroupVersion, "Release", run.ns, run.name);
+    if (!fresh.ok()) {
+      state.status_known = true;
+      state.computed = run.status;
+      return fresh.status();
+    }
+    if (fresh->value("status", json::object()) != run.server_status) {
+      state.status_known = false;
+      return Status(Code::kAborted, "status of release " + run.key +
+                                        " was changed by another writer; reconciling again");
+    }
+    object["metadata"]["resourceVersion"] = kube::MetaString(*fresh, "resourceVersion");
+    run.server_version = kube::MetaString(*fresh, "resourceVersion");
   }
-  run.state->replaced_version = replaced;
-  run.release = std::move(*updated);
-  run.release["apiVersion"] = kApiVersion;
-  run.release["kind"] = "Release";
-  run.original_status = run.status;
-  return Status::Ok();
 }
 
 namespace {
@@ -354,7 +409,16 @@ void SetFailed(json& status, int64_t generation, Time now, const std::string& re
 
 }  // namespace
 
-Result<git::Credentials> ReleaseReconciler::Credentials(Run& run) {
+Status ReleaseReconciler::LoadCredentials(Run& run) {
+  if (run.credentials_loaded) return Status::Ok();
+  auto loaded = ReadCredentials(run);
+  if (!loaded.ok()) return loaded.status();
+  run.credentials = std::move(*loaded);
+  run.credentials_loaded = true;
+  return Status::Ok();
+}
+
+Result<git::Credentials> ReleaseReconciler::ReadCredentials(const Run& run) {
   git::Credentials c;
   if (run.spec.secret_name.empty()) return c;
   std::string what = "Secret " + run.ns + "/" + run.spec.secret_name + " (spec.source.secretRef)";
@@ -422,39 +486,10 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     return kube::ReconcileResult::Done();
   }
 
-  auto credentials = Credentials(run);
-  if (!credentials.ok()) {
-    SetFailed(run.status, run.generation, run.now, "CredentialsError", credentials.status());
-    events_.Emit(run.release, "Warning", "CredentialsError", "Fetch",
-                 credentials.status().message());
-    if (!IsConfigError(credentials.status())) return credentials.status();
-    return kube::ReconcileResult::After(run.spec.poll_interval);
-  }
-  run.credentials = std::move(*credentials);
-
-  // Fetch every pollInterval, at once when asked (annotation, webhook) or after a restart.
-  State& state = *run.state;
-  const std::string requested = Annotation(run.release, kReconcileAnnotation);
-  const bool asked =
-      !requested.empty() && requested != run.status.value("lastHandledReconcileAt", "");
-  auto since_fetch = state.last_fetch ? clock_.Now() - *state.last_fetch : Clock::Duration::max();
-  const bool poll_due = since_fetch >= run.spec.poll_interval;
-  if (asked || poll_due || state.revision.empty()) {
-    state.last_fetch = clock_.Now();
-    Status fetched = git_.Fetch(run.spec.url, run.credentials);
-    if (!fetched.ok()) {
-      SetFailed(run.status, run.generation, run.now, "FetchFailed", fetched);
-      events_.Emit(run.release, "Warning", "FetchFailed", "Fetch", fetched.message());
-      if (!IsConfigError(fetched)) return fetched;
-      return kube::ReconcileResult::After(run.spec.poll_interval);
-    }
-    since_fetch = Clock::Duration::zero();
-  }
-  if (asked) run.status["lastHandledReconcileAt"] = requested;
-  run.Requeue(run.spec.poll_interval - since_fetch);
-
-  // A rollback request not handled yet comes first.
-  if (std::string annotation = Annotation(run.release, kRollbackAnnotation); !annotation.empty()) {
+  // A rollback request not handled yet comes first, from what the git cache already holds: a
+  // rollback must work while the git host is down (the revert commit is pushed when it is back).
+  if (std::string annotation = Annotation(run.release, api::kRollbackAnnotation);
+      !annotation.empty()) {
     auto request = RollbackRequest::Parse(annotation);
     if (!request.ok()) {
       SetFailed(run.status, run.generation, run.now, "RollbackFailed", request.status());
@@ -463,27 +498,72 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
       if (!s.ok() && !IsConfigError(s)) return s;  // retried; the id is not marked handled
       run.status["lastHandledRollback"] = request->id;
       if (s.ok()) AssessHealth(run);
-      return kube::ReconcileResult::After(std::max(run.requeue, milliseconds(1000)));
+      return kube::ReconcileResult::After(milliseconds(1000));
     }
   }
 
-  // Which revision should run: the pin, else the branch head unless it was rolled back.
-  const std::string applied = run.status.value("lastAppliedRevision", "");
-  Result<git::CommitInfo> target = Status(Code::kNotFound, "");
-  if (!run.spec.revision.empty()) {
-    target = git_.Resolve(run.spec.url, run.spec.revision);
-  } else {
-    target = git_.Resolve(run.spec.url, run.spec.branch);
-    if (target.ok() && IsRejected(run.status, target->sha)) {
-      if (applied.empty()) {
-        SetFailed(run.status, run.generation, run.now, "RevisionRejected",
-                  Status(Code::kFailedPrecondition,
-                         "the head of " + run.spec.branch + " (" + Short(target->sha) +
-                             ") was rolled back; waiting for a new commit"));
-        return kube::ReconcileResult::After(run.requeue);
-      }
-      target = git_.Resolve(run.spec.url, applied);
+  // Fetch every pollInterval (never when it is 0), at once when asked (annotation, webhook) or
+  // after a restart. Credentials are read only when they are needed.
+  State& state = *run.state;
+  const std::string requested = Annotation(run.release, api::kReconcileAnnotation);
+  const bool asked =
+      !requested.empty() && requested != run.status.value("lastHandledReconcileAt", "");
+  const bool polling = run.spec.poll_interval.count() > 0;
+  auto since_fetch = state.last_fetch ? clock_.Now() - *state.last_fetch : Clock::Duration::max();
+  const bool poll_due = polling && since_fetch >= run.spec.poll_interval;
+  if (asked || poll_due || state.revision.empty()) {
+    state.last_fetch = clock_.Now();
+    Status fetched = LoadCredentials(run);
+    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials);
+    if (!fetched.ok()) {
+      const bool credentials = !run.credentials_loaded;
+      const char* reason = credentials ? "CredentialsError" : "FetchFailed";
+      SetFailed(run.status, run.generation, run.now, reason, fetched);
+      events_.Emit(run.release, "Warning", reason, "Fetch", fetched.message());
+      if (!IsConfigError(fetched)) return fetched;
+      return polling ? kube::ReconcileResult::After(run.spec.poll_interval)
+                     : kube::ReconcileResult::Done();
     }
+    since_fetch = Clock::Duration::zero();
+    // Git is reachable: a revert commit that could not be pushed earlier goes now.
+    PushPendingRevert(run);
+  }
+  if (asked) run.status["lastHandledReconcileAt"] = requested;
+  if (polling) run.Requeue(run.spec.poll_interval - since_fetch);
+
+  // Which revision should run: the pin, else the branch head; a revision that was rolled back
+  // is not applied again (the branch must move on, or the pin change), the one running stays.
+  const std::string applied = run.status.value("lastAppliedRevision", "");
+  const bool pinned = !run.spec.revision.empty();
+  Result<git::CommitInfo> target =
+      git_.Resolve(run.spec.url, pinned ? run.spec.revision : run.spec.branch);
+  if (target.ok() && IsRejected(run.status, target->sha)) {
+    const std::string what =
+        pinned
+            ? "spec.revision " + run.spec.revision + " (" + Short(target->sha) + ") was rolled back"
+            : "the head of " + run.spec.branch + " (" + Short(target->sha) + ") was rolled back";
+    if (pinned) {
+      // The pin names a rejected revision: say so, keep what runs, and wait for a spec change
+      // (another pin, or none to follow the branch).
+      const std::string message =
+          what + (applied.empty() ? "" : "; running " + Short(applied)) +
+          ": pin another revision or remove spec.revision to follow the branch";
+      const json conditions = run.status.value("conditions", json::array());
+      const json* ready = kube::FindCondition(conditions, "Ready");
+      if (ready == nullptr || ready->value("reason", "") != "PinRejected") {
+        events_.Emit(run.release, "Warning", "PinRejected", "Sync", message);
+      }
+      SetFailed(run.status, run.generation, run.now, "PinRejected",
+                Status(Code::kFailedPrecondition, message));
+      if (!applied.empty()) AssessHealth(run);
+      return kube::ReconcileResult::After(run.requeue);
+    }
+    if (applied.empty()) {
+      SetFailed(run.status, run.generation, run.now, "RevisionRejected",
+                Status(Code::kFailedPrecondition, what + "; waiting for a new commit"));
+      return kube::ReconcileResult::After(run.requeue);
+    }
+    target = git_.Resolve(run.spec.url, applied);
   }
   if (!target.ok()) {
     SetFailed(run.status, run.generation, run.now, "RevisionNotFound", target.status());
@@ -501,7 +581,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     const bool failed_same =
         state.failed_revision == target->sha && state.failed_generation == run.generation;
     if (failed_same && !poll_due && !asked) return kube::ReconcileResult::After(run.requeue);
-    Status s = Sync(run, *target, new_revision);
+    Status s = Sync(run, *target, new_revision ? SyncMode::kNewRevision : SyncMode::kSameRevision);
     state.failed_revision = s.ok() ? "" : target->sha;
     state.failed_generation = s.ok() ? -1 : run.generation;
     if (!s.ok()) {
@@ -534,13 +614,16 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   return kube::ReconcileResult::After(run.requeue);
 }
 
-Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new_revision) {
+Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode mode) {
   auto started = clock_.Now();
+  const bool new_revision = mode == SyncMode::kNewRevision;
   State& state = *run.state;
   auto fail = [&](const std::string& reason, const Status& error) {
     SetFailed(run.status, run.generation, run.now, reason, error);
-    events_.Emit(run.release, "Warning", reason, "Sync",
-                 "revision " + Short(commit.sha) + ": " + error.message());
+    if (mode != SyncMode::kRollback) {
+      events_.Emit(run.release, "Warning", reason, "Sync",
+                   "revision " + Short(commit.sha) + ": " + error.message());
+    }
     metrics_.ObserveSync(run.ns, run.name, "failed",
                          std::chrono::duration<double>(clock_.Now() - started).count());
     if (new_revision && IsConfigError(error) && HistoryEntry(run.status, commit.sha) == nullptr) {
@@ -657,7 +740,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
     metrics_.ObserveDeployment(run.ns, run.name);
     events_.Emit(run.release, "Normal", "Synced", "Sync",
                  "applied revision " + Short(commit.sha) + " (" + commit.message + "): " + summary);
-  } else if (writes > 0) {
+  } else if (writes > 0 && mode == SyncMode::kSameRevision) {
     events_.Emit(run.release, "Normal", "Synced", "Sync",
                  "re-applied revision " + Short(commit.sha) + ": " + summary);
   }
@@ -761,21 +844,20 @@ void ReleaseReconciler::AssessHealth(Run& run) {
         known->second.first == *version) {
       h = known->second.second;  // unchanged since last assessed
     } else {
-      kube::ObjectPtr live;
       std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
-      if (cached) {
-        live = *cached;
-      } else {
-        auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
-        if (got.ok()) live = std::make_shared<const json>(std::move(*got));
-      }
-      if (live == nullptr) {
+      Result<kube::ObjectPtr> live = cached ? *cached : ReadLive(ref);
+      if (!live.ok()) {
+        // Not knowing is not "missing": no Degraded verdict and no Event from a failed read.
+        h = {manifest::HealthState::kUnknown,
+             "cannot read " + ref.Display() + ": " + live.status().message()};
+        run.Requeue(std::chrono::seconds(5));
+      } else if (*live == nullptr) {
         h = {run.spec.self_heal ? manifest::HealthState::kProgressing
                                 : manifest::HealthState::kDegraded,
              ref.Display() + " is missing"};
       } else {
-        h = manifest::AssessHealth(*live);
-        if (cached) state.health_at[id] = {kube::MetaString(*live, "resourceVersion"), h};
+        h = manifest::AssessHealth(**live);
+        if (cached) state.health_at[id] = {kube::MetaString(**live, "resourceVersion"), h};
       }
     }
     if (h.state == manifest::HealthState::kHealthy) continue;
@@ -826,6 +908,7 @@ void ReleaseReconciler::AssessHealth(Run& run) {
       kube::RemoveCondition(conditions, "Reconciling");
     }
   }
+  if (worst == manifest::HealthState::kHealthy) NoteRestored(run);
   if (entry == nullptr) return;
   const std::string result = entry->value("result", "");
   if (worst == manifest::HealthState::kHealthy && result != "Healthy" && result != "RolledBack") {
@@ -848,6 +931,29 @@ void ReleaseReconciler::AssessHealth(Run& run) {
   } else if (before != health && worst == manifest::HealthState::kDegraded) {
     events_.Emit(run.release, "Warning", "Degraded", "Assess", message);
   }
+}
+
+void ReleaseReconciler::NoteRestored(Run& run) {
+  auto found = run.status.find("lastRollback");
+  if (found == run.status.end() || !found->is_object() || found->contains("restoredAt")) return;
+  json& last = *found;
+  const std::string applied = run.status.value("lastAppliedRevision", "");
+  if (applied != last.value("toRevision", "") && applied != last.value("revertCommit", "")) return;
+  last["restoredAt"] = FormatRfc3339(run.now);
+  // Time to restore: from when the failed revision was applied (else from the rollback) until
+  // what replaced it is healthy.
+  auto since = ParseRfc3339(last.value("at", ""));
+  if (const json* bad = HistoryEntry(run.status, last.value("fromRevision", ""))) {
+    if (auto applied_at = ParseRfc3339(bad->value("appliedAt", "")); applied_at.ok())
+      since = applied_at;
+  }
+  if (since.ok()) {
+    metrics_.ObserveTimeToRestore(run.ns, run.name,
+                                  std::chrono::duration<double>(run.now - *since).count());
+  }
+  events_.Emit(run.release, "Normal", "Restored", "Assess",
+               "revision " + Short(applied) + " is healthy again after the rollback from " +
+                   Short(last.value("fromRevision", "")));
 }
 
 Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
@@ -873,51 +979,56 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
                        "cannot roll back: no earlier revision became healthy (give one with "
                        "--to)"));
   }
+  // From the cache; only a cache that never fetched (a restart with an empty cache) needs Git.
   auto target = git_.Resolve(run.spec.url, to);
+  if (!target.ok() && target.status().code() == Code::kFailedPrecondition) {
+    Status fetched = LoadCredentials(run);
+    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials);
+    if (!fetched.ok()) {
+      return fail(Status(Code::kUnavailable, "cannot roll back yet (nothing cached for " +
+                                                 git::RedactUrl(run.spec.url) +
+                                                 "): " + fetched.message()));
+    }
+    target = git_.Resolve(run.spec.url, to);
+  }
   if (!target.ok()) return fail(target.status());
   if (target->sha == from) {
     return fail(Status(Code::kFailedPrecondition,
                        "cannot roll back: revision " + Short(from) + " is already applied"));
   }
-  std::string reason = request.reason.empty() ? "requested" : request.reason;
-  if (!request.by.empty()) reason += " (by " + request.by + ")";
+  const std::string reason = request.reason.empty() ? "requested" : request.reason;
+  const std::string by_reason = request.by.empty() ? reason : reason + " (by " + request.by + ")";
 
-  if (Status s = Sync(run, *target, true); !s.ok()) return fail(s);
+  if (Status s = Sync(run, *target, SyncMode::kRollback); !s.ok()) return fail(s);
 
   if (!from.empty() && !IsRejected(run.status, from)) {
     PrependBounded(run.status["rejectedRevisions"],
                    {{"revision", from},
                     {"rejectedAt", FormatRfc3339(run.now)},
-                    {"reason", reason.substr(0, 4000)}},
+                    {"reason", by_reason.substr(0, 4000)}},
                    kMaxRejected);
   }
   if (json* bad = HistoryEntry(run.status, from)) {
     (*bad)["result"] = "RolledBack";
-    (*bad)["reason"] = ("rolled back to " + Short(target->sha) + ": " + reason).substr(0, 4000);
+    (*bad)["reason"] = ("rolled back to " + Short(target->sha) + ": " + by_reason).substr(0, 4000);
   }
+  run.status["lastRollback"] = {{"id", request.id},
+                                {"at", FormatRfc3339(run.now)},
+                                {"fromRevision", from},
+                                {"toRevision", target->sha},
+                                {"reason", reason.substr(0, 4000)},
+                                {"by", request.by.substr(0, 512)}};
+  if (request.git_revert) PushRevert(run);
 
+  const json& last = run.status["lastRollback"];
   std::string note;
-  if (request.git_revert) {
-    std::string message = "Revert " + run.spec.path + " to " + Short(target->sha) + ": " + reason;
-    auto revert = git_.RestorePath(run.spec.url, run.credentials, run.spec.branch, run.spec.path,
-                                   target->sha, message);
-    if (!revert.ok()) {
-      note = "; the revert commit could not be pushed: " + revert.status().message();
-      events_.Emit(run.release, "Warning", "RevertFailed", "Rollback", revert.status().message());
-    } else if (revert->sha != target->sha && run.spec.revision.empty()) {
-      // The branch head now holds exactly what was applied: record it as the running revision,
-      // so Git and the cluster agree without another sync.
-      if (json* entry = HistoryEntry(run.status, target->sha))
-        entry->update(HistoryRecord(*revert));
-      run.status["lastAppliedRevision"] = revert->sha;
-      run.status["lastAppliedShortRevision"] = Short(revert->sha);
-      run.status["lastAttemptedRevision"] = revert->sha;
-      run.state->revision = revert->sha;
-      note = "; pushed revert commit " + Short(revert->sha) + " to " + run.spec.branch;
-    }
+  if (last.contains("revertCommit")) {
+    note = "; revert commit " + Short(last.value("revertCommit", "")) + " on " + run.spec.branch;
+  } else if (last.contains("revertMessage")) {
+    note = "; " + last.value("revertMessage", "");
   }
   std::string summary = "rolled back from " + (from.empty() ? "nothing" : Short(from)) + " to " +
-                        Short(target->sha) + ": " + reason + note;
+                        Short(target->sha) + ": " + by_reason + note;
   (void)kube::SetCondition(run.status["conditions"],
                            {"Ready", kube::ConditionStatus::kTrue, "RolledBack", summary},
                            run.generation, run.now);
@@ -927,9 +1038,97 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
   return Status::Ok();
 }
 
+void ReleaseReconciler::PushRevert(Run& run) {
+  json& last = run.status["lastRollback"];
+  const std::string from = last.value("fromRevision", "");
+  const std::string to = last.value("toRevision", "");
+  auto pending = [&](const std::string& why) {
+    const std::string message = "the revert commit is not pushed yet: " + why;
+    if (last.value("revertMessage", "") != message) {
+      events_.Emit(run.release, "Warning", "RevertPending", "Rollback",
+                   message + " (pushed when the git host answers)");
+    }
+    last["revertPending"] = true;
+    last["revertMessage"] = message.substr(0, 4000);
+  };
+  if (!run.spec.revision.empty()) {
+    last["revertMessage"] = "no revert commit: the Release follows spec.revision, not the branch";
+    return;
+  }
+  if (Status s = LoadCredentials(run); !s.ok()) return pending(s.message());
+  // Only onto the rolled-back revision: a branch that moved on carries newer commits a revert
+  // would undo (they are applied by auto-sync instead). A head whose manifests already are the
+  // target's is the revert (ours, pushed by an attempt that looked failed, or someone's).
+  auto head = git_.Resolve(run.spec.url, run.spec.branch);
+  if (!head.ok()) return pending(head.status().message());
+  std::optional<git::CommitInfo> revert;
+  if (head->sha != from) {
+    auto at_head = git_.ReadTree(run.spec.url, head->sha, run.spec.path);
+    auto at_target = git_.ReadTree(run.spec.url, to, run.spec.path);
+    const bool same = at_head.ok() && at_target.ok() && at_head->size() == at_target->size() &&
+                      std::equal(at_head->begin(), at_head->end(), at_target->begin(),
+                                 [](const git::TreeFile& a, const git::TreeFile& b) {
+                                   return a.path == b.path && a.content == b.content;
+                                 });
+    if (!same) {
+      last.erase("revertPending");
+      last["revertMessage"] = "no revert commit: " + run.spec.branch + " moved on to " +
+                              Short(head->sha) + " (" + head->message.substr(0, 200) + ")";
+      return;
+    }
+    revert = *head;
+  } else {
+    const std::string reason = last.value("reason", "");
+    const std::string by = last.value("by", "");
+    auto pushed =
+        git_.RestorePath(run.spec.url, run.credentials, run.spec.branch, run.spec.path, to,
+                         "Revert " + run.spec.path + " to " + Short(to) + ": " + reason +
+                             (by.empty() ? "" : " (by " + by + ")"));
+    if (!pushed.ok()) return pending(pushed.status().message());
+    revert = *pushed;
+    events_.Emit(run.release, "Normal", "RevertPushed", "Rollback",
+                 "pushed revert commit " + Short(revert->sha) + " to " + run.spec.branch);
+  }
+  last["revertCommit"] = revert->sha;
+  last.erase("revertPending");
+  last.erase("revertMessage");
+  // The branch head now holds exactly what runs: it is the applied revision, so Git and the
+  // cluster agree without another sync (and without counting a deployment).
+  if (run.spec.revision.empty() && run.status.value("lastAppliedRevision", "") == to) {
+    run.status["lastAppliedRevision"] = revert->sha;
+    run.status["lastAppliedShortRevision"] = Short(revert->sha);
+    run.status["lastAttemptedRevision"] = revert->sha;
+    if (run.state->revision == to) run.state->revision = revert->sha;
+  }
+}
+
+void ReleaseReconciler::PushPendingRevert(Run& run) {
+  auto last = run.status.find("lastRollback");
+  if (last == run.status.end() || !last->value("revertPending", false)) return;
+  PushRevert(run);
+  if (!run.status["lastRollback"].value("revertPending", false)) {
+    spdlog::info("release {}: pending revert resolved: {}", run.key,
+                 run.status["lastRollback"].contains("revertCommit")
+                     ? "pushed " + Short(run.status["lastRollback"].value("revertCommit", ""))
+                     : run.status["lastRollback"].value("revertMessage", ""));
+  }
+}
+
 // ---- webhook → reconcile requests ----
 
 namespace {
+
+// Whether a push of `ref` can change what a Release following `branch` (or pinned to
+// `revision`) runs: a branch push concerns the Releases that follow that branch (or pin it by
+// name), a tag push the Releases pinned to that tag; a push that names no ref (or another
+// kind of ref) concerns every Release of the repository.
+bool RefConcerns(const std::string& ref, const std::string& branch, const std::string& revision) {
+  if (ref.starts_with("refs/heads/")) {
+    return ref.substr(11) == (revision.empty() ? branch : revision);
+  }
+  if (ref.starts_with("refs/tags/")) return !revision.empty() && ref.substr(10) == revision;
+  return true;
+}
 
 // Turns pushes into reconcile requests on a background thread, so the receiver answers at once.
 class PushDispatcher {
@@ -974,9 +1173,11 @@ class PushDispatcher {
       const json spec = release->value("spec", json::object());
       const json source = spec.value("source", json::object());
       if (!keys.count(git::RepoKey(source.value("url", "")))) continue;
+      if (!RefConcerns(push.ref, source.value("branch", "main"), spec.value("revision", "")))
+        continue;
       const json meta = release->value("metadata", json::object());
-      json patch = {{"metadata", {{"annotations", {{kReconcileAnnotation, value}}}}}};
-      auto r = client_.Patch(kApiVersion, "Release", meta.value("namespace", ""),
+      json patch = {{"metadata", {{"annotations", {{api::kReconcileAnnotation, value}}}}}};
+      auto r = client_.Patch(api::kGroupVersion, "Release", meta.value("namespace", ""),
                              meta.value("name", ""), kube::PatchType::kMerge, patch.dump());
       if (!r.ok()) {
         spdlog::warn("webhook: cannot request a sync of release {}/{}: {}",

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "flywheel/http/client.h"
 #include "support/eventually.h"
@@ -740,6 +742,292 @@ TEST_F(ReleaseTest, ControllerKilledDuringASyncConvergesAfterRestart) {
   EXPECT_EQ(Labelled(client, "ConfigMap", ns.name(), "many"), 200u);
   EXPECT_EQ(rel["status"]["inventory"].size(), 200u);
   EXPECT_EQ(rel["status"]["history"].size(), 1u);
+}
+
+// Events of `reason` in `ns` whose note starts with `prefix`, counting each series' repeats.
+int EventCount(const kube::Client& client, const std::string& ns, const std::string& reason,
+               const std::string& prefix = "") {
+  auto list = client.List("events.k8s.io/v1", "Event", ns);
+  if (!list.ok()) return -1;
+  int n = 0;
+  for (const auto& e : (*list)["items"]) {
+    if (e.value("reason", "") != reason || !e.value("note", "").starts_with(prefix)) continue;
+    n += e.contains("series") ? e["series"].value("count", 1) : 1;
+  }
+  return n;
+}
+
+// Every revision in the Release's history, once each.
+void ExpectHistoryUnique(const json& rel) {
+  std::set<std::string> seen;
+  for (const auto& e : rel["status"]["history"]) {
+    EXPECT_TRUE(seen.insert(e.value("revision", "")).second)
+        << "revision " << e.value("revision", "") << " twice in history: " << rel.dump(2);
+  }
+}
+
+// The value of a sample of `metrics` ("" when absent), e.g. Sample(m, "flywheel_x{a=\"b\"}").
+std::string Sample(const std::string& metrics, const std::string& series) {
+  auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return "";
+  at += series.size() + 2;
+  return metrics.substr(at, metrics.find('\n', at) - at);
+}
+
+TEST_F(ReleaseTest, ConcurrentRequestsRecordEachRevisionOnce) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-race");
+  auto client = env->Client();
+  GitRepo repo(repos_, "race");
+  const std::string secret = "race-secret";
+  std::vector<std::string> revisions = {
+      repo.Commit({{"cm.yaml", ConfigMapYaml("a", "0")}}, "zero")};
+  ControllerProcess controller(*env, ns.name(), secret);
+  ASSERT_TRUE(client.Create(ReleaseObject(ns.name(), "web", repo.FileUrl())).ok());
+  json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+    return StatusField(r, "stableRevision") == revisions[0];
+  });
+  ASSERT_EQ(StatusField(rel, "stableRevision"), revisions[0]) << rel.dump(2);
+  auto hook = http::NewClient(
+      {.base_url = "http://127.0.0.1:" + std::to_string(controller.webhook_port())});
+  ASSERT_TRUE(hook.ok());
+
+  // Bursts of webhook pushes, sync requests and (in some rounds) a rollback request, fired from
+  // three threads while the controller syncs a new revision: every write of an annotation races
+  // the controller's own status writes.
+  int rollbacks = 0, request = 0;
+  for (int round = 1; round <= 4; ++round) {
+    const bool rollback = round % 2 == 0;
+    const std::string sha =
+        repo.Commit({{"cm.yaml", ConfigMapYaml("a", std::to_string(round))}}, "round");
+    revisions.push_back(sha);
+    if (rollback) {
+      // Roll back the revision once it is healthy, while more requests arrive.
+      rel = WaitRelease(client, ns.name(), "web",
+                        [&](const json& r) { return StatusField(r, "stableRevision") == sha; });
+      ASSERT_EQ(StatusField(rel, "stableRevision"), sha) << rel.dump(2);
+    }
+    json payload = {{"ref", "refs/heads/main"},
+                    {"after", sha},
+                    {"repository", {{"clone_url", repo.FileUrl()}}}};
+    const std::string body = payload.dump();
+    std::vector<std::thread> threads;
+    threads.emplace_back([&, round] {
+      for (int i = 0; i < 10; ++i) {
+        http::Request req{.method = "POST", .target = "/hooks/git", .body = body, .timeout = 5s};
+        req.headers = {{"Content-Type", "application/json"},
+                       {"X-GitHub-Event", "push"},
+                       {"X-GitHub-Delivery", "r" + std::to_string(round) + "-" + std::to_string(i)},
+                       {"X-Hub-Signature-256", "sha256=" + HmacHex(secret, body)}};
+        (void)(*hook)->Send(req);
+        std::this_thread::sleep_for(30ms);
+      }
+    });
+    threads.emplace_back([&, round] {
+      for (int i = 0; i < 10; ++i) {
+        json patch = {{"metadata",
+                       {{"annotations",
+                         {{"flywheel.dev/reconcile-requested-at",
+                           "sync-" + std::to_string(round) + "-" + std::to_string(i)}}}}}};
+        (void)client.Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "web",
+                           kube::PatchType::kMerge, patch.dump());
+        std::this_thread::sleep_for(45ms);
+      }
+    });
+    if (rollback) {
+      ++rollbacks;
+      threads.emplace_back([&] {
+        std::this_thread::sleep_for(100ms);
+        json patch = {
+            {"metadata",
+             {{"annotations",
+               {{"flywheel.dev/rollback", json{{"id", "race-" + std::to_string(++request)},
+                                               {"reason", "race test"},
+                                               {"by", "test"}}
+                                              .dump()}}}}}};
+        EXPECT_TRUE(client
+                        .Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "web",
+                               kube::PatchType::kMerge, patch.dump())
+                        .ok());
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (rollback) {
+      rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+        return StatusField(r, "lastHandledRollback") == "race-" + std::to_string(request) &&
+               StatusField(r, "health") == "Healthy";
+      });
+      ASSERT_EQ(ConfigMapValue(client, ns.name(), "a"), std::to_string(round - 1)) << rel.dump(2);
+    } else {
+      rel = WaitRelease(client, ns.name(), "web",
+                        [&](const json& r) { return StatusField(r, "stableRevision") == sha; });
+      ASSERT_EQ(StatusField(rel, "stableRevision"), sha) << rel.dump(2);
+    }
+  }
+  std::this_thread::sleep_for(3s);  // let anything that was going to repeat itself do so
+
+  rel = GetRelease(client, ns.name(), "web");
+  ExpectHistoryUnique(rel);
+  EXPECT_EQ(rel["status"]["history"].size(), revisions.size()) << rel.dump(2);
+  for (const auto& sha : revisions) {
+    EXPECT_EQ(EventCount(client, ns.name(), "Synced", "applied revision " + sha.substr(0, 7)), 1)
+        << sha;
+    EXPECT_EQ(EventCount(client, ns.name(), "Healthy", "revision " + sha.substr(0, 7)), 1) << sha;
+  }
+  EXPECT_EQ(EventCount(client, ns.name(), "RolledBack"), rollbacks);
+  const std::string labels = "{name=\"web\",namespace=\"" + ns.name() + "\"}";
+  const std::string metrics = controller.Metrics();
+  EXPECT_EQ(Sample(metrics, "flywheel_deployments_total" + labels),
+            std::to_string(revisions.size()))
+      << metrics;
+  EXPECT_EQ(Sample(metrics, "flywheel_rollbacks_total" + labels), std::to_string(rollbacks));
+  EXPECT_EQ(Sample(metrics, "flywheel_lead_time_seconds_count" + labels),
+            std::to_string(revisions.size()))
+      << "a rollback is no deployment and has no lead time";
+  EXPECT_EQ(Sample(metrics, "flywheel_time_to_restore_seconds_count" + labels),
+            std::to_string(rollbacks));
+}
+
+TEST_F(ReleaseTest, RollbackWorksWhileGitIsDownAndTheRevertIsPushedOnceItIsBack) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-gitdown");
+  auto client = env->Client();
+  GitRepo repo(repos_, "down");
+  const std::string good = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "good")}}, "good");
+  GitHttpServer server(repos_, "bob", "down-pass");
+  ASSERT_EQ(env->Kubectl({"-n", ns.name(), "create", "secret", "generic", "git",
+                          "--from-literal=username=bob", "--from-literal=password=down-pass"})
+                .exit_code,
+            0);
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(client
+                  .Create(ReleaseObject(ns.name(), "web", server.Url("down"),
+                                        {{"source", {{"secretRef", {{"name", "git"}}}}}}))
+                  .ok());
+  json rel = WaitRelease(client, ns.name(), "web",
+                         [&](const json& r) { return StatusField(r, "stableRevision") == good; });
+  ASSERT_EQ(StatusField(rel, "stableRevision"), good) << rel.dump(2);
+  const std::string bad = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "bad")}}, "bad");
+  rel = WaitRelease(client, ns.name(), "web",
+                    [&](const json& r) { return StatusField(r, "stableRevision") == bad; });
+  ASSERT_EQ(StatusField(rel, "stableRevision"), bad) << rel.dump(2);
+
+  server.Pause();
+  auto out = FlywheelCli(*env, {"rollback", "web", "-n", ns.name(), "--reason", "5xx up"});
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "good") << "restored with git down";
+  rel = GetRelease(client, ns.name(), "web");
+  const json last = rel["status"].value("lastRollback", json::object());
+  EXPECT_EQ(last.value("fromRevision", ""), bad) << rel.dump(2);
+  EXPECT_EQ(last.value("toRevision", ""), good);
+  EXPECT_EQ(last.value("reason", ""), "5xx up");
+  EXPECT_EQ(last.value("by", ""), "flywheel rollback");
+  EXPECT_TRUE(last.value("revertPending", false)) << rel.dump(2);
+  EXPECT_FALSE(last.contains("revertCommit"));
+  EXPECT_EQ(repo.Log().size(), 2u) << "nothing could be pushed";
+  EXPECT_GE(EventCount(client, ns.name(), "RevertPending"), 1);
+  std::this_thread::sleep_for(3s);  // polls fail meanwhile; the rollback holds
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "good");
+
+  server.Resume();
+  rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+    return r["status"].value("lastRollback", json::object()).contains("revertCommit");
+  });
+  const json pushed = rel["status"]["lastRollback"];
+  ASSERT_TRUE(pushed.contains("revertCommit")) << rel.dump(2);
+  EXPECT_FALSE(pushed.value("revertPending", false));
+  std::this_thread::sleep_for(3s);  // more polls: the revert must not be pushed again
+  auto log = repo.Log();
+  ASSERT_EQ(log.size(), 3u) << "exactly one revert commit";
+  EXPECT_EQ(log[0].first, pushed.value("revertCommit", ""));
+  EXPECT_EQ(log[0].second.rfind("Revert . to " + good.substr(0, 7) + ": 5xx up", 0), 0u)
+      << log[0].second;
+  EXPECT_EQ(repo.Show("cm.yaml"), ConfigMapYaml("a", "good"));
+  rel = GetRelease(client, ns.name(), "web");
+  EXPECT_EQ(StatusField(rel, "lastAppliedRevision"), log[0].first) << "Git and cluster agree";
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "good");
+  // The history keeps the healthy revision as it was, marks the bad one, and holds no entry
+  // for the revert (it is no deployment).
+  ExpectHistoryUnique(rel);
+  ASSERT_EQ(rel["status"]["history"].size(), 2u) << rel.dump(2);
+  EXPECT_EQ(rel["status"]["history"][0]["revision"], bad);
+  EXPECT_EQ(rel["status"]["history"][0]["result"], "RolledBack");
+  EXPECT_EQ(rel["status"]["history"][1]["revision"], good);
+  EXPECT_EQ(rel["status"]["history"][1]["result"], "Healthy");
+  EXPECT_TRUE(rel["status"]["lastRollback"].contains("restoredAt")) << rel.dump(2);
+  EXPECT_EQ(controller.Log().find("down-pass"), std::string::npos);
+}
+
+TEST_F(ReleaseTest, RollbackOfAPinnedReleaseHoldsUntilThePinChanges) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-pinback");
+  auto client = env->Client();
+  GitRepo repo(repos_, "pinback");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "1")}}, "one");
+  const std::string c2 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "2")}}, "two");
+  const std::string c3 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "3")}}, "three");
+  repo.Tag("v1", c1);
+  repo.Tag("v2", c2);
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(
+      client.Create(ReleaseObject(ns.name(), "pin", repo.FileUrl(), {{"revision", "v1"}})).ok());
+  auto pin = [&](const std::string& revision) {
+    json patch = {{"spec", {{"revision", revision.empty() ? json() : json(revision)}}}};
+    ASSERT_TRUE(client
+                    .Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "pin",
+                           kube::PatchType::kMerge, patch.dump())
+                    .ok());
+  };
+  json rel = WaitRelease(client, ns.name(), "pin",
+                         [&](const json& r) { return StatusField(r, "stableRevision") == c1; });
+  ASSERT_EQ(StatusField(rel, "stableRevision"), c1) << rel.dump(2);
+  pin("v2");
+  rel = WaitRelease(client, ns.name(), "pin",
+                    [&](const json& r) { return StatusField(r, "stableRevision") == c2; });
+  ASSERT_EQ(StatusField(rel, "stableRevision"), c2) << rel.dump(2);
+
+  // What a RollbackPolicy sends: the annotation, not a new pin.
+  auto out = FlywheelCli(*env, {"rollback", "pin", "-n", ns.name(), "--reason", "bad v2"});
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "1");
+  rel = WaitRelease(client, ns.name(), "pin", [&](const json& r) {
+    return Condition(r, "Ready").value("reason", "") == "PinRejected";
+  });
+  EXPECT_EQ(Condition(rel, "Ready").value("status", ""), "False") << rel.dump(2);
+  EXPECT_NE(Condition(rel, "Ready").value("message", "").find("spec.revision v2"),
+            std::string::npos)
+      << rel.dump(2);
+  std::this_thread::sleep_for(4s);  // several polls: the pin to v2 is not applied again
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "1");
+  EXPECT_EQ(StatusField(GetRelease(client, ns.name(), "pin"), "lastAppliedRevision"), c1);
+  EXPECT_EQ(EventCount(client, ns.name(), "PinRejected"), 1);
+  EXPECT_EQ(repo.Head(), c3) << "a pinned Release's rollback pushes no revert to the branch";
+
+  pin("");  // follow the branch again
+  rel = WaitRelease(client, ns.name(), "pin", [&](const json& r) { return AppliedAt(r, c3); });
+  ASSERT_TRUE(AppliedAt(rel, c3)) << rel.dump(2);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "3");
+}
+
+TEST_F(ReleaseTest, PollIntervalZeroSyncsOnlyWhenAsked) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-nopoll");
+  auto client = env->Client();
+  GitRepo repo(repos_, "nopoll");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "1")}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(client
+                  .Create(ReleaseObject(ns.name(), "web", repo.FileUrl(),
+                                        {{"source", {{"pollInterval", "0s"}}}}))
+                  .ok());
+  json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) { return AppliedAt(r, c1); });
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+  const std::string c2 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "2")}}, "two");
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "1") << "pollInterval 0 does not poll";
+  auto out = FlywheelCli(*env, {"sync", "web", "-n", ns.name()});
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "2");
 }
 
 }  // namespace

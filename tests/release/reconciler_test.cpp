@@ -44,6 +44,21 @@ TEST(ReleaseSpecTest, ReadsEveryField) {
   EXPECT_TRUE(spec->suspend);
 }
 
+TEST(ReleaseSpecTest, PollIntervalZeroDisablesPollingAndOthersAreAtLeastASecond) {
+  auto spec = ReleaseSpec::Parse(
+      json::parse(R"({"spec":{"source":{"url":"file:///r","pollInterval":"0s"}}})"));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->poll_interval, milliseconds(0));
+  spec = ReleaseSpec::Parse(
+      json::parse(R"({"spec":{"source":{"url":"file:///r","pollInterval":"0"}}})"));
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->poll_interval, milliseconds(0));
+  spec = ReleaseSpec::Parse(
+      json::parse(R"({"spec":{"source":{"url":"file:///r","pollInterval":"10ms"}}})"));
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->poll_interval, milliseconds(1000));
+}
+
 TEST(ReleaseSpecTest, BadDurationsNameTheField) {
   auto spec = ReleaseSpec::Parse(
       json::parse(R"({"spec":{"source":{"url":"file:///r","pollInterval":"soon"}}})"));

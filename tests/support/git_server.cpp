@@ -439,6 +439,16 @@ GitHttpServer::GitHttpServer(const std::string& base_dir, const std::string& use
   }
 }
 
+void GitHttpServer::Pause() { Stop(nginx_); }
+
+void GitHttpServer::Resume() {
+  nginx_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{Program("nginx"), "-e", "stderr", "-p", tmp_, "-c",
+                               tmp_ + "/nginx.conf"},
+      tmp_ + "/nginx.log");
+  WaitReady(*nginx_, "nginx", [this] { return TcpAccepts(port_); });
+}
+
 GitHttpServer::~GitHttpServer() {
   Stop(nginx_);
   Stop(fcgiwrap_);

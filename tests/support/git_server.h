@@ -72,6 +72,10 @@ class GitHttpServer {
   ~GitHttpServer();
   std::string Url(const std::string& repo_name) const;  // http://127.0.0.1:<port>/<name>.git
   int port() const { return port_; }
+  // Stops nginx (the git host is down: connections are refused) / starts it again on the same
+  // port.
+  void Pause();
+  void Resume();
 
  private:
   std::string dir_;

@@ -17,8 +17,9 @@ namespace flywheel::release {
 
 // A watch on every kind Releases have applied: one informer per kind (cluster-wide, selecting
 // objects that carry the flywheel.dev/release label), started the first time a Release applies
-// that kind. It is how Releases see drift (self-heal) and health changes within seconds: every
-// change of an applied object wakes the Release named in its label.
+// that kind. It is how Releases see drift (self-heal) and health changes within seconds: a
+// change of an applied object that can matter (see ChangeMatters) wakes the Release named in
+// its label.
 class AppliedObjects {
  public:
   // `on_change` gets the Release key ("namespace/name") of each changed object.
@@ -26,6 +27,10 @@ class AppliedObjects {
   ~AppliedObjects();
   AppliedObjects(const AppliedObjects&) = delete;
   AppliedObjects& operator=(const AppliedObjects&) = delete;
+
+  // Says which Release key a label value names (needed for hashed long values; short ones
+  // "namespace.name" are read directly).
+  void RegisterRelease(const std::string& label_value, const std::string& key);
 
   // Starts watching the kind of `ref` unless it is watched already.
   void Track(const ObjectRef& ref);
@@ -44,6 +49,8 @@ class AppliedObjects {
  private:
   // The synced informer of the kind of `ref`, or null.
   kube::Informer* Synced(const ObjectRef& ref);
+  // The Release key a label value names, or "".
+  std::string KeyOf(const std::string& label_value);
 
   struct Watched {
     std::unique_ptr<kube::Informer> informer;
@@ -55,7 +62,14 @@ class AppliedObjects {
   std::mutex mu_;
   std::map<std::string, Watched> kinds_;  // by "group/Kind"
   std::stop_source stop_;
+  std::mutex keys_mu_;
+  std::map<std::string, std::string> keys_;  // label value -> Release key (RegisterRelease)
 };
+
+// Whether an update of an applied object can change what its Release decides: anything outside
+// status and server-maintained metadata (drift), or its health verdict. Status churn that leaves
+// the verdict alone (heartbeats, counters, timestamps) does not wake a Release.
+bool ChangeMatters(const nlohmann::json& old_object, const nlohmann::json& new_object);
 
 // The Release key ("namespace/name") named by a flywheel.dev/release label value
 // ("namespace.name"); "" when malformed.

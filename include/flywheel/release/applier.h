@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flywheel/api/names.h"
 #include "flywheel/common/status.h"
 #include "flywheel/kube/client.h"
 #include "flywheel/manifest/loader.h"
@@ -15,15 +16,9 @@
 
 namespace flywheel::release {
 
-// The label every object a Release applies carries: flywheel.dev/release=<namespace>.<name>.
-inline constexpr const char* kReleaseLabel = "flywheel.dev/release";
-// The annotation that keeps one object from being pruned (value "disabled").
-inline constexpr const char* kPruneAnnotation = "flywheel.dev/prune";
-inline constexpr const char* kFieldManager = "flywheel";
-
 // How an Applier applies one set of manifests.
 struct ApplyOptions {
-  std::string release_label;      // the value of kReleaseLabel
+  std::string release_label;      // the value of api::kReleaseLabel
   std::string default_namespace;  // for namespaced objects that name none (targetNamespace)
   int concurrency = 8;            // object applies in flight at once, within a phase
   // Where to read live objects from before deciding whether to write (e.g. an informer cache);

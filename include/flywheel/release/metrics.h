@@ -12,7 +12,9 @@ namespace flywheel::release {
 
 // The Release controller's domain metrics; the DORA figures come out of them directly:
 // flywheel_deployments_total (deployment frequency), flywheel_lead_time_seconds (commit ->
-// healthy), flywheel_release_syncs_total{result}, flywheel_release_sync_duration_seconds and
+// healthy), flywheel_rollbacks_total (change failure rate = rollbacks / deployments),
+// flywheel_time_to_restore_seconds (see docs/release.md for the formulas),
+// flywheel_release_syncs_total{result}, flywheel_release_sync_duration_seconds and
 // flywheel_release_health{health} (1 for the current health of each Release, 0 for the others).
 class ReleaseMetrics {
  public:
@@ -28,6 +30,9 @@ class ReleaseMetrics {
   // A Release was rolled back (flywheel_rollbacks_total; change failure rate = rollbacks /
   // deployments).
   void ObserveRollback(const std::string& ns, const std::string& name);
+  // What a rollback applied became healthy `seconds` after the revision it replaced was
+  // applied (flywheel_time_to_restore_seconds).
+  void ObserveTimeToRestore(const std::string& ns, const std::string& name, double seconds);
   void SetHealth(const std::string& ns, const std::string& name, const std::string& health);
   // A Release is gone: drop its health series.
   void Forget(const std::string& ns, const std::string& name);
@@ -39,6 +44,7 @@ class ReleaseMetrics {
   prometheus::Family<prometheus::Histogram>& lead_time_;
   prometheus::Family<prometheus::Gauge>& health_;
   prometheus::Family<prometheus::Counter>& rollbacks_;
+  prometheus::Family<prometheus::Histogram>& time_to_restore_;
 };
 
 }  // namespace flywheel::release

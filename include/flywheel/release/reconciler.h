@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "flywheel/api/names.h"
 #include "flywheel/common/clock.h"
 #include "flywheel/git/repository_cache.h"
 #include "flywheel/kube/client.h"
@@ -23,14 +24,7 @@
 
 namespace flywheel::release {
 
-// Manual reconcile (SPEC.md "Names"): any new value fetches and syncs now.
-inline constexpr const char* kReconcileAnnotation = "flywheel.dev/reconcile-requested-at";
-// A rollback request (JSON, see RollbackRequest): written by `flywheel rollback` and by
-// RollbackPolicies, carried out by the Release controller, acknowledged in
-// status.lastHandledRollback.
-inline constexpr const char* kRollbackAnnotation = "flywheel.dev/rollback";
-
-// What a rollback asks for.
+// What a rollback asks for (the value of api::kRollbackAnnotation).
 struct RollbackRequest {
   std::string id;  // unique per request; echoed in status.lastHandledRollback when done
   // Revision (SHA, short SHA or tag) to go back to; "" = the newest earlier revision that
@@ -95,17 +89,35 @@ class ReleaseReconciler : public kube::Reconciler {
   struct State;
   struct Run;
   Result<kube::ReconcileResult> ReconcileRelease(Run& run);
-  Result<git::Credentials> Credentials(Run& run);
-  Status Sync(Run& run, const git::CommitInfo& commit, bool new_revision);
+  // Reads the git credentials from spec.source.secretRef into run.credentials (once per
+  // reconcile, only when a fetch or push needs them).
+  Status LoadCredentials(Run& run);
+  Result<git::Credentials> ReadCredentials(const Run& run);
+  // kNewRevision is a deployment (history entry, Events, deployment metric); kSameRevision
+  // re-applies what runs; kRollback applies an earlier revision and records nothing of its
+  // own (Rollback records the rollback).
+  enum class SyncMode { kNewRevision, kSameRevision, kRollback };
+  Status Sync(Run& run, const git::CommitInfo& commit, SyncMode mode);
   Status Rollback(Run& run, const RollbackRequest& request);
+  // Pushes "Revert <path> to <sha7>" for status.lastRollback when the branch still holds the
+  // rolled-back revision; records the commit, or that it is still pending and why.
+  void PushRevert(Run& run);
+  // PushRevert for a rollback whose revert could not be pushed earlier (git was down).
+  void PushPendingRevert(Run& run);
   // Re-applies the objects that drifted from what the last sync applied; returns how many were
   // written.
   Result<int> HealSelf(Run& run);
   void AssessHealth(Run& run);
+  // After a rollback, the first time what it applied is healthy: status.lastRollback.restoredAt
+  // and flywheel_time_to_restore_seconds.
+  void NoteRestored(Run& run);
   // The Applier for one Release: its label and namespace, impersonating its ServiceAccount,
   // reading live objects from the applied-objects cache.
   Applier ApplierFor(const Run& run) const;
   Status WriteStatus(Run& run);
+  // An applied object read from the API server: nullptr when it does not exist, an error when
+  // the read failed.
+  Result<kube::ObjectPtr> ReadLive(const ObjectRef& ref) const;
 
   kube::Client client_;
   std::function<kube::ObjectPtr(const std::string&)> cached_release_;
@@ -120,7 +132,7 @@ class ReleaseReconciler : public kube::Reconciler {
   std::map<std::string, std::shared_ptr<State>> states_;  // by Release key
 };
 
-// The /hooks/git push handler: records a reconcile request (kReconcileAnnotation) on every
+// The /hooks/git push handler: records a reconcile request (api::kReconcileAnnotation) on every
 // Release whose source is the pushed repository, so the leader fetches at once whichever
 // replica received the webhook. `list_releases` reads the cache; patches run on a background
 // thread owned by the returned handler.
