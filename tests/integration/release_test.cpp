@@ -710,6 +710,19 @@ TEST_F(ReleaseTest, SignedGitHubPushSyncsAtOnce) {
   };
   ASSERT_TRUE(Eventually([&] { return post("sha256=" + std::string(64, '0'), "d-1") == 401; }, 30s))
       << "an unsigned push is refused";
+  // A push to another branch of the repository does not concern this Release.
+  const std::string main_body = body;
+  payload["ref"] = "refs/heads/feature";
+  body = payload.dump();
+  EXPECT_EQ(post("sha256=" + HmacHex(secret, body), "d-other"), 202);
+  std::this_thread::sleep_for(2s);
+  rel = GetRelease(client, ns.name(), "hooked");
+  EXPECT_FALSE(rel["metadata"]
+                   .value("annotations", json::object())
+                   .contains("flywheel.dev/reconcile-requested-at"))
+      << "a push to refs/heads/feature woke a Release that follows main: " << rel.dump(2);
+  EXPECT_TRUE(AppliedAt(rel, c1));
+  body = main_body;
   EXPECT_EQ(post("sha256=" + HmacHex(secret, body), "d-2"), 202);
   rel = WaitRelease(
       client, ns.name(), "hooked", [&](const json& r) { return AppliedAt(r, c2); }, 30s);
