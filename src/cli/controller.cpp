@@ -15,8 +15,9 @@
 #include "flywheel/kube/connect.h"
 #include "flywheel/kube/events.h"
 #include "flywheel/kube/manager.h"
-#include "flywheel/release/git_webhook.h"
 #include "flywheel/release/reconciler.h"
+#include "flywheel/webhook/git.h"
+#include "flywheel/webhook/push_dispatcher.h"
 
 namespace flywheel::cli {
 namespace {
@@ -177,9 +178,11 @@ int RunController(const Invocation& inv) {
       }
       return all;
     };
-    manager.AddWebhook("/hooks/git", release::GitWebhookHandler(
-                                         {.secret = webhook_secret},
-                                         release::ReleasePushHandler(*client, list_releases)));
+    manager.AddWebhook(
+        "/hooks/git",
+        webhook::GitWebhookHandler(
+            {.secret = webhook_secret},
+            webhook::PushDispatcher(*client, {release::ReleasePushTarget(list_releases)})));
   } else {
     spdlog::info("git webhook receiver /hooks/git disabled (no --git-webhook-secret-file)");
   }

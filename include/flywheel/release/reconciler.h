@@ -18,38 +18,12 @@
 #include "flywheel/manifest/loader.h"
 #include "flywheel/release/applied_objects.h"
 #include "flywheel/release/applier.h"
-#include "flywheel/release/git_webhook.h"
 #include "flywheel/release/metrics.h"
 #include "flywheel/release/object_ref.h"
+#include "flywheel/release/spec.h"
+#include "flywheel/webhook/push_dispatcher.h"
 
 namespace flywheel::release {
-
-// What a rollback asks for (the value of api::kRollbackAnnotation).
-struct RollbackRequest {
-  std::string id;  // unique per request; echoed in status.lastHandledRollback when done
-  // Revision (SHA, short SHA or tag) to go back to; "" = the newest earlier revision that
-  // became healthy and was not rejected.
-  std::string to;
-  bool git_revert = true;  // push "Revert <path> to <sha7>: <reason>" to the source branch
-  std::string reason;      // why; recorded in history, rejectedRevisions and Events
-  std::string by;          // who asked (e.g. "flywheel rollback", "RollbackPolicy web-errors")
-
-  static Result<RollbackRequest> Parse(const std::string& annotation);
-  std::string ToAnnotation() const;
-};
-
-// A Release's spec with the defaults of SPEC.md filled in.
-struct ReleaseSpec {
-  std::string url, branch = "main", path = ".", secret_name;
-  std::chrono::milliseconds poll_interval{std::chrono::minutes(1)};
-  std::string revision, target_namespace, service_account;
-  bool prune = true, self_heal = true, suspend = false;
-  std::chrono::milliseconds health_timeout{std::chrono::minutes(5)};
-  int history_limit = 10;
-
-  // Reads `release` (a Release object). Durations that do not parse are InvalidArgument.
-  static Result<ReleaseSpec> Parse(const nlohmann::json& release);
-};
 
 // How the Release controller runs.
 struct ReleaseReconcilerOptions {
@@ -132,11 +106,8 @@ class ReleaseReconciler : public kube::Reconciler {
   std::map<std::string, std::shared_ptr<State>> states_;  // by Release key
 };
 
-// The /hooks/git push handler: records a reconcile request (api::kReconcileAnnotation) on every
-// Release whose source is the pushed repository, so the leader fetches at once whichever
-// replica received the webhook. `list_releases` reads the cache; patches run on a background
-// thread owned by the returned handler.
-std::function<void(const GitPush&)> ReleasePushHandler(
-    kube::Client client, std::function<std::vector<kube::ObjectPtr>()> list_releases);
+// What /hooks/git pushes concern among Releases (webhook::PushDispatcher): `list` reads the
+// cache; each Release follows spec.source.url/branch, or its pin spec.revision.
+webhook::PushTarget ReleasePushTarget(std::function<std::vector<kube::ObjectPtr>()> list);
 
 }  // namespace flywheel::release

@@ -8,7 +8,7 @@
 #include "flywheel/common/clock.h"
 #include "flywheel/http/server.h"
 
-namespace flywheel::release {
+namespace flywheel::webhook {
 
 // A push reported by a git host: which repository (every URL form the payload names) and ref.
 struct GitPush {
@@ -47,4 +47,4 @@ struct GitWebhookOptions {
 http::Handler GitWebhookHandler(GitWebhookOptions options,
                                 std::function<void(const GitPush&)> on_push);
 
-}  // namespace flywheel::release
+}  // namespace flywheel::webhook

@@ -1,4 +1,4 @@
-#include "flywheel/release/git_webhook.h"
+#include "flywheel/webhook/git.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -13,7 +13,7 @@
 #include "flywheel/http/client.h"
 #include "flywheel/http/server.h"
 
-namespace flywheel::release {
+namespace flywheel::webhook {
 namespace {
 
 using http::ServerRequest;
@@ -465,4 +465,4 @@ TEST(GitWebhookServerTest, EndToEnd) {
 }
 
 }  // namespace
-}  // namespace flywheel::release
+}  // namespace flywheel::webhook

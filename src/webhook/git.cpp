@@ -1,4 +1,4 @@
-#include "flywheel/release/git_webhook.h"
+#include "flywheel/webhook/git.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,7 +16,7 @@
 
 #include "flywheel/git/url.h"
 
-namespace flywheel::release {
+namespace flywheel::webhook {
 
 namespace {
 
@@ -328,4 +328,4 @@ http::Handler GitWebhookHandler(GitWebhookOptions options,
   return [receiver](const ServerRequest& req) { return receiver->Handle(req); };
 }
 
-}  // namespace flywheel::release
+}  // namespace flywheel::webhook

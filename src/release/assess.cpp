@@ -1,0 +1,164 @@
+// Health of a Release: every applied object assessed (from the applied-objects cache, else the
+// API server), healthTimeout, history results, stable revision, lead time and time to restore.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "flywheel/kube/conditions.h"
+#include "flywheel/release/decisions.h"
+#include "internal.h"
+
+namespace flywheel::release {
+
+Result<kube::ObjectPtr> ReleaseReconciler::ReadLive(const ObjectRef& ref) const {
+  auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
+  if (got.ok()) return std::make_shared<const json>(std::move(*got));
+  if (got.status().code() == Code::kNotFound) return kube::ObjectPtr();
+  return got.status();
+}
+
+void ReleaseReconciler::AssessHealth(Run& run) {
+  const std::string applied = run.status.value("lastAppliedRevision", "");
+  if (applied.empty()) {
+    run.status["health"] = "Unknown";
+    metrics_.SetHealth(run.ns, run.name, "Unknown");
+    return;
+  }
+  manifest::HealthState worst = manifest::HealthState::kHealthy;
+  std::vector<std::string> messages;
+  auto rank = [](manifest::HealthState s) {
+    switch (s) {
+      case manifest::HealthState::kDegraded:
+        return 3;
+      case manifest::HealthState::kProgressing:
+        return 2;
+      case manifest::HealthState::kUnknown:
+        return 1;
+      default:
+        return 0;
+    }
+  };
+  State& state = *run.state;
+  for (const auto& ref : Inventory(run.status)) {
+    applied_->Track(ref);
+    const std::string id = ref.Id();
+    std::optional<std::string> version = applied_->ResourceVersion(ref);
+    auto known = state.health_at.find(id);
+    manifest::Health h;
+    if (version && !version->empty() && known != state.health_at.end() &&
+        known->second.first == *version) {
+      h = known->second.second;  // unchanged since last assessed
+    } else {
+      std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
+      Result<kube::ObjectPtr> live = cached ? *cached : ReadLive(ref);
+      if (!live.ok()) {
+        // Not knowing is not "missing": no Degraded verdict and no Event from a failed read.
+        h = {manifest::HealthState::kUnknown,
+             "cannot read " + ref.Display() + ": " + live.status().message()};
+        run.Requeue(std::chrono::seconds(5));
+      } else if (*live == nullptr) {
+        h = {run.spec.self_heal ? manifest::HealthState::kProgressing
+                                : manifest::HealthState::kDegraded,
+             ref.Display() + " is missing"};
+      } else {
+        h = manifest::AssessHealth(**live);
+        if (cached) state.health_at[id] = {kube::MetaString(**live, "resourceVersion"), h};
+      }
+    }
+    if (h.state == manifest::HealthState::kHealthy) continue;
+    if (rank(h.state) > rank(worst)) worst = h.state;
+    if (messages.size() < 5) messages.push_back(h.message);
+  }
+
+  json* entry = HistoryEntry(run.status, applied);
+  std::string message = Join(messages, "; ");
+  if (worst == manifest::HealthState::kProgressing && entry != nullptr) {
+    auto applied_at = ParseRfc3339(entry->value("appliedAt", ""));
+    if (applied_at.ok()) {
+      HealthTimeoutVerdict verdict = CheckHealthTimeout(
+          *applied_at, run.now, run.spec.health_timeout, entry->value("result", "") == "Healthy");
+      if (verdict.degraded) {
+        worst = manifest::HealthState::kDegraded;
+        message = "not healthy within healthTimeout " + FormatDuration(run.spec.health_timeout) +
+                  ": " + message;
+      } else {
+        run.Requeue(verdict.recheck_in);
+      }
+    }
+  }
+  const std::string health = manifest::HealthName(worst);
+  const std::string before = run.status.value("health", "");
+  run.status["health"] = health;
+  metrics_.SetHealth(run.ns, run.name, health);
+  auto& conditions = run.status["conditions"];
+  if (worst == manifest::HealthState::kHealthy) {
+    (void)kube::SetCondition(
+        conditions,
+        {"Healthy", kube::ConditionStatus::kTrue, "Healthy", "every applied object is healthy"},
+        run.generation, run.now);
+    kube::RemoveCondition(conditions, "Reconciling");
+  } else {
+    (void)kube::SetCondition(
+        conditions,
+        {"Healthy",
+         worst == manifest::HealthState::kUnknown ? kube::ConditionStatus::kUnknown
+                                                  : kube::ConditionStatus::kFalse,
+         health, message},
+        run.generation, run.now);
+    if (worst == manifest::HealthState::kProgressing) {
+      (void)kube::SetCondition(
+          conditions, {"Reconciling", kube::ConditionStatus::kTrue, "Progressing", message},
+          run.generation, run.now);
+    } else {
+      kube::RemoveCondition(conditions, "Reconciling");
+    }
+  }
+  if (worst == manifest::HealthState::kHealthy) NoteRestored(run);
+  if (entry == nullptr) return;
+  const std::string result = entry->value("result", "");
+  if (worst == manifest::HealthState::kHealthy && result != "Healthy" && result != "RolledBack") {
+    (*entry)["result"] = "Healthy";
+    (*entry)["healthyAt"] = FormatRfc3339(run.now);
+    entry->erase("reason");
+    run.status["stableRevision"] = applied;
+    run.status["stableShortRevision"] = Short(applied);
+    if (auto committed = ParseRfc3339(entry->value("committedAt", "")); committed.ok()) {
+      metrics_.ObserveLeadTime(run.ns, run.name,
+                               std::chrono::duration<double>(run.now - *committed).count());
+    }
+    events_.Emit(run.release, "Normal", "Healthy", "Assess",
+                 "revision " + Short(applied) + " is healthy");
+  } else if (worst == manifest::HealthState::kDegraded && result == "Progressing") {
+    (*entry)["result"] = "Degraded";
+    (*entry)["reason"] = message.substr(0, 4000);
+    events_.Emit(run.release, "Warning", "Degraded", "Assess",
+                 "revision " + Short(applied) + ": " + message);
+  } else if (before != health && worst == manifest::HealthState::kDegraded) {
+    events_.Emit(run.release, "Warning", "Degraded", "Assess", message);
+  }
+}
+
+void ReleaseReconciler::NoteRestored(Run& run) {
+  auto found = run.status.find("lastRollback");
+  if (found == run.status.end() || !found->is_object() || found->contains("restoredAt")) return;
+  json& last = *found;
+  const std::string applied = run.status.value("lastAppliedRevision", "");
+  if (applied != last.value("toRevision", "") && applied != last.value("revertCommit", "")) return;
+  last["restoredAt"] = FormatRfc3339(run.now);
+  // Time to restore: from when the failed revision was applied (else from the rollback) until
+  // what replaced it is healthy.
+  auto since = ParseRfc3339(last.value("at", ""));
+  if (const json* bad = HistoryEntry(run.status, last.value("fromRevision", ""))) {
+    if (auto applied_at = ParseRfc3339(bad->value("appliedAt", "")); applied_at.ok())
+      since = applied_at;
+  }
+  if (since.ok()) {
+    metrics_.ObserveTimeToRestore(run.ns, run.name,
+                                  std::chrono::duration<double>(run.now - *since).count());
+  }
+  events_.Emit(run.release, "Normal", "Restored", "Assess",
+               "revision " + Short(applied) + " is healthy again after the rollback from " +
+                   Short(last.value("fromRevision", "")));
+}
+
+}  // namespace flywheel::release

@@ -1,0 +1,164 @@
+// Rollbacks of a Release: the target, the apply (through Sync), rejection, status.lastRollback
+// and the revert commit in the source repository, pushed later when git is down.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "flywheel/git/url.h"
+#include "flywheel/kube/conditions.h"
+#include "flywheel/release/decisions.h"
+#include "internal.h"
+
+namespace flywheel::release {
+
+Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
+  const std::string from = run.status.value("lastAppliedRevision", "");
+  // By default: the newest revision before the current one that became healthy and was not
+  // rejected (stableRevision is the current one when it is healthy itself).
+  const std::string to = request.to.empty() ? DefaultRollbackTarget(run.status) : request.to;
+  auto fail = [&](const Status& error) {
+    SetFailed(run.status, run.generation, run.now, "RollbackFailed", error);
+    events_.Emit(run.release, "Warning", "RollbackFailed", "Rollback", error.message());
+    return error;
+  };
+  if (to.empty()) {
+    return fail(Status(Code::kFailedPrecondition,
+                       "cannot roll back: no earlier revision became healthy (give one with "
+                       "--to)"));
+  }
+  // From the cache; only a cache that never fetched (a restart with an empty cache) needs Git.
+  auto target = git_.Resolve(run.spec.url, to);
+  if (!target.ok() && target.status().code() == Code::kFailedPrecondition) {
+    Status fetched = LoadCredentials(run);
+    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials);
+    if (!fetched.ok()) {
+      return fail(Status(Code::kUnavailable, "cannot roll back yet (nothing cached for " +
+                                                 git::RedactUrl(run.spec.url) +
+                                                 "): " + fetched.message()));
+    }
+    target = git_.Resolve(run.spec.url, to);
+  }
+  if (!target.ok()) return fail(target.status());
+  if (target->sha == from) {
+    return fail(Status(Code::kFailedPrecondition,
+                       "cannot roll back: revision " + Short(from) + " is already applied"));
+  }
+  const std::string reason = request.reason.empty() ? "requested" : request.reason;
+  const std::string by_reason = request.by.empty() ? reason : reason + " (by " + request.by + ")";
+
+  if (Status s = Sync(run, *target, SyncMode::kRollback); !s.ok()) return fail(s);
+
+  if (!from.empty() && !IsRejected(run.status, from)) {
+    PrependBounded(run.status["rejectedRevisions"],
+                   {{"revision", from},
+                    {"rejectedAt", FormatRfc3339(run.now)},
+                    {"reason", by_reason.substr(0, 4000)}},
+                   kMaxRejected);
+  }
+  if (json* bad = HistoryEntry(run.status, from)) {
+    (*bad)["result"] = "RolledBack";
+    (*bad)["reason"] = ("rolled back to " + Short(target->sha) + ": " + by_reason).substr(0, 4000);
+  }
+  run.status["lastRollback"] = {{"id", request.id},
+                                {"at", FormatRfc3339(run.now)},
+                                {"fromRevision", from},
+                                {"toRevision", target->sha},
+                                {"reason", reason.substr(0, 4000)},
+                                {"by", request.by.substr(0, 512)}};
+  if (request.git_revert) PushRevert(run);
+
+  const json& last = run.status["lastRollback"];
+  std::string note;
+  if (last.contains("revertCommit")) {
+    note = "; revert commit " + Short(last.value("revertCommit", "")) + " on " + run.spec.branch;
+  } else if (last.contains("revertMessage")) {
+    note = "; " + last.value("revertMessage", "");
+  }
+  std::string summary = "rolled back from " + (from.empty() ? "nothing" : Short(from)) + " to " +
+                        Short(target->sha) + ": " + by_reason + note;
+  (void)kube::SetCondition(run.status["conditions"],
+                           {"Ready", kube::ConditionStatus::kTrue, "RolledBack", summary},
+                           run.generation, run.now);
+  events_.Emit(run.release, "Normal", "RolledBack", "Rollback", summary);
+  metrics_.ObserveRollback(run.ns, run.name);
+  spdlog::info("release {}: {}", run.key, summary);
+  return Status::Ok();
+}
+
+void ReleaseReconciler::PushRevert(Run& run) {
+  json& last = run.status["lastRollback"];
+  const std::string from = last.value("fromRevision", "");
+  const std::string to = last.value("toRevision", "");
+  auto pending = [&](const std::string& why) {
+    const std::string message = "the revert commit is not pushed yet: " + why;
+    if (last.value("revertMessage", "") != message) {
+      events_.Emit(run.release, "Warning", "RevertPending", "Rollback",
+                   message + " (pushed when the git host answers)");
+    }
+    last["revertPending"] = true;
+    last["revertMessage"] = message.substr(0, 4000);
+  };
+  if (!run.spec.revision.empty()) {
+    last["revertMessage"] = "no revert commit: the Release follows spec.revision, not the branch";
+    return;
+  }
+  if (Status s = LoadCredentials(run); !s.ok()) return pending(s.message());
+  // Only onto the rolled-back revision: a branch that moved on carries newer commits a revert
+  // would undo (they are applied by auto-sync instead). A head whose manifests already are the
+  // target's is the revert (ours, pushed by an attempt that looked failed, or someone's).
+  auto head = git_.Resolve(run.spec.url, run.spec.branch);
+  if (!head.ok()) return pending(head.status().message());
+  std::optional<git::CommitInfo> revert;
+  if (head->sha != from) {
+    auto at_head = git_.ReadTree(run.spec.url, head->sha, run.spec.path);
+    auto at_target = git_.ReadTree(run.spec.url, to, run.spec.path);
+    const bool same = at_head.ok() && at_target.ok() && at_head->size() == at_target->size() &&
+                      std::equal(at_head->begin(), at_head->end(), at_target->begin(),
+                                 [](const git::TreeFile& a, const git::TreeFile& b) {
+                                   return a.path == b.path && a.content == b.content;
+                                 });
+    if (!same) {
+      last.erase("revertPending");
+      last["revertMessage"] = "no revert commit: " + run.spec.branch + " moved on to " +
+                              Short(head->sha) + " (" + head->message.substr(0, 200) + ")";
+      return;
+    }
+    revert = *head;
+  } else {
+    const std::string reason = last.value("reason", "");
+    const std::string by = last.value("by", "");
+    auto pushed =
+        git_.RestorePath(run.spec.url, run.credentials, run.spec.branch, run.spec.path, to,
+                         "Revert " + run.spec.path + " to " + Short(to) + ": " + reason +
+                             (by.empty() ? "" : " (by " + by + ")"));
+    if (!pushed.ok()) return pending(pushed.status().message());
+    revert = *pushed;
+    events_.Emit(run.release, "Normal", "RevertPushed", "Rollback",
+                 "pushed revert commit " + Short(revert->sha) + " to " + run.spec.branch);
+  }
+  last["revertCommit"] = revert->sha;
+  last.erase("revertPending");
+  last.erase("revertMessage");
+  // The branch head now holds exactly what runs: it is the applied revision, so Git and the
+  // cluster agree without another sync (and without counting a deployment).
+  if (run.spec.revision.empty() && run.status.value("lastAppliedRevision", "") == to) {
+    run.status["lastAppliedRevision"] = revert->sha;
+    run.status["lastAppliedShortRevision"] = Short(revert->sha);
+    run.status["lastAttemptedRevision"] = revert->sha;
+    if (run.state->revision == to) run.state->revision = revert->sha;
+  }
+}
+
+void ReleaseReconciler::PushPendingRevert(Run& run) {
+  auto last = run.status.find("lastRollback");
+  if (last == run.status.end() || !last->value("revertPending", false)) return;
+  PushRevert(run);
+  if (!run.status["lastRollback"].value("revertPending", false)) {
+    spdlog::info("release {}: pending revert resolved: {}", run.key,
+                 run.status["lastRollback"].contains("revertCommit")
+                     ? "pushed " + Short(run.status["lastRollback"].value("revertCommit", ""))
+                     : run.status["lastRollback"].value("revertMessage", ""));
+  }
+}
+
+}  // namespace flywheel::release
