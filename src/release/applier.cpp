@@ -167,36 +167,27 @@ Result<json> Applier::Live(const Item& item) {
   return client_.Get(item.ref.ApiVersion(), item.ref.kind, item.ref.ns, item.ref.name);
 }
 
-Status Applier::WaitEstablished(const std::vector<Item>& items, size_t phase) {
-  RealClock clock;
-  auto deadline = clock.Now() + options_.crd_established_timeout;
+Result<std::vector<std::string>> Applier::NotEstablished(const std::vector<Item>& items,
+                                                         size_t phase) {
+  std::vector<std::string> waiting;
   for (const auto& item : items) {
     if (item.phase != phase || item.ref.kind != "CustomResourceDefinition") continue;
-    for (;;) {
-      auto crd = client_.Get(item.ref.ApiVersion(), item.ref.kind, "", item.ref.name);
-      if (crd.ok()) {
-        bool established = false;
-        for (const auto& c :
-             crd->value("status", json::object()).value("conditions", json::array())) {
-          if (c.value("type", "") == "Established" && c.value("status", "") == "True") {
-            established = true;
-          }
+    auto crd = client_.Get(item.ref.ApiVersion(), item.ref.kind, "", item.ref.name);
+    if (!crd.ok() && !crd.status().IsTransient() && crd.status().code() != Code::kNotFound) {
+      return crd.status();
+    }
+    bool established = false;
+    if (crd.ok()) {
+      for (const auto& c :
+           crd->value("status", json::object()).value("conditions", json::array())) {
+        if (c.value("type", "") == "Established" && c.value("status", "") == "True") {
+          established = true;
         }
-        if (established) break;
-      } else if (!crd.status().IsTransient() && crd.status().code() != Code::kNotFound) {
-        return crd.status();
-      }
-      if (clock.Now() >= deadline) {
-        return Status(Code::kDeadlineExceeded,
-                      item.Where() + ": not Established within " +
-                          std::to_string(options_.crd_established_timeout.count()) + "s");
-      }
-      if (!SleepOrStop(options_.stop, std::chrono::milliseconds(200))) {
-        return Status(Code::kCancelled, "stopped");
       }
     }
+    if (!established) waiting.push_back(item.Where());
   }
-  return Status::Ok();
+  return waiting;
 }
 
 Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manifests) {
@@ -280,7 +271,12 @@ Result<ApplyReport> Applier::Apply(const std::vector<manifest::Manifest>& manife
       return Status(Code::kUnavailable, message);
     }
     if (phase == static_cast<size_t>(manifest::ApplyPhase::kDefinitions)) {
-      if (Status s = WaitEstablished(items, phase); !s.ok()) return s;
+      auto waiting = NotEstablished(items, phase);
+      if (!waiting.ok()) return waiting.status();
+      if (!waiting->empty()) {
+        report.waiting_for = std::move(*waiting);
+        return report;
+      }
     }
   }
   for (const auto& item : items) report.inventory.push_back(item.ref);

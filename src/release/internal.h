@@ -55,6 +55,8 @@ struct ReleaseReconciler::State {
   json computed;
   json server_status;
   std::string server_version;
+  // The revision whose sync waits for its CRDs to be Established, and since when.
+  std::optional<std::pair<std::string, Clock::TimePoint>> crd_wait;
   std::string failed_revision;  // the last sync of this revision and generation failed
   int64_t failed_generation = -1;
 };

@@ -25,7 +25,6 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   applied_->RegisterRelease(options.release_label, run.key);
   options.default_namespace = run.spec.target_namespace;
   options.concurrency = options_.apply_concurrency;
-  options.crd_established_timeout = options_.crd_established_timeout;
   options.live = [applied = applied_.get()](const ObjectRef& ref) -> kube::ObjectPtr {
     auto cached = applied->Get(ref);
     return cached ? *cached : nullptr;
@@ -76,7 +75,11 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
 
   Applier applier = ApplierFor(run);
 
-  if (new_revision) {
+  // A sync that waits for its CRDs to be Established comes back for the same revision: it was
+  // announced already.
+  const bool resumed = state.crd_wait && state.crd_wait->first == commit.sha;
+  if (!resumed) state.crd_wait.reset();
+  if (new_revision && !resumed) {
     (void)kube::SetCondition(run.status["conditions"],
                              {"Reconciling", kube::ConditionStatus::kTrue, "Progressing",
                               "applying revision " + Short(commit.sha)},
@@ -91,6 +94,27 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
         report.status().code() == Code::kInvalidArgument ? "ValidationFailed" : "ApplyFailed",
         report.status());
   }
+  if (!report->waiting_for.empty()) {
+    // Come back in a second rather than hold a worker; give up after crd_established_timeout.
+    if (!state.crd_wait) state.crd_wait.emplace(commit.sha, clock_.Now());
+    const std::string what =
+        "CustomResourceDefinitions not Established yet: " + Join(report->waiting_for, ", ");
+    if (clock_.Now() - state.crd_wait->second >= options_.crd_established_timeout) {
+      state.crd_wait.reset();
+      return fail(
+          "ApplyFailed",
+          Status(Code::kDeadlineExceeded,
+                 what + " (waited " + FormatDuration(options_.crd_established_timeout) + ")"));
+    }
+    if (mode == SyncMode::kRollback) return Status(Code::kUnavailable, what);
+    (void)kube::SetCondition(run.status["conditions"],
+                             {"Reconciling", kube::ConditionStatus::kTrue, "Progressing",
+                              "revision " + Short(commit.sha) + ": " + what},
+                             run.generation, run.now);
+    run.Requeue(std::chrono::seconds(1));
+    return Status::Ok();
+  }
+  state.crd_wait.reset();
 
   std::vector<ObjectRef> inventory = report->inventory;
   std::string pruned_note;

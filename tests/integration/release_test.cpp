@@ -1043,5 +1043,33 @@ TEST_F(ReleaseTest, PollIntervalZeroSyncsOnlyWhenAsked) {
   EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "2");
 }
 
+TEST_F(ReleaseTest, ACrdAndItsCustomResourcesApplyInOneRevision) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-crd");
+  auto client = env->Client();
+  const std::string group = ns.name() + ".flywheel.test";
+  const std::string crd = "widgets." + group;
+  GitRepo repo(repos_, "crd");
+  const std::string c1 = repo.Commit(
+      {{"crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: " +
+            crd + "\nspec:\n  group: " + group +
+            "\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget}\n"
+            "  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n"
+            "      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-"
+            "fields: true\n"},
+       {"widget.yaml",
+        "apiVersion: " + group + "/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n"}},
+      "a CRD and a custom resource");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(client.Create(ReleaseObject(ns.name(), "crd", repo.FileUrl())).ok());
+  json rel = WaitRelease(client, ns.name(), "crd", [&](const json& r) { return AppliedAt(r, c1); });
+  EXPECT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+  auto widget = client.Get(group + "/v1", "Widget", ns.name(), "w");
+  EXPECT_TRUE(widget.ok()) << widget.status().ToString();
+  EXPECT_EQ(rel["status"]["inventory"].size(), 2u);
+  EXPECT_EQ(EventCount(client, ns.name(), "Syncing"), 1) << "announced once, however long it waits";
+  (void)client.Delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crd);
+}
 }  // namespace
 }  // namespace flywheel::testing

@@ -24,7 +24,6 @@ struct ApplyOptions {
   // Where to read live objects from before deciding whether to write (e.g. an informer cache);
   // returns nullptr when it does not know the object, and the Applier then GETs it.
   std::function<std::shared_ptr<const nlohmann::json>(const ObjectRef&)> live;
-  std::chrono::seconds crd_established_timeout{60};
   std::stop_token stop;
 };
 
@@ -40,15 +39,20 @@ struct ApplyReport {
   // Where the time went: the dry run of every object, then the phased apply.
   double dry_run_seconds = 0;
   double apply_seconds = 0;
+  // CRDs of the revision the API server has not Established yet ("<file:line>: <name>"): the
+  // apply stopped after the definitions phase, and is to be repeated shortly (the objects
+  // applied so far are unchanged then and not rewritten). Empty when the apply went through.
+  std::vector<std::string> waiting_for;
 };
 
 // Applies one revision's manifests with server-side apply (field manager "flywheel", force):
 // 1. prepare every object: discovery (kind -> resource, scope), namespace defaulting, our label;
 // 2. dry-run (dryRun=All) every object; if any fails, nothing is written and the error lists every
 //    failure as "<file:line>: <Kind ns/name>: <server message>";
-// 3. apply in phases (manifest::ApplyPhase), waiting for CRDs to be Established after the first,
-//    with bounded concurrency inside a phase; objects whose dry-run result equals the live object
-//    are not written.
+// 3. apply in phases (manifest::ApplyPhase) with bounded concurrency inside a phase; objects whose
+//    dry-run result equals the live object are not written. After the definitions phase, CRDs
+//    that are not Established yet end the apply (ApplyReport::waiting_for): the caller comes back
+//    instead of blocking a worker while the API server establishes them.
 // Objects of kinds defined by a CRD in the same revision, or in a Namespace the revision creates,
 // cannot be dry-run before those exist: they are validated right before their own phase.
 class Applier {
@@ -68,7 +72,8 @@ class Applier {
   Status Prepare(const std::vector<manifest::Manifest>& manifests, std::vector<Item>& items);
   void DryRun(std::vector<Item>& items, const std::vector<size_t>& which,
               std::vector<std::string>& failures);
-  Status WaitEstablished(const std::vector<Item>& items, size_t phase);
+  // The CRDs of `phase` that are not Established yet.
+  Result<std::vector<std::string>> NotEstablished(const std::vector<Item>& items, size_t phase);
   Result<nlohmann::json> Live(const Item& item);
   void ForEach(const std::vector<size_t>& which, const std::function<void(size_t)>& fn);
 

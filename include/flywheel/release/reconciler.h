@@ -28,7 +28,8 @@ namespace flywheel::release {
 // How the Release controller runs.
 struct ReleaseReconcilerOptions {
   int apply_concurrency = 8;
-  std::chrono::seconds crd_established_timeout{60};
+  // How long a sync may wait (requeued, not blocking) for the CRDs it applied to be Established.
+  std::chrono::milliseconds crd_established_timeout{std::chrono::seconds(60)};
   Clock* clock = nullptr;  // nullptr = the real clock
 };
 
