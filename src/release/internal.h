@@ -47,13 +47,14 @@ struct ReleaseReconciler::State {
   // Status memory. The controller is the only writer of a Release's status, so what it wrote
   // last is the truth until the cache catches up: a reconcile starts from `computed` whenever
   // the cached status differs from it (the watch event of our write has not arrived, or the
-  // write failed), so no revision is synced, counted or recorded twice. `server_status` and
-  // `server_version` are what the API server held after our last successful write (or read);
-  // writes are conditional on that version, and a conflict re-reads the object and goes on
-  // only if its status is still ours.
+  // write failed), so no revision is synced, counted or recorded twice. `server_version` is the
+  // resourceVersion of our last successful write (or read) and `server_status` the status the
+  // API server held then, when it differs from `computed` (a write failed); writes are
+  // conditional on that version, and a conflict re-reads the object and goes on only if its
+  // status is still ours.
   bool status_known = false;
   json computed;
-  json server_status;
+  std::optional<json> server_status;
   std::string server_version;
   // The revision whose sync waits for its CRDs to be Established, and since when.
   std::optional<std::pair<std::string, Clock::TimePoint>> crd_wait;

@@ -67,7 +67,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
     // The cache has not caught up with our last write (or that write failed): start from what
     // we computed, not from an older status that would redo its work.
     run.status = run.state->computed;
-    run.server_status = run.state->server_status;
+    run.server_status = run.state->server_status.value_or(run.state->computed);
     run.server_version = run.state->server_version;
   }
   auto result = ReconcileRelease(run);
@@ -75,6 +75,16 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   if (!result.ok()) return result;
   if (!written.ok()) return written;
   return result;
+}
+
+void ReleaseReconciler::RememberUnwritten(Run& run) {
+  // Unknown whether the write landed: keep what was computed, so the next reconcile neither
+  // loses it nor redoes its side effects, and what the server held before, to recognise it.
+  State& state = *run.state;
+  if (!state.server_status) state.server_status = run.server_status;
+  state.server_version = run.server_version;
+  state.status_known = true;
+  state.computed = run.status;
 }
 
 Status ReleaseReconciler::WriteStatus(Run& run) {
@@ -99,26 +109,19 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       run.release["kind"] = "Release";
       // What the server stored (it prunes fields its schema does not know).
       state.status_known = true;
-      state.computed = state.server_status = run.release.value("status", json::object());
+      state.computed = run.release.value("status", json::object());
+      state.server_status.reset();
       state.server_version = kube::MetaString(run.release, "resourceVersion");
       return Status::Ok();
     }
     if (updated.status().code() != Code::kAborted || attempt == 4) {
-      // Unknown whether it landed: keep what was computed, so the next reconcile neither loses
-      // it nor redoes its side effects.
-      if (!state.status_known) {
-        state.server_status = run.server_status;
-        state.server_version = run.server_version;
-      }
-      state.status_known = true;
-      state.computed = run.status;
+      RememberUnwritten(run);
       spdlog::warn("release {}: status update failed: {}", run.key, updated.status().ToString());
       return updated.status();
     }
     auto fresh = client_.Get(api::kGroupVersion, "Release", run.ns, run.name);
     if (!fresh.ok()) {
-      state.status_known = true;
-      state.computed = run.status;
+      RememberUnwritten(run);
       return fresh.status();
     }
     if (fresh->value("status", json::object()) != run.server_status) {

@@ -90,6 +90,8 @@ class ReleaseReconciler : public kube::Reconciler {
   // reading live objects from the applied-objects cache.
   Applier ApplierFor(const Run& run) const;
   Status WriteStatus(Run& run);
+  // After a status write that may not have landed.
+  void RememberUnwritten(Run& run);
   // An applied object read from the API server: nullptr when it does not exist, an error when
   // the read failed.
   Result<kube::ObjectPtr> ReadLive(const ObjectRef& ref) const;
