@@ -5,12 +5,42 @@
 # LeakSanitizer and UBSan into build-sanitize and runs the unit and integration tests there
 # (`make test-sanitize`; a second full build, so not part of `make test`). Starts the control
 # plane for the run (and stops it after) unless one is already up.
+#
+# A skipped test fails the run: a missing nginx, git daemon or control plane must never turn into
+# green. Two guards: the tests' main() turns a skip into a failure (tests/support/main.cpp; this
+# script clears FLYWHEEL_ALLOW_SKIP so nobody's shell can switch that off), and every ctest call
+# below fails when ctest itself reports a test skipped, disabled or not run, or finds no tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-2}
 export FLYWHEEL_TESTENV_DIR=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
+unset FLYWHEEL_ALLOW_SKIP
+
+# run_ctest <label> [ctest args...]: the tests labelled <label> in $build; fails on any failure,
+# on no tests at all, and on any test ctest did not run to a pass or a failure (skipped by its
+# output or return code, disabled, not run), listing those.
+run_ctest() {
+  local label=$1 junit="Testing/ctest-$1.xml" rc=0 not_run
+  shift
+  rm -f "$build/$junit"
+  (cd "$build" && ctest -L "$label" --no-tests=error --output-on-failure --output-junit "$junit" \
+    "$@") || rc=$?
+  if [ ! -f "$build/$junit" ]; then
+    echo "FAILED: ctest wrote no report for label $label" >&2
+    return 1
+  fi
+  not_run=$(grep -oE '<testcase name="[^"]*"[^>]*status="(notrun|disabled)"' "$build/$junit" |
+    sed -E 's/<testcase name="([^"]*)".*status="([a-z]*)"/  \1 (\2)/' || true)
+  if [ -n "$not_run" ]; then
+    echo "$not_run"
+    echo "FAILED: the tests above (label $label) did not run; a test that does not run fails" \
+      "\`make test\`" >&2
+    rc=1
+  fi
+  return "$rc"
+}
 
 ensure_testenv() {
   local kubectl="$FLYWHEEL_TESTENV_DIR/bin/kubectl"
@@ -25,7 +55,7 @@ ensure_testenv() {
 
 if [ "${1:-}" = "--long" ]; then
   ensure_testenv
-  (cd "$build" && ctest -L long --output-on-failure)
+  run_ctest long
   exit
 fi
 
@@ -54,11 +84,11 @@ if [ "${1:-}" = "--sanitize" ]; then
     echo "UBSan: $all report(s), all from cpprestsdk's headers"
   }
   echo "== unit tests (sanitizers)"
-  (cd "$build" && ctest -L unit --output-on-failure -j "$jobs")
+  run_ctest unit -j "$jobs"
   check_ubsan
   echo "== integration tests (sanitizers)"
   ensure_testenv
-  (cd "$build" && ctest -L integration --output-on-failure -j "$jobs")
+  run_ctest integration -j "$jobs"
   check_ubsan
   exit
 fi
@@ -67,11 +97,11 @@ echo "== format check"
 git ls-files -z '*.cpp' '*.h' | xargs -0 -r clang-format --dry-run --Werror
 
 echo "== unit tests"
-(cd "$build" && ctest -L unit --output-on-failure -j "$jobs")
+run_ctest unit -j "$jobs"
 
 echo "== integration tests"
 ensure_testenv
-(cd "$build" && ctest -L integration --output-on-failure -j "$jobs")
+run_ctest integration -j "$jobs"
 
 echo "== disruptive tests (restart parts of the control plane; run alone)"
-(cd "$build" && ctest -L disruptive --output-on-failure)
+run_ctest disruptive

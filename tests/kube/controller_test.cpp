@@ -4,7 +4,10 @@
 
 #include <condition_variable>
 #include <deque>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 namespace flywheel::kube {
 namespace {
@@ -66,6 +69,11 @@ class ScriptedReconciler : public Reconciler {
     std::lock_guard lock(mu_);
     return calls_.size();
   }
+  // The keys of the finished reconciles, in order.
+  std::vector<std::string> Keys() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
 
  private:
   std::mutex mu_;
@@ -79,9 +87,13 @@ class ScriptedReconciler : public Reconciler {
 
 class ControllerTest : public ::testing::Test {
  protected:
-  void Start(int workers = 2) {
+  // A controller whose workers do not run yet: its queue holds what handlers enqueue.
+  void Create(int workers = 2) {
     controller_ = std::make_unique<Controller>(
         "test", reconciler_, ControllerOptions{.workers = workers, .clock = &clock_});
+  }
+  void Start(int workers = 2) {
+    Create(workers);
     runner_ = std::jthread([this](std::stop_token stop) { controller_->Run(stop); });
   }
   void TearDown() override {
@@ -108,11 +120,27 @@ class ControllerTest : public ::testing::Test {
   std::jthread runner_;
 };
 
+// After two failures the key has a retry count; the success resets it (the next failure backs
+// off from the start again) and does not queue the key again.
 TEST_F(ControllerTest, SuccessForgetsTheKey) {
-  Start();
+  int requeues_seen_by_the_success = -1;
+  reconciler_.Script([] { return Status(Code::kUnavailable, "down"); });
+  reconciler_.Script([] { return Status(Code::kUnavailable, "still down"); });
+  reconciler_.Script([&]() -> Result<ReconcileResult> {
+    requeues_seen_by_the_success = controller_->queue().NumRequeues("ns/a");
+    return ReconcileResult::Done();
+  });
+  Start(1);
   controller_->Enqueue("ns/a");
   ASSERT_TRUE(reconciler_.WaitForCalls(1));
+  ASSERT_TRUE(AdvanceUntilCalls(3, 1ms, 1s));
+  EXPECT_EQ(requeues_seen_by_the_success, 2);
+  // One worker: it finishes ns/a (Forget, Done) before it takes the next key.
+  controller_->Enqueue("ns/next");
+  ASSERT_TRUE(reconciler_.WaitForCalls(4));
   EXPECT_EQ(controller_->queue().NumRequeues("ns/a"), 0);
+  EXPECT_EQ(reconciler_.Keys(), (std::vector<std::string>{"ns/a", "ns/a", "ns/a", "ns/next"}));
+  EXPECT_EQ(controller_->queue().Len(), 0u);
 }
 
 TEST_F(ControllerTest, ErrorRetriesWithGrowingBackoff) {
@@ -180,19 +208,54 @@ TEST_F(ControllerTest, KeyReaddedWhileReconcilingRunsAgainAfterwardsNeverConcurr
   EXPECT_EQ(reconciler_.Calls(), 2u);
 }
 
+// An object with this namespace (none: cluster-scoped) and ownerReferences [{kind, name,
+// controller}].
+ObjectPtr Owned(const std::string& ns,
+                const std::vector<std::tuple<std::string, std::string, bool>>& owners) {
+  nlohmann::json refs = nlohmann::json::array();
+  for (const auto& [kind, name, controller] : owners) {
+    refs.push_back({{"apiVersion", "flywheel.dev/v1alpha1"},
+                    {"kind", kind},
+                    {"name", name},
+                    {"controller", controller}});
+  }
+  nlohmann::json meta = {{"name", "web-abc-pod"}, {"ownerReferences", refs}};
+  if (!ns.empty()) meta["namespace"] = ns;
+  return std::make_shared<const nlohmann::json>(nlohmann::json{{"metadata", meta}});
+}
+
+// The keys a handler queued, in order (the workers are not running, so they stay queued).
+std::vector<std::string> Drain(WorkQueue& queue) {
+  std::vector<std::string> keys;
+  while (queue.Len() > 0) {
+    keys.push_back(*queue.Get());
+    queue.Done(keys.back());
+  }
+  return keys;
+}
+
+// Only the ownerReference that is the controller and of the owner kind names the key, in the
+// object's namespace, for adds, updates and deletes alike.
 TEST_F(ControllerTest, EnqueueOwnerMapsToTheControllingOwner) {
-  Start();
+  Create();
   EventHandler h = controller_->EnqueueOwner("PipelineRun");
-  auto pod = std::make_shared<const nlohmann::json>(
-      nlohmann::json{{"metadata",
-                      {{"name", "web-abc-pod"},
-                       {"namespace", "team"},
-                       {"ownerReferences",
-                        {{{"kind", "ReplicaSet"}, {"name", "not-me"}, {"controller", false}},
-                         {{"kind", "PipelineRun"}, {"name", "web-abc"}, {"controller", true}}}}}}});
+  ObjectPtr pod = Owned("team", {{"ReplicaSet", "not-me", false},
+                                 {"PipelineRun", "not-the-controller", false},
+                                 {"PipelineRun", "web-abc", true}});
   h.on_add(pod);
-  ASSERT_TRUE(reconciler_.WaitForCalls(1));
-  EXPECT_EQ(reconciler_.Calls(), 1u);
+  EXPECT_EQ(Drain(controller_->queue()), std::vector<std::string>{"team/web-abc"});
+  h.on_update(pod, Owned("team", {{"PipelineRun", "web-def", true}}));
+  EXPECT_EQ(Drain(controller_->queue()), std::vector<std::string>{"team/web-def"})
+      << "an update maps the new object";
+  h.on_delete(Owned("", {{"PipelineRun", "cluster-run", true}}));
+  EXPECT_EQ(Drain(controller_->queue()), std::vector<std::string>{"cluster-run"})
+      << "a cluster-scoped object's owner key has no namespace";
+
+  h.on_add(Owned("team", {{"ReplicaSet", "web-abc", true}}));
+  h.on_update(pod, Owned("team", {{"PipelineRun", "web-abc", false}}));
+  h.on_delete(Owned("team", {}));
+  EXPECT_EQ(Drain(controller_->queue()), std::vector<std::string>{})
+      << "no controlling owner of the kind: nothing to queue";
 }
 
 }  // namespace

@@ -109,7 +109,8 @@ class GitSshServer {
 };
 
 // Whether the servers' programs are installed (git, git-http-backend, nginx, fcgiwrap, sshd, ssh,
-// ssh-keygen, openssl); if not, `why` names the missing ones.
+// ssh-keygen, openssl); if not, `why` names the missing ones (tests skip with it, which fails
+// them: support/main.cpp).
 bool GitServersAvailable(std::string* why);
 
 }  // namespace flywheel::testing

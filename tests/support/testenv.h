@@ -37,7 +37,8 @@ class TestEnv {
   std::string kubectl_;
 };
 
-// Skips the current test with the reason when the testenv is not up; otherwise yields it.
+// Skips the current test with the reason when the testenv is not up (a skip fails the test unless
+// FLYWHEEL_ALLOW_SKIP=1: support/main.cpp); otherwise yields it.
 #define FLYWHEEL_REQUIRE_TESTENV(env)                            \
   std::string flywheel_testenv_why_;                             \
   const ::flywheel::testing::TestEnv* env =                      \
