@@ -257,9 +257,9 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   kube::Client client = client_;
   if (!run.spec.service_account.empty()) {
     kube::Impersonation who;
+    // No Impersonate-Group: the API server gives a ServiceAccount its groups itself, so the
+    // operator needs `impersonate` on serviceaccounts only (manifests/rbac.yaml, docs/security.md).
     who.user = "system:serviceaccount:" + run.ns + ":" + run.spec.service_account;
-    who.groups = {"system:serviceaccounts", "system:serviceaccounts:" + run.ns,
-                  "system:authenticated"};
     client = client_.Impersonating(who);
   }
   ApplyOptions options;
@@ -471,9 +471,9 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   const std::string applied = run.status.value("lastAppliedRevision", "");
   Result<git::CommitInfo> target = Status(Code::kNotFound, "");
   if (!run.spec.revision.empty()) {
-    target = git_.Resolve(run.spec.url, run.spec.revision);
+    target = git_.Resolve(git::CacheKey(run.spec.url, run.credentials), run.spec.revision);
   } else {
-    target = git_.Resolve(run.spec.url, run.spec.branch);
+    target = git_.Resolve(git::CacheKey(run.spec.url, run.credentials), run.spec.branch);
     if (target.ok() && IsRejected(run.status, target->sha)) {
       if (applied.empty()) {
         SetFailed(run.status, run.generation, run.now, "RevisionRejected",
@@ -482,7 +482,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
                              ") was rolled back; waiting for a new commit"));
         return kube::ReconcileResult::After(run.requeue);
       }
-      target = git_.Resolve(run.spec.url, applied);
+      target = git_.Resolve(git::CacheKey(run.spec.url, run.credentials), applied);
     }
   }
   if (!target.ok()) {
@@ -553,7 +553,8 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, bool new
   };
   run.status["lastAttemptedRevision"] = commit.sha;
 
-  auto files = git_.ReadTree(run.spec.url, commit.sha, run.spec.path);
+  auto files =
+      git_.ReadTree(git::CacheKey(run.spec.url, run.credentials), commit.sha, run.spec.path);
   if (!files.ok()) return fail("SourceError", files.status());
   auto manifests = manifest::Load(*files, run.spec.path);
   if (!manifests.ok()) return fail("ManifestError", manifests.status());
@@ -873,7 +874,7 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
                        "cannot roll back: no earlier revision became healthy (give one with "
                        "--to)"));
   }
-  auto target = git_.Resolve(run.spec.url, to);
+  auto target = git_.Resolve(git::CacheKey(run.spec.url, run.credentials), to);
   if (!target.ok()) return fail(target.status());
   if (target->sha == from) {
     return fail(Status(Code::kFailedPrecondition,

@@ -62,6 +62,9 @@ struct ReleaseReconcilerOptions {
   int apply_concurrency = 8;
   std::chrono::seconds crd_established_timeout{60};
   Clock* clock = nullptr;  // nullptr = the real clock
+  // The ServiceAccount (in the Release's namespace) to impersonate for Releases that name none
+  // (--default-service-account); empty: such Releases apply with the operator's own identity.
+  std::string default_service_account;
 };
 
 // The Release controller (SPEC.md "Release"): fetches the source, loads the manifests at the
