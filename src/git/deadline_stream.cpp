@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace flywheel::git {
 
@@ -25,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 struct NetworkDeadline::Scope {
   Clock::time_point deadline;
-  bool expired = false;  // a wait of this scope gave up at the deadline
+  std::atomic<bool> expired{false};  // a wait of this scope gave up at the deadline
   std::atomic<bool> cancelled{false};
   int wake_fd = -1;       // an eventfd that becomes readable when stop is requested
   std::mutex mu;          // guards sockets (closing one races with the stop callback)
@@ -47,6 +49,63 @@ void Cancel(NetworkDeadline::Scope* scope) {
   }
   for (int fd : scope->sockets) shutdown(fd, SHUT_RDWR);
 }
+
+// Shuts down the sockets of scopes whose deadline passed. poll() in this stream bounds git://
+// and http(s), but libssh2 reads the socket itself after connect, so without this an ssh server
+// that never answers would hold its fetch forever.
+class Watchdog {
+ public:
+  // The process-wide watchdog; its thread lives as long as the process.
+  static Watchdog& Instance() {
+    static Watchdog* watchdog = new Watchdog();
+    return *watchdog;
+  }
+
+  void Add(NetworkDeadline::Scope* scope) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      scopes_.insert(scope);
+    }
+    changed_.notify_one();
+  }
+
+  // After this returns the watchdog no longer touches `scope`.
+  void Remove(NetworkDeadline::Scope* scope) {
+    std::lock_guard<std::mutex> lock(mu_);
+    scopes_.erase(scope);
+  }
+
+ private:
+  Watchdog() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      Clock::time_point next = Clock::time_point::max();
+      const Clock::time_point now = Clock::now();
+      for (NetworkDeadline::Scope* scope : scopes_) {
+        if (scope->deadline > now) {
+          next = std::min(next, scope->deadline);
+        } else if (!scope->expired) {
+          std::lock_guard<std::mutex> scope_lock(scope->mu);  // order: mu_, then scope->mu
+          scope->expired = true;
+          for (int fd : scope->sockets) shutdown(fd, SHUT_RDWR);
+        }
+      }
+      if (next == Clock::time_point::max()) {
+        changed_.wait(lock);
+      } else {
+        changed_.wait_until(lock, next);
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::set<NetworkDeadline::Scope*> scopes_;
+};
 
 // A socket of the current scope, shut down when the scope is cancelled.
 int OpenSocket(const addrinfo* a) {
@@ -258,9 +317,11 @@ NetworkDeadline::NetworkDeadline(std::chrono::steady_clock::time_point deadline,
     scope_->on_stop.emplace(stop, [scope] { Cancel(scope); });
   }
   tls_scope = scope_.get();
+  Watchdog::Instance().Add(scope_.get());
 }
 
 NetworkDeadline::~NetworkDeadline() {
+  Watchdog::Instance().Remove(scope_.get());
   scope_->on_stop.reset();  // waits for a stop callback that is running
   if (scope_->wake_fd >= 0) close(scope_->wake_fd);
   tls_scope = nullptr;

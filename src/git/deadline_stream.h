@@ -10,7 +10,8 @@ namespace flywheel::git {
 // host blocks connect() for minutes and a stalled server blocks recv() forever. This replaces
 // libgit2's plain socket stream (used by git://, http, and under the TLS stream for https; ssh
 // uses it for connect only) with one that bounds connect, read and write by the deadline of the
-// network operation running on the calling thread.
+// network operation running on the calling thread. A watchdog thread shuts a scope's sockets
+// down when its deadline passes, which also ends the reads libssh2 makes on the socket itself.
 
 // Installs the stream for the whole process. Idempotent; call after git_libgit2_init.
 void InstallDeadlineSocketStream();

@@ -466,13 +466,16 @@ TEST_F(RepositoryCacheTest, CredentialsNeverAppearInMessages) {
   EXPECT_EQ(s.message().find("url-secret-pw"), std::string::npos) << s.message();
 }
 
-// A server that accepts the connection and never answers: the fetch gives up at the deadline.
+// A server that accepts the connection and never answers: the fetch gives up at the deadline,
+// over ssh too (libssh2 reads the socket itself; the deadline's watchdog shuts it down).
 TEST_F(RepositoryCacheTest, SilentServerTimesOut) {
   flywheel::testing::SilentServer silent;
   cache_ = NewRepositoryCache({.root = tmp_.path() / "cache", .timeout = std::chrono::seconds(1)});
-  for (const std::string& url : {silent.HttpUrl("r"), silent.GitUrl("r")}) {
+  const std::string ssh = "ssh://git@127.0.0.1:" + std::to_string(silent.port()) + "/r.git";
+  const Credentials ssh_credentials{.ssh_private_key = "key", .ssh_known_hosts = "hosts"};
+  for (const std::string& url : {silent.HttpUrl("r"), silent.GitUrl("r"), ssh}) {
     auto start = std::chrono::steady_clock::now();
-    Status s = cache_->Fetch(url, none_);
+    Status s = cache_->Fetch(url, url == ssh ? ssh_credentials : none_);
     EXPECT_EQ(s.code(), Code::kUnavailable) << url << ": " << s.ToString();
     EXPECT_NE(s.message().find("timed out"), std::string::npos) << s.message();
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << url;
