@@ -129,7 +129,8 @@ start_controller() {
   # shellcheck disable=SC2086 # the wrapper is a command line
   ${BENCH_CONTROLLER_WRAPPER:-} "$bin" controller --kubeconfig "$kubeconfig" "${ns_flags[@]}" \
     --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address 0 \
-    --webhook-bind-address 0 --git-cache-dir "$work/git-cache" >"$logfile" 2>&1 &
+    --webhook-bind-address 0 --git-cache-dir "$work/git-cache" --allow-file-sources \
+    >"$logfile" 2>&1 &
   controller_pid=$!
   local i
   for ((i = 0; i < 100; i++)); do

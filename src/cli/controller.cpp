@@ -64,6 +64,8 @@ int RunController(const Invocation& inv) {
   kube::ManagerOptions mo;
   std::string git_cache_dir = "/tmp/flywheel/git";
   std::string git_webhook_secret_file;
+  bool allow_file_sources = false;
+  release::ReleaseReconcilerOptions release_options;
   std::string log_level = "info", log_format = "text";
   double qps = 0;
   int burst = 0;
@@ -79,7 +81,11 @@ int RunController(const Invocation& inv) {
   flags.String("webhook-bind-address", &mo.webhook_bind_address,
                "Address of the webhook receivers /hooks/git and /hooks/alertmanager");
   flags.String("git-cache-dir", &git_cache_dir,
-               "Directory of the bare repository caches (one per source URL)");
+               "Directory of the bare repository caches (one per source URL and credentials)");
+  flags.Bool("allow-file-sources", &allow_file_sources,
+             "Allow file:// source URLs (they read the operator's file system; tests and demos)");
+  flags.String("default-service-account", &release_options.default_service_account,
+               "ServiceAccount to impersonate for Releases that name none (unset: the operator's)");
   flags.String("git-webhook-secret-file", &git_webhook_secret_file,
                "File holding the shared secret of /hooks/git (unset: receiver disabled)");
   flags.Bool("leader-elect", &mo.leader_elect,
@@ -157,12 +163,13 @@ int RunController(const Invocation& inv) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   kube::EventRecorder events(*client, "flywheel-controller", host);
-  auto git_cache = git::NewRepositoryCache({.root = git_cache_dir});
+  auto git_cache =
+      git::NewRepositoryCache({.root = git_cache_dir, .allow_file_urls = allow_file_sources});
   release::ReleaseMetrics release_metrics(manager.metrics().registry());
   release::ReleaseReconciler releases(
       *client,
       [&manager](const std::string& key) { return manager.Cached(kApiVersion, "Release", key); },
-      *git_cache, events, release_metrics);
+      *git_cache, events, release_metrics, release_options);
   kube::Controller& release_controller = manager.Add(std::make_unique<kube::Controller>(
       "release", releases,
       kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));

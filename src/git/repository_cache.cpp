@@ -133,6 +133,18 @@ bool IsHex(std::string_view s) {
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// `url` parsed, or InvalidArgument when it is not a git URL this cache fetches (file:// only
+// when the cache allows it).
+Result<UrlParts> CheckUrl(const std::string& url, const CacheOptions& options) {
+  auto parsed = ParseUrl(url);
+  if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + RedactUrl(url));
+  if (parsed->scheme == "file" && !options.allow_file_urls) {
+    return Status(Code::kInvalidArgument,
+                  "file:// sources are disabled; start the operator with --allow-file-sources");
+  }
+  return *parsed;
+}
+
 // ---- libgit2 callbacks ----
 
 // What a network operation's callbacks need and what they learned.
@@ -141,9 +153,11 @@ struct NetworkContext {
   const UrlParts* url = nullptr;
   std::string redacted_url;
   SteadyClock::time_point deadline;
+  std::stop_token stop;
   int auth_attempts = 0;
   bool auth_failed = false;
   bool timed_out = false;
+  bool cancelled = false;
   std::optional<Status> host_key_error;
   std::vector<std::string> push_rejections;  // status texts from push_update_reference
 };
@@ -212,8 +226,13 @@ int CertificateCallback(git_cert* cert, int /*valid*/, const char* host, void* p
   return GIT_ECERTIFICATE;
 }
 
-// Cancels the operation once its deadline passed (while data still flows).
+// Cancels the operation once its deadline passed or stop was requested (while data still flows).
 int CheckDeadline(NetworkContext* ctx) {
+  if (ctx->stop.stop_requested()) {
+    ctx->cancelled = true;
+    git_error_set_str(GIT_ERROR_NET, "cancelled");
+    return -1;
+  }
   if (SteadyClock::now() < ctx->deadline) return 0;
   ctx->timed_out = true;
   git_error_set_str(GIT_ERROR_NET, "timed out");
@@ -266,6 +285,9 @@ std::string Scrub(std::string message, const NetworkContext& ctx) {
 Status NetworkError(int rc, const NetworkContext& ctx, const NetworkDeadline& deadline,
                     std::string_view op) {
   const std::string& url = ctx.redacted_url;
+  if (ctx.cancelled || deadline.cancelled() || ctx.stop.stop_requested()) {
+    return Status(Code::kCancelled, std::string(op) + " " + url + " cancelled");
+  }
   if (ctx.host_key_error) return *ctx.host_key_error;
   if (ctx.auth_failed || rc == GIT_EAUTH) {
     return Status(Code::kUnauthenticated, "authentication failed for " + url);
@@ -443,9 +465,9 @@ Status CollectFiles(git_repository* repo, git_odb* odb, const git_tree* tree,
 struct Entry {
   std::filesystem::path dir;
 
-  // Coalescing: at most one fetch per URL; callers that arrive during it share its result.
+  // Coalescing: at most one fetch per key; callers that arrive during it share its result.
   std::mutex fetch_mu;
-  std::condition_variable fetch_done;
+  std::condition_variable_any fetch_done;
   bool fetching = false;
   uint64_t fetch_generation = 0;
   Status last_fetch;
@@ -473,20 +495,25 @@ class RepositoryCacheImpl : public RepositoryCache {
  public:
   explicit RepositoryCacheImpl(CacheOptions options) : options_(std::move(options)) {}
 
-  Status Fetch(const std::string& url, const Credentials& credentials) override {
-    auto parsed = ParseUrl(url);
-    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + RedactUrl(url));
-    std::shared_ptr<Entry> entry = EntryFor(url);
+  Status Fetch(const std::string& url, const Credentials& credentials,
+               std::stop_token stop) override {
+    auto parsed = CheckUrl(url, options_);
+    if (!parsed.ok()) return parsed.status();
+    std::shared_ptr<Entry> entry = EntryFor(CacheKey(url, credentials));
     std::unique_lock<std::mutex> lock(entry->fetch_mu);
-    if (entry->fetching) {
+    while (entry->fetching) {
       fetches_joined++;
       uint64_t generation = entry->fetch_generation;
-      entry->fetch_done.wait(lock, [&] { return entry->fetch_generation != generation; });
-      return entry->last_fetch;
+      if (!entry->fetch_done.wait(lock, stop,
+                                  [&] { return entry->fetch_generation != generation; })) {
+        return Status(Code::kCancelled, "fetch " + RedactUrl(url) + " cancelled");
+      }
+      // A fetch its starter cancelled says nothing about the repository: run one of our own.
+      if (entry->last_fetch.code() != Code::kCancelled) return entry->last_fetch;
     }
     entry->fetching = true;
     lock.unlock();
-    Status result = RunFetch(*entry, url, *parsed, credentials);
+    Status result = RunFetch(*entry, url, *parsed, credentials, stop);
     lock.lock();
     entry->fetching = false;
     entry->fetch_generation++;
@@ -495,13 +522,13 @@ class RepositoryCacheImpl : public RepositoryCache {
     return result;
   }
 
-  Result<CommitInfo> Resolve(const std::string& url, const std::string& ref) override {
-    return WithCommit<CommitInfo>(url, ref, [](git_repository*, git_commit* commit) {
+  Result<CommitInfo> Resolve(const CacheKey& key, const std::string& ref) override {
+    return WithCommit<CommitInfo>(key, ref, [](git_repository*, git_commit* commit) {
       return Result<CommitInfo>(InfoOf(commit));
     });
   }
 
-  Result<std::vector<TreeFile>> ReadTree(const std::string& url, const std::string& sha,
+  Result<std::vector<TreeFile>> ReadTree(const CacheKey& key, const std::string& sha,
                                          const std::string& path,
                                          const ReadLimits& limits) override {
     auto rel = NormalizeRepoPath(path);
@@ -509,7 +536,7 @@ class RepositoryCacheImpl : public RepositoryCache {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
     }
     using Files = std::vector<TreeFile>;
-    return WithCommit<Files>(url, sha, [&](git_repository* repo, git_commit* commit) {
+    return WithCommit<Files>(key, sha, [&](git_repository* repo, git_commit* commit) {
       auto tree = SubtreeAt(repo, commit, *rel, path);
       if (!tree.ok()) return Result<Files>(tree.status());
       git_odb* odb = nullptr;
@@ -529,20 +556,20 @@ class RepositoryCacheImpl : public RepositoryCache {
   Result<CommitInfo> RestorePath(const std::string& url, const Credentials& credentials,
                                  const std::string& branch, const std::string& path,
                                  const std::string& from_sha, const std::string& message,
-                                 const Signature& author) override {
-    auto parsed = ParseUrl(url);
-    if (!parsed) return Status(Code::kInvalidArgument, "unsupported git URL " + RedactUrl(url));
+                                 const Signature& author, std::stop_token stop) override {
+    auto parsed = CheckUrl(url, options_);
+    if (!parsed.ok()) return parsed.status();
     auto rel = NormalizeRepoPath(path);
     if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
     }
-    std::shared_ptr<Entry> entry = EntryFor(url);
+    std::shared_ptr<Entry> entry = EntryFor(CacheKey(url, credentials));
     for (int attempt = 0; attempt <= options_.push_retries; ++attempt) {
-      Status fetched = Fetch(url, credentials);
+      Status fetched = Fetch(url, credentials, stop);
       if (!fetched.ok()) return fetched;
       bool moved = false;
       auto result = TryRestore(*entry, url, *parsed, credentials, branch, *rel, from_sha, message,
-                               author, &moved);
+                               author, stop, &moved);
       if (!moved) return result;
     }
     return Status(Code::kAborted, "branch " + Quote(branch) + " of " + RedactUrl(url) + " moved " +
@@ -551,21 +578,26 @@ class RepositoryCacheImpl : public RepositoryCache {
   }
 
  private:
-  std::shared_ptr<Entry> EntryFor(const std::string& url) {
-    std::string key = RedactUrl(url);  // credentials in the URL do not make another cache
+  // The copy of `key`: a directory named by a digest of the URL (credentials in it are part of
+  // the identity, not of the name) and the identity, so no secret is ever in a path.
+  std::shared_ptr<Entry> EntryFor(const CacheKey& key) {
+    std::string name = RedactUrl(key.url()) + "\n" + key.identity();
     std::lock_guard<std::mutex> lock(mu_);
-    std::shared_ptr<Entry>& entry = entries_[key];
+    std::shared_ptr<Entry>& entry = entries_[name];
     if (!entry) {
       entry = std::make_shared<Entry>();
-      entry->dir = options_.root / Sha256Hex(key);
+      entry->dir = options_.root / Sha256Hex(name);
     }
     return entry;
   }
 
-  // Runs `fn(repo, commit)` on the shared read handle, with the commit `ref` names in `url`.
+  // Runs `fn(repo, commit)` on the shared read handle of `key`'s copy, with the commit `ref`
+  // names.
   template <typename T, typename Fn>
-  Result<T> WithCommit(const std::string& url, const std::string& ref, Fn fn) {
-    std::shared_ptr<Entry> entry = EntryFor(url);
+  Result<T> WithCommit(const CacheKey& key, const std::string& ref, Fn fn) {
+    const std::string& url = key.url();
+    if (auto parsed = CheckUrl(url, options_); !parsed.ok()) return parsed.status();
+    std::shared_ptr<Entry> entry = EntryFor(key);
     std::lock_guard<std::mutex> lock(entry->read_mu);
     auto repo = Reader(*entry, url);
     if (!repo.ok()) return repo.status();
@@ -620,7 +652,8 @@ class RepositoryCacheImpl : public RepositoryCache {
 
   // Checks what must hold before any connection; ssh host keys are always verified.
   static Status Preflight(const UrlParts& url, const Credentials& credentials,
-                          const std::string& redacted) {
+                          const std::string& redacted, std::stop_token stop) {
+    if (stop.stop_requested()) return Status(Code::kCancelled, redacted + ": cancelled");
     if (url.scheme == "ssh" && credentials.ssh_known_hosts.empty()) {
       return Status(Code::kFailedPrecondition,
                     "no known_hosts for " + redacted + ": ssh host keys are always verified");
@@ -629,9 +662,9 @@ class RepositoryCacheImpl : public RepositoryCache {
   }
 
   Status RunFetch(Entry& entry, const std::string& url, const UrlParts& parsed,
-                  const Credentials& credentials) {
+                  const Credentials& credentials, std::stop_token stop) {
     std::string redacted = RedactUrl(url);
-    if (Status s = Preflight(parsed, credentials, redacted); !s.ok()) return s;
+    if (Status s = Preflight(parsed, credentials, redacted, stop); !s.ok()) return s;
     std::lock_guard<std::mutex> lock(entry.write_mu);
     auto repo = Writer(entry);
     if (!repo.ok()) return repo.status();
@@ -640,7 +673,8 @@ class RepositoryCacheImpl : public RepositoryCache {
     RunHook(before_fetch_hook);
     fetches_run++;
 
-    NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout};
+    NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout,
+                       stop};
     git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
     opts.callbacks = Callbacks(&ctx);
     opts.prune = GIT_FETCH_PRUNE;
@@ -650,7 +684,7 @@ class RepositoryCacheImpl : public RepositoryCache {
     char tags[] = "+refs/tags/*:refs/tags/*";
     char* specs[] = {heads, tags};
     git_strarray refspecs{specs, 2};
-    NetworkDeadline deadline(ctx.deadline);
+    NetworkDeadline deadline(ctx.deadline, stop);
     int rc = git_remote_fetch(remote->get(), &refspecs, &opts, "flywheel fetch");
     if (rc != 0) return NetworkError(rc, ctx, deadline, "fetch");
     return Status::Ok();
@@ -715,7 +749,8 @@ class RepositoryCacheImpl : public RepositoryCache {
   Result<CommitInfo> TryRestore(Entry& entry, const std::string& url, const UrlParts& parsed,
                                 const Credentials& credentials, const std::string& branch,
                                 const std::string& rel, const std::string& from_sha,
-                                const std::string& message, const Signature& author, bool* moved) {
+                                const std::string& message, const Signature& author,
+                                std::stop_token stop, bool* moved) {
     std::string redacted = RedactUrl(url);
     std::lock_guard<std::mutex> lock(entry.write_mu);
     auto repo_or = Writer(entry);
@@ -776,7 +811,7 @@ class RepositoryCacheImpl : public RepositoryCache {
     }
     ReferencePtr tmp_owned(tmp);
     RunHook(before_push_hook);
-    Status pushed = Push(repo, url, parsed, credentials, push_ref + ":" + branch_ref, moved);
+    Status pushed = Push(repo, url, parsed, credentials, push_ref + ":" + branch_ref, stop, moved);
     git_reference_delete(tmp);
     if (!pushed.ok()) return pushed;
 
@@ -794,18 +829,20 @@ class RepositoryCacheImpl : public RepositoryCache {
   }
 
   Status Push(git_repository* repo, const std::string& url, const UrlParts& parsed,
-              const Credentials& credentials, const std::string& refspec, bool* moved) {
+              const Credentials& credentials, const std::string& refspec, std::stop_token stop,
+              bool* moved) {
     std::string redacted = RedactUrl(url);
-    if (Status s = Preflight(parsed, credentials, redacted); !s.ok()) return s;
+    if (Status s = Preflight(parsed, credentials, redacted, stop); !s.ok()) return s;
     auto remote = Remote(repo, url);
     if (!remote.ok()) return remote.status();
-    NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout};
+    NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout,
+                       stop};
     git_push_options opts = GIT_PUSH_OPTIONS_INIT;
     opts.callbacks = Callbacks(&ctx);
     std::string spec = refspec;
     char* specs[] = {spec.data()};
     git_strarray refspecs{specs, 1};
-    NetworkDeadline deadline(ctx.deadline);
+    NetworkDeadline deadline(ctx.deadline, stop);
     int rc = git_remote_push(remote->get(), &refspecs, &opts);
     if (rc == GIT_ENONFASTFORWARD) {  // libgit2 saw the remote ref move before sending
       *moved = true;
@@ -850,6 +887,22 @@ void InitLibgit2() {
 }
 
 }  // namespace
+
+CacheKey::CacheKey(const std::string& url, const Credentials& credentials) : url_(url) {
+  // Every field length-prefixed, so no two different sets of material give one input.
+  std::string material = "flywheel-credentials-v1";
+  auto add = [&material](std::string_view field) {
+    material += std::to_string(field.size()) + ":" + std::string(field);
+  };
+  std::optional<UrlParts> parts = ParseUrl(url);
+  add(parts ? parts->user : "");
+  add(parts ? parts->password : "");
+  for (const std::string* field : {&credentials.username, &credentials.password, &credentials.token,
+                                   &credentials.ssh_private_key, &credentials.ssh_known_hosts}) {
+    add(*field);
+  }
+  identity_ = Sha256Hex(material);
+}
 
 namespace test_hooks {
 

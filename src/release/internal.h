@@ -44,6 +44,9 @@ struct ReleaseReconciler::State {
   std::map<std::string, std::string> in_sync_at;  // matched its projection at this version
   std::map<std::string, std::pair<std::string, manifest::Health>> health_at;
   std::optional<Clock::TimePoint> last_fetch;
+  // The git cache copy the last successful fetch used (URL + credential identity, no secret):
+  // reads need no Secret until the next fetch, so a rollback works while it cannot be read.
+  std::optional<git::CacheKey> cache_key;
   // Status memory. The controller is the only writer of a Release's status, so what it wrote
   // last is the truth until the cache catches up: a reconcile starts from `computed` whenever
   // the cached status differs from it (the watch event of our write has not arrived, or the

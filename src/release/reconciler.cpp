@@ -134,6 +134,15 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
   }
 }
 
+git::CacheKey ReleaseReconciler::SourceKey(Run& run) {
+  if (!run.credentials_loaded && run.state->cache_key &&
+      run.state->cache_key->url() == run.spec.url) {
+    return *run.state->cache_key;  // what the last fetch used: no Secret read needed
+  }
+  (void)LoadCredentials(run);  // when the Secret cannot be read, reads find nothing cached
+  return git::CacheKey(run.spec.url, run.credentials);
+}
+
 Status ReleaseReconciler::LoadCredentials(Run& run) {
   if (run.credentials_loaded) return Status::Ok();
   auto loaded = ReadCredentials(run);
@@ -209,6 +218,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
                      : kube::ReconcileResult::Done();
     }
     since_fetch = Clock::Duration::zero();
+    state.cache_key = git::CacheKey(run.spec.url, run.credentials);
     // Git is reachable: a revert commit that could not be pushed earlier goes now.
     PushPendingRevert(run);
   }
@@ -220,7 +230,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   const std::string applied = run.status.value("lastAppliedRevision", "");
   const bool pinned = !run.spec.revision.empty();
   Result<git::CommitInfo> target =
-      git_.Resolve(run.spec.url, pinned ? run.spec.revision : run.spec.branch);
+      git_.Resolve(SourceKey(run), pinned ? run.spec.revision : run.spec.branch);
   if (target.ok()) {
     RevisionDecision decision = ChooseRevision(run.status, run.spec, target->sha);
     switch (decision.kind) {
@@ -241,7 +251,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
                   Status(Code::kFailedPrecondition, decision.message));
         return kube::ReconcileResult::After(run.requeue);
       case RevisionDecision::Kind::kRun:
-        if (decision.revision != target->sha) target = git_.Resolve(run.spec.url, applied);
+        if (decision.revision != target->sha) target = git_.Resolve(SourceKey(run), applied);
         break;
     }
   }

@@ -27,7 +27,7 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
                        "--to)"));
   }
   // From the cache; only a cache that never fetched (a restart with an empty cache) needs Git.
-  auto target = git_.Resolve(run.spec.url, to);
+  auto target = git_.Resolve(SourceKey(run), to);
   if (!target.ok() && target.status().code() == Code::kFailedPrecondition) {
     Status fetched = LoadCredentials(run);
     if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials);
@@ -36,7 +36,7 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
                                                  git::RedactUrl(run.spec.url) +
                                                  "): " + fetched.message()));
     }
-    target = git_.Resolve(run.spec.url, to);
+    target = git_.Resolve(SourceKey(run), to);
   }
   if (!target.ok()) return fail(target.status());
   if (target->sha == from) {
@@ -106,12 +106,12 @@ void ReleaseReconciler::PushRevert(Run& run) {
   // Only onto the rolled-back revision: a branch that moved on carries newer commits a revert
   // would undo (they are applied by auto-sync instead). A head whose manifests already are the
   // target's is the revert (ours, pushed by an attempt that looked failed, or someone's).
-  auto head = git_.Resolve(run.spec.url, run.spec.branch);
+  auto head = git_.Resolve(SourceKey(run), run.spec.branch);
   if (!head.ok()) return pending(head.status().message());
   std::optional<git::CommitInfo> revert;
   if (head->sha != from) {
-    auto at_head = git_.ReadTree(run.spec.url, head->sha, run.spec.path);
-    auto at_target = git_.ReadTree(run.spec.url, to, run.spec.path);
+    auto at_head = git_.ReadTree(SourceKey(run), head->sha, run.spec.path);
+    auto at_target = git_.ReadTree(SourceKey(run), to, run.spec.path);
     const bool same = at_head.ok() && at_target.ok() && at_head->size() == at_target->size() &&
                       std::equal(at_head->begin(), at_head->end(), at_target->begin(),
                                  [](const git::TreeFile& a, const git::TreeFile& b) {

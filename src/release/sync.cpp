@@ -13,11 +13,14 @@ namespace flywheel::release {
 
 Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   kube::Client client = client_;
-  if (!run.spec.service_account.empty()) {
+  // spec.serviceAccountName, else the operator's --default-service-account (as Flux does).
+  const std::string& account = run.spec.service_account.empty() ? options_.default_service_account
+                                                                : run.spec.service_account;
+  if (!account.empty()) {
     kube::Impersonation who;
-    who.user = "system:serviceaccount:" + run.ns + ":" + run.spec.service_account;
-    who.groups = {"system:serviceaccounts", "system:serviceaccounts:" + run.ns,
-                  "system:authenticated"};
+    // No Impersonate-Group: the API server gives a ServiceAccount its groups itself, so the
+    // operator needs `impersonate` on serviceaccounts only (manifests/rbac.yaml, docs/security.md).
+    who.user = "system:serviceaccount:" + run.ns + ":" + account;
     client = client_.Impersonating(who);
   }
   ApplyOptions options;
@@ -54,7 +57,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
   };
   run.status["lastAttemptedRevision"] = commit.sha;
 
-  auto files = git_.ReadTree(run.spec.url, commit.sha, run.spec.path);
+  auto files = git_.ReadTree(SourceKey(run), commit.sha, run.spec.path);
   if (!files.ok()) return fail("SourceError", files.status());
   auto manifests = manifest::Load(*files, run.spec.path);
   if (!manifests.ok()) return fail("ManifestError", manifests.status());

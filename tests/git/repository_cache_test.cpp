@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 // Private seams of the implementation (not part of the public API).
 #include "../../src/git/known_hosts.h"
 #include "../../src/git/test_hooks.h"
+#include "support/git_server.h"
 #include "support/net.h"
 #include "support/process.h"
 
@@ -105,12 +107,15 @@ class Remote {
 class RepositoryCacheTest : public ::testing::Test {
  protected:
   RepositoryCacheTest() : remote_(tmp_.path()) {
-    cache_ = NewRepositoryCache({.root = tmp_.path() / "cache"});
+    cache_ = NewRepositoryCache({.root = tmp_.path() / "cache", .allow_file_urls = true});
   }
   ~RepositoryCacheTest() override {
     test_hooks::SetBeforeFetch(nullptr);
     test_hooks::SetBeforePush(nullptr);
   }
+
+  // The cache key of the remote fetched without credentials.
+  CacheKey Key() const { return CacheKey(remote_.url(), none_); }
 
   static std::vector<std::string> Paths(const std::vector<TreeFile>& files) {
     std::vector<std::string> paths;
@@ -133,7 +138,7 @@ TEST_F(RepositoryCacheTest, ResolvesBranchTagShortAndFullSha) {
   std::string c2 = remote_.Commit({{"a.yaml", "a: 2\n"}}, "second");
   ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
 
-  auto main = cache_->Resolve(remote_.url(), "main");
+  auto main = cache_->Resolve(Key(), "main");
   ASSERT_TRUE(main.ok()) << main.status().ToString();
   EXPECT_EQ(main->sha, c2);
   EXPECT_EQ(main->message, "second");
@@ -144,26 +149,26 @@ TEST_F(RepositoryCacheTest, ResolvesBranchTagShortAndFullSha) {
 
   for (const std::string& ref : {std::string("v1"), std::string("v2"), c1.substr(0, 7),
                                  c1.substr(0, 4), c1, std::string("refs/tags/v2")}) {
-    auto r = cache_->Resolve(remote_.url(), ref);
+    auto r = cache_->Resolve(Key(), ref);
     ASSERT_TRUE(r.ok()) << ref << ": " << r.status().ToString();
     EXPECT_EQ(r->sha, c1) << ref;
     EXPECT_EQ(r->message, "first commit") << ref;
   }
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "refs/heads/main")->sha, c2);
+  EXPECT_EQ(cache_->Resolve(Key(), "refs/heads/main")->sha, c2);
 }
 
 TEST_F(RepositoryCacheTest, UnknownRefsAreNotFound) {
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "main").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(cache_->Resolve(Key(), "main").status().code(), Code::kFailedPrecondition);
   remote_.Commit({{"a.yaml", "a: 1\n"}}, "first");
   ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
 
-  auto branch = cache_->Resolve(remote_.url(), "nope");
+  auto branch = cache_->Resolve(Key(), "nope");
   EXPECT_EQ(branch.status().code(), Code::kNotFound);
   EXPECT_EQ(branch.status().message(), "branch \"nope\" not found in " + remote_.url());
-  auto sha = cache_->Resolve(remote_.url(), "0000000000000000000000000000000000000001");
+  auto sha = cache_->Resolve(Key(), "0000000000000000000000000000000000000001");
   EXPECT_EQ(sha.status().code(), Code::kNotFound);
   EXPECT_NE(sha.status().message().find("revision"), std::string::npos);
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "abc").status().code(), Code::kNotFound);
+  EXPECT_EQ(cache_->Resolve(Key(), "abc").status().code(), Code::kNotFound);
 }
 
 TEST_F(RepositoryCacheTest, ReadTreeFiltersByExtensionAndPath) {
@@ -178,21 +183,21 @@ TEST_F(RepositoryCacheTest, ReadTreeFiltersByExtensionAndPath) {
                                    "tree");
   ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
 
-  auto all = cache_->ReadTree(remote_.url(), sha, ".");
+  auto all = cache_->ReadTree(Key(), sha, ".");
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   EXPECT_EQ(Paths(*all), (std::vector<std::string>{
                              "apps/api/api.yaml", "apps/web/Kustomization", "apps/web/deploy.yaml",
                              "apps/web/nested/cm.json", "apps/web/svc.yml", "top.yaml"}));
 
   for (const char* path : {"apps/web", "apps/web/", "./apps/web"}) {
-    auto web = cache_->ReadTree(remote_.url(), sha, path);
+    auto web = cache_->ReadTree(Key(), sha, path);
     ASSERT_TRUE(web.ok()) << path << ": " << web.status().ToString();
     EXPECT_EQ(Paths(*web),
               (std::vector<std::string>{"apps/web/Kustomization", "apps/web/deploy.yaml",
                                         "apps/web/nested/cm.json", "apps/web/svc.yml"}))
         << path;
   }
-  auto web = cache_->ReadTree(remote_.url(), "main", "apps/web");
+  auto web = cache_->ReadTree(Key(), "main", "apps/web");
   ASSERT_TRUE(web.ok());
   for (const auto& f : *web) {
     if (f.path == "apps/web/deploy.yaml") {
@@ -200,18 +205,18 @@ TEST_F(RepositoryCacheTest, ReadTreeFiltersByExtensionAndPath) {
     }
   }
 
-  auto json_only = cache_->ReadTree(remote_.url(), sha, ".", {.extensions = {".json"}});
+  auto json_only = cache_->ReadTree(Key(), sha, ".", {.extensions = {".json"}});
   ASSERT_TRUE(json_only.ok());
   EXPECT_EQ(Paths(*json_only),
             (std::vector<std::string>{"apps/web/Kustomization", "apps/web/nested/cm.json"}));
 
-  auto missing = cache_->ReadTree(remote_.url(), sha, "apps/nope");
+  auto missing = cache_->ReadTree(Key(), sha, "apps/nope");
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_EQ(missing.status().message(), "path \"apps/nope\" not found at " + sha.substr(0, 7));
-  auto file = cache_->ReadTree(remote_.url(), sha, "top.yaml");
+  auto file = cache_->ReadTree(Key(), sha, "top.yaml");
   EXPECT_EQ(file.status().code(), Code::kNotFound);
   EXPECT_NE(file.status().message().find("not a directory"), std::string::npos);
-  EXPECT_EQ(cache_->ReadTree(remote_.url(), sha, "../x").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(cache_->ReadTree(Key(), sha, "../x").status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(RepositoryCacheTest, ReadTreeEnforcesLimits) {
@@ -221,18 +226,18 @@ TEST_F(RepositoryCacheTest, ReadTreeEnforcesLimits) {
                                    "three");
   ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
 
-  auto files = cache_->ReadTree(remote_.url(), sha, "apps", {.max_files = 2});
+  auto files = cache_->ReadTree(Key(), sha, "apps", {.max_files = 2});
   EXPECT_EQ(files.status().code(), Code::kInvalidArgument);
   EXPECT_NE(files.status().message().find("max_files"), std::string::npos);
   EXPECT_NE(files.status().message().find("\"apps\""), std::string::npos);
 
-  auto bytes = cache_->ReadTree(remote_.url(), sha, "apps", {.max_total_bytes = 1000});
+  auto bytes = cache_->ReadTree(Key(), sha, "apps", {.max_total_bytes = 1000});
   EXPECT_EQ(bytes.status().code(), Code::kInvalidArgument);
   EXPECT_NE(bytes.status().message().find("max_total_bytes"), std::string::npos);
   EXPECT_NE(bytes.status().message().find("\"apps\""), std::string::npos);
 
-  EXPECT_TRUE(cache_->ReadTree(remote_.url(), sha, "apps", {.max_files = 3}).ok());
-  EXPECT_TRUE(cache_->ReadTree(remote_.url(), sha, "apps", {.max_total_bytes = 1800}).ok());
+  EXPECT_TRUE(cache_->ReadTree(Key(), sha, "apps", {.max_files = 3}).ok());
+  EXPECT_TRUE(cache_->ReadTree(Key(), sha, "apps", {.max_total_bytes = 1800}).ok());
 }
 
 // The 20 MiB blob is deleted from the cache's object database after the fetch: ReadTree can
@@ -266,8 +271,8 @@ TEST_F(RepositoryCacheTest, NonManifestFilesAreSkippedUnread) {
   ASSERT_TRUE(fs::remove(objects / big_blob.substr(0, 2) / big_blob.substr(2)));
   EXPECT_NE(RunProcess({"git", "-C", dirs[0].string(), "cat-file", "-e", big_blob}).exit_code, 0);
 
-  cache_ = NewRepositoryCache({.root = tmp_.path() / "cache"});
-  auto files = cache_->ReadTree(remote_.url(), sha, ".", {.max_total_bytes = 1 << 20});
+  cache_ = NewRepositoryCache({.root = tmp_.path() / "cache", .allow_file_urls = true});
+  auto files = cache_->ReadTree(Key(), sha, ".", {.max_total_bytes = 1 << 20});
   ASSERT_TRUE(files.ok()) << files.status().ToString();
   EXPECT_EQ(Paths(*files), std::vector<std::string>{"apps/web/deploy.yaml"});
 }
@@ -276,14 +281,14 @@ TEST_F(RepositoryCacheTest, SecondFetchSeesNewCommitsAndPrunesDeletedBranches) {
   std::string c1 = remote_.Commit({{"a.yaml", "a: 1\n"}}, "first");
   remote_.In({"branch", "feature", c1});
   ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "feature")->sha, c1);
+  EXPECT_EQ(cache_->Resolve(Key(), "feature")->sha, c1);
 
   std::string c2 = remote_.Commit({{"a.yaml", "a: 2\n"}}, "second");
   remote_.In({"branch", "-D", "feature"});
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "main")->sha, c1);  // no network in Resolve
+  EXPECT_EQ(cache_->Resolve(Key(), "main")->sha, c1);  // no network in Resolve
   ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "main")->sha, c2);
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "feature").status().code(), Code::kNotFound);
+  EXPECT_EQ(cache_->Resolve(Key(), "main")->sha, c2);
+  EXPECT_EQ(cache_->Resolve(Key(), "feature").status().code(), Code::kNotFound);
 }
 
 // A controller fetches every pollInterval for every Release: memory must not grow per fetch.
@@ -324,7 +329,7 @@ TEST_F(RepositoryCacheTest, ConcurrentFetchesOfOneUrlAreCoalesced) {
   for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(test_hooks::FetchesJoined() - joined_before, uint64_t{kCallers - 1});
   EXPECT_EQ(test_hooks::FetchesRun() - runs_before, 1u);
-  EXPECT_TRUE(cache_->Resolve(remote_.url(), "main").ok());
+  EXPECT_TRUE(cache_->Resolve(Key(), "main").ok());
 }
 
 TEST_F(RepositoryCacheTest, RestorePathCommitsThePathAsItWasAndPushes) {
@@ -351,7 +356,7 @@ TEST_F(RepositoryCacheTest, RestorePathCommitsThePathAsItWasAndPushes) {
   EXPECT_EQ(remote_.In({"ls-tree", "-r", "--name-only", "main"}),
             "apps/api/x.yaml\napps/web/a.yaml\napps/web/b.yaml");
   EXPECT_EQ(remote_.In({"show", "main:apps/api/x.yaml"}), "x: 2");  // outside the path: kept
-  EXPECT_EQ(cache_->Resolve(remote_.url(), "main")->sha, info->sha);
+  EXPECT_EQ(cache_->Resolve(Key(), "main")->sha, info->sha);
 
   // Another path, another author; a path that did not exist at from_sha is removed; "."
   // restores the whole tree.
@@ -408,7 +413,8 @@ TEST_F(RepositoryCacheTest, RestorePathRetriesWhenTheBranchMoved) {
 TEST_F(RepositoryCacheTest, RestorePathGivesUpAfterTheRetries) {
   std::string c1 = remote_.Commit({{"apps/web/a.yaml", "image: v1\n"}}, "v1");
   remote_.Commit({{"apps/web/a.yaml", "image: v2\n"}}, "v2");
-  cache_ = NewRepositoryCache({.root = tmp_.path() / "cache", .push_retries = 1});
+  cache_ = NewRepositoryCache(
+      {.root = tmp_.path() / "cache", .push_retries = 1, .allow_file_urls = true});
   int pushes = 0;
   test_hooks::SetBeforePush([&] {
     remote_.Commit({{"other.yaml", "o: " + std::to_string(++pushes) + "\n"}}, "meanwhile");
@@ -460,23 +466,188 @@ TEST_F(RepositoryCacheTest, CredentialsNeverAppearInMessages) {
   EXPECT_EQ(s.message().find("url-secret-pw"), std::string::npos) << s.message();
 }
 
-// A server that accepts the connection and never answers: the fetch gives up at the deadline.
+// A server that accepts the connection and never answers: the fetch gives up at the deadline,
+// over ssh too (libssh2 reads the socket itself; the deadline's watchdog shuts it down).
 TEST_F(RepositoryCacheTest, SilentServerTimesOut) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 4), 0);  // the kernel completes the handshake; nobody reads
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/r.git";
+  flywheel::testing::SilentServer silent;
   cache_ = NewRepositoryCache({.root = tmp_.path() / "cache", .timeout = std::chrono::seconds(1)});
-  Status s = cache_->Fetch(url, none_);
-  close(fd);
-  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("timed out"), std::string::npos) << s.message();
+  const std::string ssh = "ssh://git@127.0.0.1:" + std::to_string(silent.port()) + "/r.git";
+  const Credentials ssh_credentials{.ssh_private_key = "key", .ssh_known_hosts = "hosts"};
+  for (const std::string& url : {silent.HttpUrl("r"), silent.GitUrl("r"), ssh}) {
+    auto start = std::chrono::steady_clock::now();
+    Status s = cache_->Fetch(url, url == ssh ? ssh_credentials : none_);
+    EXPECT_EQ(s.code(), Code::kUnavailable) << url << ": " << s.ToString();
+    EXPECT_NE(s.message().find("timed out"), std::string::npos) << s.message();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << url;
+  }
+}
+
+// Fetch and RestorePath stop when their stop token is requested, long before the (10 min) deadline:
+// before the call, while the socket waits for an answer, and while joined to another fetch.
+TEST_F(RepositoryCacheTest, StopTokenCancelsFetchAndRestorePathPromptly) {
+  flywheel::testing::SilentServer silent;
+  cache_ = NewRepositoryCache({.root = tmp_.path() / "cache", .timeout = std::chrono::minutes(10)});
+  const std::string url = silent.GitUrl("r");
+  std::stop_source stopped;
+  stopped.request_stop();
+  EXPECT_EQ(cache_->Fetch(url, none_, stopped.get_token()).code(), Code::kCancelled);
+
+  auto start = std::chrono::steady_clock::now();
+  std::stop_source first, joiner;
+  Status first_result, joiner_result;
+  const uint64_t runs_before = test_hooks::FetchesRun();
+  const uint64_t joined_before = test_hooks::FetchesJoined();
+  std::thread a([&] { first_result = cache_->Fetch(url, none_, first.get_token()); });
+  // Once the first fetch hangs, a second caller joins it, then stops waiting on its own token.
+  while (test_hooks::FetchesRun() == runs_before) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::thread b([&] { joiner_result = cache_->Fetch(url, none_, joiner.get_token()); });
+  while (test_hooks::FetchesJoined() == joined_before) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  joiner.request_stop();
+  b.join();
+  EXPECT_EQ(joiner_result.code(), Code::kCancelled) << joiner_result.ToString();
+  first.request_stop();
+  a.join();
+  EXPECT_EQ(first_result.code(), Code::kCancelled) << first_result.ToString();
+  EXPECT_EQ(first_result.message(), "fetch " + url + " cancelled");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+
+  std::stop_source push_stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    push_stop.request_stop();
+  });
+  auto restored =
+      cache_->RestorePath(url, none_, "main", ".", "abcd", "m", {}, push_stop.get_token());
+  stopper.join();
+  EXPECT_EQ(restored.status().code(), Code::kCancelled) << restored.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(120));
+}
+
+// ---- tenants: one cached copy per URL and credential identity ----
+
+TEST(CacheKeyTest, IdentityCoversAllCredentialMaterialAndHoldsNoSecret) {
+  const std::string url = "https://git.example.com/org/app.git";
+  const CacheKey anonymous(url, {});
+  EXPECT_EQ(anonymous, CacheKey(url, {}));
+  EXPECT_EQ(anonymous.identity().size(), 64u);
+  std::vector<CacheKey> keys = {
+      anonymous,
+      CacheKey(url, {.username = "u"}),
+      CacheKey(url, {.username = "u", .password = "secret-one"}),
+      CacheKey(url, {.username = "u", .password = "secret-two"}),
+      CacheKey(url, {.token = "secret-one"}),
+      CacheKey(url, {.ssh_private_key = "secret-one"}),
+      CacheKey(url, {.ssh_private_key = "secret-one", .ssh_known_hosts = "h"}),
+      CacheKey("https://u:secret-one@git.example.com/org/app.git", {}),
+      // Length-prefixed fields: moving characters between fields is another identity.
+      CacheKey(url, {.username = "us", .password = "ecret-one"}),
+  };
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(keys[i].identity().find("secret"), std::string::npos);
+    for (size_t j = i + 1; j < keys.size(); ++j) {
+      EXPECT_NE(keys[i].identity(), keys[j].identity()) << i << " vs " << j;
+    }
+  }
+  EXPECT_EQ(CacheKey(url, {.token = "t"}), CacheKey(url, {.token = "t"}));
+}
+
+TEST_F(RepositoryCacheTest, TwoCredentialSetsOfOneUrlGetSeparateCaches) {
+  std::string sha = remote_.Commit({{"a.yaml", "a: 1\n"}}, "first");
+  const Credentials alice{.username = "alice", .password = "alice-pw"};
+  const Credentials bob{.token = "bob-token"};
+  const uint64_t runs_before = test_hooks::FetchesRun();
+  ASSERT_TRUE(cache_->Fetch(remote_.url(), alice).ok());
+  ASSERT_TRUE(cache_->Fetch(remote_.url(), bob).ok());
+  EXPECT_EQ(test_hooks::FetchesRun() - runs_before, 2u);
+  size_t dirs = 0;
+  for (const auto& d : fs::directory_iterator(tmp_.path() / "cache")) {
+    ++dirs;
+    for (const char* secret : {"alice", "bob"}) {
+      EXPECT_EQ(d.path().filename().string().find(secret), std::string::npos);
+    }
+  }
+  EXPECT_EQ(dirs, 2u);
+  EXPECT_EQ(cache_->Resolve(CacheKey(remote_.url(), alice), "main")->sha, sha);
+  EXPECT_EQ(cache_->Resolve(CacheKey(remote_.url(), bob), "main")->sha, sha);
+  // Never fetched without credentials: nothing to read, whatever alice and bob fetched.
+  Status anonymous = cache_->Resolve(Key(), "main").status();
+  EXPECT_EQ(anonymous.code(), Code::kFailedPrecondition) << anonymous.ToString();
+  EXPECT_EQ(anonymous.message(), remote_.url() + " has not been fetched yet");
+}
+
+// Over HTTP with basic auth: what the right password fetched is invisible to a key with other
+// credentials, and a fetch with other credentials never joins (and so never shares the result
+// of) a fetch with the right ones.
+TEST_F(RepositoryCacheTest, OtherCredentialsNeitherJoinNorReadAnotherIdentitysFetch) {
+  std::string why;
+  ASSERT_TRUE(flywheel::testing::GitServersAvailable(&why)) << why;
+  flywheel::testing::GitRepo repo(tmp_.path().string(), "private");
+  const std::string sha = repo.Commit({{"app/a.yaml", "a: 1\n"}}, "first");
+  flywheel::testing::GitHttpServer server(tmp_.path().string(), "alice", "alice-pw");
+  const std::string url = server.Url("private");
+  const Credentials alice{.username = "alice", .password = "alice-pw"};
+  const Credentials mallory{.username = "alice", .password = "guessed"};
+
+  // Hold alice's fetch until a second fetch runs (bounded: with URL-only keys mallory would join
+  // alice's fetch instead, wait for it, and get its success).
+  const uint64_t runs_before = test_hooks::FetchesRun();
+  const uint64_t joined_before = test_hooks::FetchesJoined();
+  std::atomic<int> hook_calls{0};
+  test_hooks::SetBeforeFetch([&] {
+    if (hook_calls++ > 0) return;
+    for (int i = 0; i < 10000 && test_hooks::FetchesRun() - runs_before < 2 &&
+                    test_hooks::FetchesJoined() == joined_before;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  Status alice_result;
+  std::thread a([&] { alice_result = cache_->Fetch(url, alice); });
+  while (hook_calls == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Status mallory_result = cache_->Fetch(url, mallory);
+  a.join();
+  test_hooks::SetBeforeFetch(nullptr);
+  EXPECT_TRUE(alice_result.ok()) << alice_result.ToString();
+  EXPECT_EQ(mallory_result.code(), Code::kUnauthenticated) << mallory_result.ToString();
+  EXPECT_EQ(test_hooks::FetchesJoined(), joined_before);
+  EXPECT_EQ(mallory_result.message().find("guessed"), std::string::npos);
+
+  auto head = cache_->Resolve(CacheKey(url, alice), "main");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->sha, sha);
+  // mallory's failed fetch left an empty copy: no branch, and not alice's objects either.
+  EXPECT_EQ(cache_->Resolve(CacheKey(url, mallory), "main").status().code(), Code::kNotFound);
+  EXPECT_EQ(cache_->ReadTree(CacheKey(url, mallory), sha, "app").status().code(), Code::kNotFound);
+  // Credentials never used to fetch: nothing at all.
+  for (const Credentials& other : {Credentials{}, Credentials{.token = "some-token"}}) {
+    EXPECT_EQ(cache_->Resolve(CacheKey(url, other), sha).status().code(),
+              Code::kFailedPrecondition);
+    EXPECT_EQ(cache_->ReadTree(CacheKey(url, other), sha, "app").status().code(),
+              Code::kFailedPrecondition);
+  }
+  EXPECT_TRUE(cache_->ReadTree(CacheKey(url, alice), sha, "app").ok());
+}
+
+TEST_F(RepositoryCacheTest, FileUrlsNeedTheOption) {
+  std::string sha = remote_.Commit({{"a.yaml", "a: 1\n"}}, "first");
+  ASSERT_TRUE(cache_->Fetch(remote_.url(), none_).ok());
+  cache_ = NewRepositoryCache({.root = tmp_.path() / "cache"});  // the same directory
+  const std::string refused =
+      "file:// sources are disabled; start the operator with --allow-file-sources";
+  for (const std::string& url : {remote_.url(), "FILE://" + remote_.bare()}) {
+    Status fetch = cache_->Fetch(url, none_);
+    EXPECT_EQ(fetch.code(), Code::kInvalidArgument) << url;
+    EXPECT_EQ(fetch.message(), refused) << url;
+  }
+  // Not even what an earlier run with the option fetched can be read.
+  EXPECT_EQ(cache_->Resolve(Key(), "main").status().message(), refused);
+  EXPECT_EQ(cache_->ReadTree(Key(), sha, ".").status().message(), refused);
+  EXPECT_EQ(cache_->RestorePath(remote_.url(), none_, "main", ".", sha, "m").status().message(),
+            refused);
 }
 
 TEST_F(RepositoryCacheTest, SshNeedsKnownHosts) {

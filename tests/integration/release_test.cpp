@@ -53,6 +53,7 @@ class ControllerProcess {
                                      "127.0.0.1:" + std::to_string(webhook_port_),
                                      "--git-cache-dir",
                                      dir_ + "/git",
+                                     "--allow-file-sources",
                                      "--concurrent",
                                      "4",
                                      "--log-level",

@@ -1,5 +1,6 @@
 #include "git_server.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -529,6 +531,33 @@ bool GitServersAvailable(std::string* why) {
            " (install them with hack/deps.sh)";
   }
   return false;
+}
+
+SilentServer::SilentServer() {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  // A long backlog: the kernel completes this many handshakes without an accept().
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd_, 128) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::string error = std::strerror(errno);
+    close(fd_);
+    throw std::runtime_error("silent server: " + error);
+  }
+  port_ = ntohs(addr.sin_port);
+}
+
+SilentServer::~SilentServer() { close(fd_); }
+
+std::string SilentServer::GitUrl(const std::string& repo_name) const {
+  return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo_name + ".git";
+}
+
+std::string SilentServer::HttpUrl(const std::string& repo_name) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + repo_name + ".git";
 }
 
 }  // namespace flywheel::testing

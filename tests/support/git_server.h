@@ -108,6 +108,23 @@ class GitSshServer {
   std::unique_ptr<BackgroundProcess> sshd_;
 };
 
+// A server that never answers: a loopback port whose connections the kernel completes and nobody
+// ever reads or writes, as a hung git host looks to a client. Closed by the destructor.
+class SilentServer {
+ public:
+  SilentServer();
+  ~SilentServer();
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+  std::string GitUrl(const std::string& repo_name) const;   // git://127.0.0.1:<port>/<name>.git
+  std::string HttpUrl(const std::string& repo_name) const;  // http://127.0.0.1:<port>/<name>.git
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // Whether the servers' programs are installed (git, git-http-backend, nginx, fcgiwrap, sshd, ssh,
 // ssh-keygen, openssl); if not, `why` names the missing ones (tests skip with it, which fails
 // them: support/main.cpp).

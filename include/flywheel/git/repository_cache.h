@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,26 @@ struct Credentials {
   bool empty() const {
     return username.empty() && password.empty() && token.empty() && ssh_private_key.empty();
   }
+};
+
+// Which cached copy of a repository a caller may read: the URL (without any user:password) and
+// the identity of the credentials the copy was fetched with, a SHA-256 digest of all credential
+// material (the fields of Credentials and any user:password in the URL). Two callers share a copy
+// only when they present the same credentials, or both none (anonymous is an identity of its
+// own), so a tenant never reads what another tenant's credentials fetched. A caller may keep a key
+// to read the cache later without the Secret (a rollback while the Secret cannot be read). Holds
+// no secret; still, do not log the digest (a fast hash of a weak password can be brute-forced).
+class CacheKey {
+ public:
+  CacheKey(const std::string& url, const Credentials& credentials);
+
+  const std::string& url() const { return url_; }            // as given (may hold credentials)
+  const std::string& identity() const { return identity_; }  // hex SHA-256 of the credentials
+  bool operator==(const CacheKey& other) const = default;
+
+ private:
+  std::string url_;
+  std::string identity_;
 };
 
 // What a revision is: for status.history, Events and the lead-time metric.
@@ -54,32 +75,42 @@ struct Signature {
 
 // How a RepositoryCache works.
 struct CacheOptions {
-  std::filesystem::path root;        // one bare repository per URL below this directory
+  std::filesystem::path root;  // one bare repository per URL and credential identity below this
   std::chrono::seconds timeout{60};  // per network operation (fetch, push)
   int push_retries = 5;              // non-fast-forward pushes are retried this often
+  // file:// URLs read the operator's own file system (including other tenants' caches): refused
+  // with InvalidArgument unless set (the operator's --allow-file-sources; tests and the demo).
+  bool allow_file_urls = false;
 };
 
-// Bare clones of remote repositories, one per URL, shared by every object that uses the URL.
-// Reads come straight from the object database (no work tree). Safe to use from many threads:
-// concurrent fetches of the same URL are coalesced into one; different URLs fetch in parallel.
-// Errors: Unavailable (host unreachable, timeout), Unauthenticated ("authentication failed for
-// <url>"), NotFound (unknown branch/revision/path), InvalidArgument (bad URL, limits exceeded),
-// FailedPrecondition (ssh host key not in known_hosts). Messages never contain credentials.
+// Bare clones of remote repositories, one per CacheKey (URL and credential identity), shared by
+// every object that uses the URL with the same credentials. Reads come straight from the object
+// database (no work tree). Safe to use from many threads: concurrent fetches of one CacheKey are
+// coalesced into one; different keys fetch in parallel. Network operations take a stop token:
+// when it is requested they return Cancelled promptly (the socket wait is woken, an ssh socket is
+// shut down). Errors: Unavailable (host unreachable, timeout), Unauthenticated ("authentication
+// failed for <url>"), NotFound (unknown branch/revision/path), InvalidArgument (bad URL, file://
+// without allow_file_urls, limits exceeded), FailedPrecondition (ssh host key not in known_hosts;
+// a read of a key never fetched), Cancelled (stop requested). Messages never contain credentials.
 class RepositoryCache {
  public:
   virtual ~RepositoryCache() = default;
 
-  // Fetches all branches and tags of `url` into its cache (creating it on first use). A call
-  // that arrives while a fetch of the same URL runs waits for that fetch and shares its result.
-  virtual Status Fetch(const std::string& url, const Credentials& credentials) = 0;
+  // Fetches all branches and tags of `url` into the copy of CacheKey(url, credentials) (creating
+  // it on first use). A call that arrives while a fetch of the same key runs waits for that fetch
+  // and shares its result (a joiner stops waiting when its own `stop` is requested; when the
+  // fetch it joined was cancelled by its starter, the joiner fetches itself).
+  virtual Status Fetch(const std::string& url, const Credentials& credentials,
+                       std::stop_token stop = {}) = 0;
 
-  // Resolves `ref` in the cached copy of `url`: a branch name, a tag (peeled to its commit), a
+  // Resolves `ref` in the cached copy of `key`: a branch name, a tag (peeled to its commit), a
   // full SHA or an unambiguous SHA prefix of at least 4 hex digits. No network.
-  virtual Result<CommitInfo> Resolve(const std::string& url, const std::string& ref) = 0;
+  // FailedPrecondition when `key` was never fetched (whatever other keys of the URL hold).
+  virtual Result<CommitInfo> Resolve(const CacheKey& key, const std::string& ref) = 0;
 
-  // Every file below `path` ("." = root) at commit `sha`, recursively, within `limits`.
-  // NotFound when `path` does not exist at that commit (or is not a directory).
-  virtual Result<std::vector<TreeFile>> ReadTree(const std::string& url, const std::string& sha,
+  // Every file below `path` ("." = root) at commit `sha` in the copy of `key`, recursively,
+  // within `limits`. NotFound when `path` does not exist at that commit (or is not a directory).
+  virtual Result<std::vector<TreeFile>> ReadTree(const CacheKey& key, const std::string& sha,
                                                  const std::string& path,
                                                  const ReadLimits& limits = {}) = 0;
 
@@ -87,10 +118,12 @@ class RepositoryCache {
   // `path` replaced by `path` as it is at `from_sha`, and pushes it. On a non-fast-forward
   // rejection it fetches and retries on the new head. Returns the new commit. When `path` at
   // the head already equals `from_sha`'s content, nothing is pushed and the head is returned.
+  // Works on the copy of CacheKey(url, credentials). Cancelled when `stop` is requested.
   virtual Result<CommitInfo> RestorePath(const std::string& url, const Credentials& credentials,
                                          const std::string& branch, const std::string& path,
                                          const std::string& from_sha, const std::string& message,
-                                         const Signature& author = {}) = 0;
+                                         const Signature& author = {},
+                                         std::stop_token stop = {}) = 0;
 };
 
 // The libgit2 implementation.

@@ -31,6 +31,9 @@ struct ReleaseReconcilerOptions {
   // How long a sync may wait (requeued, not blocking) for the CRDs it applied to be Established.
   std::chrono::milliseconds crd_established_timeout{std::chrono::seconds(60)};
   Clock* clock = nullptr;  // nullptr = the real clock
+  // The ServiceAccount (in the Release's namespace) to impersonate for Releases that name none
+  // (--default-service-account); empty: such Releases apply with the operator's own identity.
+  std::string default_service_account;
 };
 
 // The Release controller (SPEC.md "Release"): fetches the source, loads the manifests at the
@@ -68,6 +71,8 @@ class ReleaseReconciler : public kube::Reconciler {
   // reconcile, only when a fetch or push needs them).
   Status LoadCredentials(Run& run);
   Result<git::Credentials> ReadCredentials(const Run& run);
+  // The git cache copy this Release reads: the last fetch's, else the one of its credentials.
+  git::CacheKey SourceKey(Run& run);
   // kNewRevision is a deployment (history entry, Events, deployment metric); kSameRevision
   // re-applies what runs; kRollback applies an earlier revision and records nothing of its
   // own (Rollback records the rollback).

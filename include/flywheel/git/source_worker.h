@@ -1,0 +1,102 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flywheel/common/clock.h"
+#include "flywheel/common/status.h"
+#include "flywheel/git/repository_cache.h"
+
+namespace flywheel::git {
+
+// What a caller wants fetched.
+struct SourceRequest {
+  std::string url;
+  Credentials credentials;
+  std::string branch;  // when set, the outcome carries this branch's head after the fetch
+};
+
+// How the last fetch for a caller ended.
+struct SourceOutcome {
+  Clock::TimePoint finished_at;    // on the worker's clock
+  Status status;                   // the fetch's (Cancelled when the worker stopped)
+  CacheKey key;                    // the copy the fetch filled: read the revision with this
+  std::optional<CommitInfo> head;  // the branch's head, when asked for and the fetch succeeded
+};
+
+// How a SourceWorker runs.
+struct SourceWorkerOptions {
+  int threads = 2;         // fetches at once
+  Clock* clock = nullptr;  // nullptr = the real clock
+};
+
+// Fetches off the reconcile path (Flux's source-controller split): callers (a controller, keyed
+// by its object key) ask for a fetch now or at a due time, a small pool of threads runs the
+// fetches through the RepositoryCache, and `notify(caller)` (the controller's Enqueue) is called
+// when a caller's fetch finished, successful or not; the reconcile then reads Last(caller) and the
+// cache, and never waits on the network itself.
+// - Coalescing: a caller has at most one pending request; asking again replaces its source and
+//   moves its due time earlier, never later. A request that arrives while the caller's fetch
+//   runs is kept and runs after it (the running fetch may predate the push it announces).
+// - A stuck host holds at most one thread per cache key: a request whose key (URL and
+//   credentials) is being fetched for another caller waits instead of taking a second thread,
+//   so with two threads the other repositories keep being fetched. The cache's timeout bounds
+//   each fetch.
+// - Stop() (or the destructor) cancels the fetches in flight through their stop token and joins
+//   the threads; nothing is notified after Stop() returns.
+// Thread-safe.
+class SourceWorker {
+ public:
+  using Notify = std::function<void(const std::string& caller)>;
+
+  SourceWorker(RepositoryCache& cache, Notify notify, SourceWorkerOptions options = {});
+  ~SourceWorker();
+  SourceWorker(const SourceWorker&) = delete;
+  SourceWorker& operator=(const SourceWorker&) = delete;
+
+  // Asks for a fetch for `caller` at `due` (the default, TimePoint{}, is now).
+  void Request(const std::string& caller, SourceRequest request, Clock::TimePoint due = {});
+  // Drops the caller's pending request and last outcome (its object was deleted); a fetch that
+  // runs for it finishes without a notification.
+  void Forget(const std::string& caller);
+  // The outcome of the caller's last finished fetch; nullopt before the first.
+  std::optional<SourceOutcome> Last(const std::string& caller) const;
+  // When the caller's pending request is due; nullopt when none is pending.
+  std::optional<Clock::TimePoint> Due(const std::string& caller) const;
+
+  // Cancels fetches in flight, drops pending requests and joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Pending {
+    SourceRequest request;
+    Clock::TimePoint due;
+  };
+  void Loop();
+  // The pending caller to run now (nullopt: none); sets *wake to when one becomes due.
+  // Requires mu_.
+  std::optional<std::string> NextDue(Clock::TimePoint* wake) const;
+
+  RepositoryCache& cache_;
+  Notify notify_;
+  Clock& clock_;
+  std::stop_source stop_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;            // a request arrived, a fetch finished, or Stop()
+  std::map<std::string, Pending> pending_;     // by caller
+  std::set<std::string> running_;              // callers whose fetch runs
+  std::set<std::string> running_keys_;         // cache keys being fetched
+  std::set<std::string> forgotten_;            // running callers that Forget() dropped
+  std::map<std::string, SourceOutcome> last_;  // by caller
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace flywheel::git

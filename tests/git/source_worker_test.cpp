@@ -1,0 +1,184 @@
+#include "flywheel/git/source_worker.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+// Private seams of the implementation (not part of the public API).
+#include "../../src/git/test_hooks.h"
+#include "support/eventually.h"
+#include "support/git_server.h"
+
+namespace flywheel::git {
+namespace {
+
+namespace fs = std::filesystem;
+using flywheel::testing::Eventually;
+using namespace std::chrono_literals;
+
+// Records the callers notified, in order.
+class Notifications {
+ public:
+  SourceWorker::Notify Callback() {
+    return [this](const std::string& caller) {
+      std::lock_guard<std::mutex> lock(mu_);
+      callers_.push_back(caller);
+    };
+  }
+  std::vector<std::string> callers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return callers_;
+  }
+  size_t Count(const std::string& caller) const {
+    auto all = callers();
+    return static_cast<size_t>(std::count(all.begin(), all.end(), caller));
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> callers_;
+};
+
+class SourceWorkerTest : public ::testing::Test {
+ protected:
+  SourceWorkerTest() {
+    std::string tmpl = (fs::temp_directory_path() / "flywheel-source-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+  }
+  ~SourceWorkerTest() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<RepositoryCache> Cache(std::chrono::seconds timeout = 60s) {
+    return NewRepositoryCache(
+        {.root = dir_ / "cache", .timeout = timeout, .allow_file_urls = true});
+  }
+
+  fs::path dir_;
+  FakeClock clock_;
+  Notifications notified_;
+};
+
+TEST_F(SourceWorkerTest, FetchesNotifiesAndKeepsTheOutcome) {
+  flywheel::testing::GitRepo repo(dir_.string(), "app");
+  const std::string sha = repo.Commit({{"a.yaml", "a: 1\n"}}, "first");
+  auto cache = Cache();
+  SourceWorker worker(*cache, notified_.Callback(), {.clock = &clock_});
+
+  worker.Request("ns/web", {.url = repo.FileUrl(), .branch = "main"});
+  ASSERT_TRUE(Eventually([&] { return notified_.Count("ns/web") == 1; }, 60s));
+  auto last = worker.Last("ns/web");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_TRUE(last->status.ok()) << last->status.ToString();
+  ASSERT_TRUE(last->head.has_value());
+  EXPECT_EQ(last->head->sha, sha);
+  EXPECT_EQ(last->finished_at, clock_.Now());
+  EXPECT_EQ(last->key, CacheKey(repo.FileUrl(), {}));
+  EXPECT_EQ(cache->Resolve(last->key, "main")->sha, sha);
+  EXPECT_FALSE(worker.Last("ns/other").has_value());
+
+  // Failures are outcomes too: a missing repository, then a missing branch.
+  worker.Request("ns/gone", {.url = "file://" + (dir_ / "nowhere.git").string()});
+  worker.Request("ns/branch", {.url = repo.FileUrl(), .branch = "nope"});
+  ASSERT_TRUE(Eventually(
+      [&] { return notified_.Count("ns/gone") == 1 && notified_.Count("ns/branch") == 1; }, 60s));
+  EXPECT_EQ(worker.Last("ns/gone")->status.code(), Code::kNotFound);
+  EXPECT_EQ(worker.Last("ns/branch")->status.code(), Code::kNotFound);
+  EXPECT_FALSE(worker.Last("ns/branch")->head.has_value());
+
+  worker.Forget("ns/web");
+  EXPECT_FALSE(worker.Last("ns/web").has_value());
+}
+
+// Requests due later wait for the (fake) clock; repeated requests of one caller run once, at the
+// earliest due time asked for.
+TEST_F(SourceWorkerTest, DueRequestsWaitAndDuplicatesCoalesce) {
+  flywheel::testing::GitRepo repo(dir_.string(), "app");
+  repo.Commit({{"a.yaml", "a: 1\n"}}, "first");
+  auto cache = Cache();
+  SourceWorker worker(*cache, notified_.Callback(), {.threads = 2, .clock = &clock_});
+  const uint64_t runs_before = test_hooks::FetchesRun();
+
+  const SourceRequest request{.url = repo.FileUrl(), .branch = "main"};
+  worker.Request("ns/web", request, clock_.Now() + 10min);
+  worker.Request("ns/web", request, clock_.Now() + 1min);
+  worker.Request("ns/web", request, clock_.Now() + 5min);  // never later than asked before
+  EXPECT_EQ(worker.Due("ns/web"), clock_.Now() + 1min);
+  ASSERT_TRUE(clock_.AwaitWaiters(2));  // both threads asleep: nothing is due
+  EXPECT_EQ(test_hooks::FetchesRun(), runs_before);
+  EXPECT_TRUE(notified_.callers().empty());
+
+  clock_.Advance(1min);
+  ASSERT_TRUE(Eventually([&] { return notified_.Count("ns/web") == 1; }, 60s));
+  EXPECT_TRUE(worker.Last("ns/web")->status.ok()) << worker.Last("ns/web")->status.ToString();
+  ASSERT_TRUE(clock_.AwaitWaiters(2));
+  EXPECT_EQ(test_hooks::FetchesRun() - runs_before, 1u);
+  EXPECT_FALSE(worker.Due("ns/web").has_value());
+  clock_.Advance(10min);
+  ASSERT_TRUE(clock_.AwaitWaiters(2));
+  EXPECT_EQ(notified_.Count("ns/web"), 1u);
+  EXPECT_EQ(test_hooks::FetchesRun() - runs_before, 1u);
+}
+
+// One host that accepts connections and never answers must not stall the others: the requests
+// for it hold one thread (one per cache key), and repositories on a real git daemon and on disk
+// keep being fetched by the other thread. Stop() cancels the stuck fetch promptly.
+TEST_F(SourceWorkerTest, AStuckHostDoesNotStallOtherRepositories) {
+  std::string why;
+  ASSERT_TRUE(flywheel::testing::GitServersAvailable(&why)) << why;
+  flywheel::testing::SilentServer silent;
+  std::vector<std::unique_ptr<flywheel::testing::GitRepo>> repos;
+  std::map<std::string, std::string> heads;  // caller -> sha
+  for (const char* name : {"one", "two", "three"}) {
+    repos.push_back(std::make_unique<flywheel::testing::GitRepo>(dir_.string(), name));
+    heads[std::string("ns/") + name] = repos.back()->Commit({{"a.yaml", name}}, name);
+  }
+  flywheel::testing::GitDaemon daemon(dir_.string());
+  auto cache = Cache(std::chrono::seconds(600));  // the cache's timeout does not save us here
+  auto worker = std::make_unique<SourceWorker>(*cache, notified_.Callback(),
+                                               SourceWorkerOptions{.threads = 2});
+
+  worker->Request("ns/stuck", {.url = silent.GitUrl("r"), .branch = "main"});
+  worker->Request("ns/stuck-too", {.url = silent.GitUrl("r"), .branch = "main"});
+  worker->Request("ns/one", {.url = daemon.Url("one"), .branch = "main"});
+  worker->Request("ns/two", {.url = daemon.Url("two"), .branch = "main"});
+  worker->Request("ns/three", {.url = repos[2]->FileUrl(), .branch = "main"});
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return notified_.Count("ns/one") == 1 && notified_.Count("ns/two") == 1 &&
+               notified_.Count("ns/three") == 1;
+      },
+      120s));
+  for (const char* caller : {"ns/one", "ns/two", "ns/three"}) {
+    auto last = worker->Last(caller);
+    ASSERT_TRUE(last.has_value()) << caller;
+    ASSERT_TRUE(last->status.ok()) << caller << ": " << last->status.ToString();
+    EXPECT_EQ(last->head->sha, heads[caller]) << caller;
+  }
+  // A new push on a healthy repository is still picked up while the host stays stuck.
+  heads["ns/one"] = repos[0]->Commit({{"a.yaml", "again"}}, "again");
+  worker->Request("ns/one", {.url = daemon.Url("one"), .branch = "main"});
+  ASSERT_TRUE(Eventually([&] { return notified_.Count("ns/one") == 2; }, 120s));
+  EXPECT_EQ(worker->Last("ns/one")->head->sha, heads["ns/one"]);
+  EXPECT_FALSE(worker->Last("ns/stuck").has_value());
+  EXPECT_FALSE(worker->Last("ns/stuck-too").has_value());
+  EXPECT_TRUE(worker->Due("ns/stuck-too").has_value());  // waits for the key, not a thread
+
+  auto start = std::chrono::steady_clock::now();
+  worker->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 60s);
+  EXPECT_EQ(worker->Last("ns/stuck")->status.code(), Code::kCancelled);
+  EXPECT_EQ(notified_.Count("ns/stuck"), 0u);  // nothing is notified once stopping
+}
+
+}  // namespace
+}  // namespace flywheel::git
