@@ -116,6 +116,16 @@ class RawClient {
   SteadyClock::time_point closed_at_;
 };
 
+// `n` connections, from <prefix>1 to <prefix>n: each one its own peer.
+std::vector<std::unique_ptr<RawClient>> ConnectPeers(int port, const std::string& prefix, int n) {
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 1; i <= n; ++i) {
+    clients.push_back(std::make_unique<RawClient>(port, prefix + std::to_string(i)));
+    EXPECT_TRUE(clients.back()->ok()) << clients.back()->error();
+  }
+  return clients;
+}
+
 // The status code of a raw answer ("HTTP/1.1 408 ..."), or 0 when there is none.
 int StatusOf(const std::string& answer) {
   if (answer.rfind("HTTP/1.1 ", 0) != 0 || answer.size() < 12) return 0;
@@ -152,12 +162,9 @@ TEST(ServerLimitsTest, FiftySlowClientsDoNotDelayAValidRequest) {
   options.header_deadline = 4s;
   auto server = StartEcho(options);
   ASSERT_TRUE(server);
-  std::vector<std::unique_ptr<RawClient>> slow;
-  for (int i = 1; i <= 50; ++i) {
-    slow.push_back(std::make_unique<RawClient>(server->port(), "127.0.1." + std::to_string(i)));
-    ASSERT_TRUE(slow.back()->ok()) << slow.back()->error();
-    slow.back()->Trickle("POST /echo HTTP/1.1\r\nHost: flywheel\r\nX-Slow: ");
-  }
+  auto slow = ConnectPeers(server->port(), "127.0.1.", 50);
+  ASSERT_FALSE(HasFailure());
+  for (auto& c : slow) c->Trickle("POST /echo HTTP/1.1\r\nHost: flywheel\r\nX-Slow: ");
 
   auto asked = SteadyClock::now();
   ExpectEchoed(server->port());
@@ -242,11 +249,8 @@ TEST(ServerLimitsTest, ConnectionsOverTheTotalCapAreRefused) {
   options.max_connections = 3;
   auto server = StartEcho(options);
   ASSERT_TRUE(server);
-  std::vector<std::unique_ptr<RawClient>> held;
-  for (int i = 1; i <= 3; ++i) {
-    held.push_back(std::make_unique<RawClient>(server->port(), "127.0.2." + std::to_string(i)));
-    ASSERT_TRUE(held.back()->ok()) << held.back()->error();
-  }
+  auto held = ConnectPeers(server->port(), "127.0.2.", 3);
+  ASSERT_FALSE(HasFailure());
   RawClient fourth(server->port(), "127.0.2.4");
   ASSERT_TRUE(fourth.ok()) << fourth.error();
   std::string answer = fourth.Exchange("", SteadyClock::now() + kPatience);
