@@ -219,13 +219,15 @@ int RunController(const Invocation& inv) {
       mo.leader_elect ? "on" : "off");
   Status result = manager.Run(stop.get_token());
   releases.Stop();
+  // The signal thread waits in sigwait(), which a stop request cannot end: leave it behind on
+  // every way out (joining it would hang the exit, e.g. after a lost Lease).
+  signals.request_stop();
+  signals.detach();
   if (!result.ok()) {
     spdlog::error("controller stopped: {}", result.ToString());
     return kExitFailure;
   }
   spdlog::info("controller stopped cleanly");
-  signals.request_stop();
-  signals.detach();
   return kExitOk;
 }
 
