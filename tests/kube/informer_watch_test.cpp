@@ -7,62 +7,50 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <optional>
 #include <thread>
 
-#include "flywheel/http/client.h"
-#include "flywheel/http/server.h"
 #include "flywheel/kube/informer.h"
 #include "support/eventually.h"
+#include "support/loopback_api.h"
 
 namespace flywheel::kube {
 namespace {
 
 using namespace std::chrono_literals;
 using ::flywheel::testing::Eventually;
-
-http::ServerResponse JsonResponse(std::string body) {
-  http::ServerResponse r;
-  r.content_type = "application/json";
-  r.body = std::move(body);
-  return r;
-}
+using ::flywheel::testing::JsonAnswer;
+using ::flywheel::testing::LoopbackApi;
 
 // Serves v1 ConfigMaps in namespace "demo": an empty list, and watches whose whole body is
 // `watch_body(n)` for the n-th watch (1-based); "" ends the watch at once without an event.
 class ClosingWatchServer {
  public:
-  explicit ClosingWatchServer(std::function<std::string(int)> watch_body) {
+  explicit ClosingWatchServer(std::function<std::string(int)> watch_body)
+      : api_(Routes(std::move(watch_body))) {}
+
+  const Client& client() const { return api_.client(); }
+  int Watches() const { return watches_.load(); }
+
+ private:
+  std::map<std::string, http::Handler> Routes(std::function<std::string(int)> watch_body) {
     std::map<std::string, http::Handler> routes;
     routes["/api/v1"] = [](const http::ServerRequest&) {
-      return JsonResponse(R"({"kind":"APIResourceList","groupVersion":"v1","resources":)"
-                          R"([{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]})");
+      return JsonAnswer(R"({"kind":"APIResourceList","groupVersion":"v1","resources":)"
+                        R"([{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]})");
     };
     routes["/api/v1/namespaces/demo/configmaps"] = [this,
                                                     watch_body](const http::ServerRequest& req) {
       if (req.query.find("watch=1") == std::string::npos) {
-        return JsonResponse(R"({"kind":"ConfigMapList","apiVersion":"v1",)"
-                            R"("metadata":{"resourceVersion":"10"},"items":[]})");
+        return JsonAnswer(R"({"kind":"ConfigMapList","apiVersion":"v1",)"
+                          R"("metadata":{"resourceVersion":"10"},"items":[]})");
       }
-      return JsonResponse(watch_body(++watches_));
+      return JsonAnswer(watch_body(++watches_));
     };
-    auto server = http::Server::Start({}, routes);
-    EXPECT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-    auto http =
-        http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(server_->port())});
-    EXPECT_TRUE(http.ok()) << http.status().ToString();
-    client_.emplace(std::shared_ptr<http::Client>(std::move(*http)), ClientOptions{});
+    return routes;
   }
-  ~ClosingWatchServer() { server_->Stop(); }
 
-  const Client& client() const { return *client_; }
-  int Watches() const { return watches_.load(); }
-
- private:
   std::atomic<int> watches_{0};
-  std::unique_ptr<http::Server> server_;
-  std::optional<Client> client_;
+  LoopbackApi api_;  // last: serves until the rest is gone
 };
 
 // Runs an informer of the demo ConfigMaps on `clock` until destroyed.

@@ -13,69 +13,42 @@
 #include <optional>
 #include <thread>
 
-#include "flywheel/http/client.h"
-#include "flywheel/http/server.h"
 #include "support/eventually.h"
+#include "support/loopback_api.h"
 
 namespace flywheel::kube {
 namespace {
 
 using namespace std::chrono_literals;
 using ::flywheel::testing::Eventually;
+using ::flywheel::testing::JsonAnswer;
+using ::flywheel::testing::LoopbackApi;
 
 constexpr const char* kLeases = "/apis/coordination.k8s.io/v1/namespaces/ns/leases";
 
-http::ServerResponse Answer(int status, const json& body) {
-  http::ServerResponse r;
-  r.status = status;
-  r.content_type = "application/json";
-  r.body = body.dump();
-  return r;
-}
-
 http::ServerResponse Failure(int code, const std::string& reason) {
-  return Answer(code, {{"kind", "Status"},
-                       {"apiVersion", "v1"},
-                       {"status", "Failure"},
-                       {"reason", reason},
-                       {"code", code},
-                       {"message", "leases \"l\": " + reason}});
+  return JsonAnswer(json{{"kind", "Status"},
+                         {"apiVersion", "v1"},
+                         {"status", "Failure"},
+                         {"reason", reason},
+                         {"code", code},
+                         {"message", "leases \"l\": " + reason}}
+                        .dump(),
+                    code);
 }
 
 // One Lease, ns/l. Hang() makes lease requests wait until the server is destroyed: an API
 // server that stopped answering.
 class LeaseServer {
  public:
-  LeaseServer() {
-    std::map<std::string, http::Handler> routes;
-    routes["/apis/coordination.k8s.io/v1"] = [](const http::ServerRequest&) {
-      return Answer(
-          200, {{"kind", "APIResourceList"},
-                {"groupVersion", "coordination.k8s.io/v1"},
-                {"resources", {{{"name", "leases"}, {"namespaced", true}, {"kind", "Lease"}}}}});
-    };
-    routes[kLeases] = [this](const http::ServerRequest& req) { return Serve(req); };
-    routes[std::string(kLeases) + "/l"] = [this](const http::ServerRequest& req) {
-      return Serve(req);
-    };
-    auto server = http::Server::Start({.workers = 16}, routes);
-    EXPECT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-    auto http =
-        http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(server_->port())});
-    EXPECT_TRUE(http.ok()) << http.status().ToString();
-    client_.emplace(std::shared_ptr<http::Client>(std::move(*http)), ClientOptions{});
-  }
+  LeaseServer() : api_(Routes(), {.workers = 16}) {}
   ~LeaseServer() {
-    {
-      std::lock_guard lock(mu_);
-      closing_ = true;
-      cv_.notify_all();
-    }
-    server_->Stop();
+    std::lock_guard lock(mu_);
+    closing_ = true;  // hung requests answer, so the server can stop
+    cv_.notify_all();
   }
 
-  const Client& client() const { return *client_; }
+  const Client& client() const { return api_.client(); }
   int Requests() {
     std::lock_guard lock(mu_);
     return requests_;
@@ -96,6 +69,19 @@ class LeaseServer {
   }
 
  private:
+  std::map<std::string, http::Handler> Routes() {
+    std::map<std::string, http::Handler> routes;
+    routes["/apis/coordination.k8s.io/v1"] = [](const http::ServerRequest&) {
+      return JsonAnswer(R"({"kind":"APIResourceList","groupVersion":"coordination.k8s.io/v1",)"
+                        R"("resources":[{"name":"leases","namespaced":true,"kind":"Lease"}]})");
+    };
+    routes[kLeases] = [this](const http::ServerRequest& req) { return Serve(req); };
+    routes[std::string(kLeases) + "/l"] = [this](const http::ServerRequest& req) {
+      return Serve(req);
+    };
+    return routes;
+  }
+
   http::ServerResponse Serve(const http::ServerRequest& req) {
     std::unique_lock lock(mu_);
     ++requests_;
@@ -103,7 +89,7 @@ class LeaseServer {
       cv_.wait(lock, [&] { return closing_; });
       return Failure(503, "ServiceUnavailable");
     }
-    if (req.method == "GET") return lease_ ? Answer(200, *lease_) : Failure(404, "NotFound");
+    if (req.method == "GET") return lease_ ? JsonAnswer(lease_->dump()) : Failure(404, "NotFound");
     json body = json::parse(req.body);
     if (req.method == "POST") {
       if (lease_) return Failure(409, "AlreadyExists");
@@ -114,7 +100,7 @@ class LeaseServer {
     ++writes_;
     body["metadata"]["resourceVersion"] = std::to_string(++version_);
     lease_ = body;
-    return Answer(req.method == "POST" ? 201 : 200, body);
+    return JsonAnswer(body.dump(), req.method == "POST" ? 201 : 200);
   }
 
   std::mutex mu_;
@@ -122,8 +108,7 @@ class LeaseServer {
   bool hang_ = false, closing_ = false;
   int requests_ = 0, writes_ = 0, version_ = 0;
   std::optional<json> lease_;
-  std::unique_ptr<http::Server> server_;
-  std::optional<Client> client_;
+  LoopbackApi api_;  // last: serves until the rest is gone
 };
 
 // An elector for ns/l as "me", run on its own thread; `lead` waits until its token is stopped.
