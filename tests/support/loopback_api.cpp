@@ -6,7 +6,8 @@
 
 namespace flywheel::testing {
 
-LoopbackApi::LoopbackApi(std::map<std::string, http::Handler> routes, http::ServerOptions options) {
+LoopbackApi::LoopbackApi(std::map<std::string, http::Handler> routes, http::ServerOptions options,
+                         kube::ClientOptions client_options) {
   auto server = http::Server::Start(options, std::move(routes));
   if (!server.ok()) {
     ADD_FAILURE() << "loopback API server: " << server.status().ToString();
@@ -19,7 +20,7 @@ LoopbackApi::LoopbackApi(std::map<std::string, http::Handler> routes, http::Serv
     return;
   }
   client_ = std::make_unique<kube::Client>(std::shared_ptr<http::Client>(std::move(*http)),
-                                           kube::ClientOptions{});
+                                           std::move(client_options));
 }
 
 LoopbackApi::~LoopbackApi() {

@@ -16,7 +16,7 @@ namespace flywheel::testing {
 class LoopbackApi {
  public:
   explicit LoopbackApi(std::map<std::string, http::Handler> routes,
-                       http::ServerOptions options = {});
+                       http::ServerOptions options = {}, kube::ClientOptions client_options = {});
   ~LoopbackApi();
   LoopbackApi(const LoopbackApi&) = delete;
   LoopbackApi& operator=(const LoopbackApi&) = delete;
