@@ -28,9 +28,8 @@ class ElectingReplica {
  public:
   ElectingReplica(const TestEnv& env, const std::string& ns, int index)
       : metrics_port_(FreePort()) {
-    const std::string log =
-        std::filesystem::temp_directory_path() /
-        ("flywheel-lease-" + std::to_string(getpid()) + "-" + std::to_string(index) + ".log");
+    const std::string log = std::filesystem::temp_directory_path() /
+                            ("flywheel-" + ns + "-" + std::to_string(index) + ".log");
     process_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{
             FLYWHEEL_BINARY, "controller", "--kubeconfig=" + env.kubeconfig(),
