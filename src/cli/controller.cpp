@@ -178,6 +178,13 @@ int RunController(const Invocation& inv) {
     }
   }
 
+  // A lost Lease ends the process at once: another replica may already be reconciling, and
+  // nothing this one still holds (reconciles in flight, watches) is worth waiting for.
+  mo.on_leadership_lost = [] {
+    spdlog::error("leader election lost: exiting");
+    spdlog::default_logger()->flush();
+    std::_Exit(kExitFailure);
+  };
   std::stop_source stop;
   auto signals = HandleSignals(stop);
   kube::Manager manager(*client, mo);

@@ -151,7 +151,8 @@ void LeaderElector::Release() {
   }
 }
 
-bool LeaderElector::KeepLeading(std::stop_source& lost, const std::string& lease) {
+bool LeaderElector::KeepLeading(std::stop_source& lost, const std::string& lease,
+                                const std::function<void()>& on_lost) {
   while (clock_.SleepFor(options_.retry_period, lost.get_token())) {
     const Clock::TimePoint until{Clock::Duration(leading_until_.load())};
     const Clock::TimePoint attempt = clock_.Now();
@@ -174,12 +175,14 @@ bool LeaderElector::KeepLeading(std::stop_source& lost, const std::string& lease
       spdlog::error("leader election: {} lost lease {}: no successful renewal within {}",
                     options_.identity, lease, FormatDuration(options_.renew_deadline));
     }
+    if (on_lost) on_lost();
     return true;
   }
   return false;
 }
 
-Status LeaderElector::Run(std::stop_token stop, const std::function<void(std::stop_token)>& lead) {
+Status LeaderElector::Run(std::stop_token stop, const std::function<void(std::stop_token)>& lead,
+                          const std::function<void()>& on_lost) {
   const std::string lease = options_.lease_namespace + "/" + options_.lease_name;
   spdlog::info("leader election: {} campaigning for lease {}", options_.identity, lease);
   if (metrics_) metrics_->SetLeader(options_.lease_name, false);
@@ -196,7 +199,7 @@ Status LeaderElector::Run(std::stop_token stop, const std::function<void(std::st
     std::stop_source lost;
     std::stop_callback forward(stop, [&lost] { lost.request_stop(); });
     std::jthread leader([&lead, token = lost.get_token()] { lead(token); });
-    const bool lost_lease = KeepLeading(lost, lease);
+    const bool lost_lease = KeepLeading(lost, lease, on_lost);
     leader.join();
     leading_until_ = 0;
     if (metrics_) metrics_->SetLeader(options_.lease_name, false);

@@ -146,7 +146,7 @@ Status Manager::Run(std::stop_token stop) {
       }
     };
     if (elector_) {
-      result = elector_->Run(stop, run_controllers);
+      result = elector_->Run(stop, run_controllers, options_.on_leadership_lost);
     } else {
       run_controllers(stop);
     }

@@ -111,19 +111,23 @@ class LeaseServer {
   LoopbackApi api_;  // last: serves until the rest is gone
 };
 
-// An elector for ns/l as "me", run on its own thread; `lead` waits until its token is stopped.
+// An elector for ns/l as "me", run on its own thread; `lead` waits until its token is stopped,
+// `on_lost` records the loss.
 struct Campaign {
   Campaign(const Client& client, LeaderElectionOptions options, Clock* clock)
       : elector(client, Options(std::move(options)), nullptr, clock),
         thread([this](std::stop_token stop) {
-          result = elector.Run(stop, [this](std::stop_token lead) {
-            std::mutex mu;
-            std::condition_variable_any cv;
-            std::unique_lock lock(mu);
-            led = true;
-            cv.wait(lock, lead, [] { return false; });
-            lead_stopped = true;
-          });
+          result = elector.Run(
+              stop,
+              [this](std::stop_token lead) {
+                std::mutex mu;
+                std::condition_variable_any cv;
+                std::unique_lock lock(mu);
+                led = true;
+                cv.wait(lock, lead, [] { return false; });
+                lead_stopped = true;
+              },
+              [this] { lost = true; });
           done = true;
         }) {}
   static LeaderElectionOptions Options(LeaderElectionOptions o) {
@@ -134,7 +138,7 @@ struct Campaign {
   }
 
   LeaderElector elector;
-  std::atomic<bool> led{false}, lead_stopped{false}, done{false};
+  std::atomic<bool> led{false}, lead_stopped{false}, lost{false}, done{false};
   Status result;
   std::jthread thread;  // last: started once the rest exists
 };
@@ -158,6 +162,7 @@ TEST(LeaderElectionTest, FrozenLeaderStopsWithoutAnotherRequest) {
   ASSERT_TRUE(Eventually([&] { return campaign.done.load(); }, 10s));
   EXPECT_EQ(campaign.result.code(), Code::kAborted) << campaign.result.ToString();
   EXPECT_TRUE(campaign.lead_stopped);
+  EXPECT_TRUE(campaign.lost) << "on_lost runs on a lost lease";
   EXPECT_EQ(server.Requests(), requests) << "a leader past its deadline must not write";
 }
 

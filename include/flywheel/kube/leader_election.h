@@ -49,8 +49,10 @@ class LeaderElector {
   // moment leadership is lost (no successful renewal within renew_deadline, or the lease seen
   // held by another) or `stop` is requested. Returns Ok after `stop` (with release_on_cancel,
   // once the lease is released), or kAborted when leadership was lost: like controller-runtime,
-  // the process should then exit and start over.
-  Status Run(std::stop_token stop, const std::function<void(std::stop_token)>& lead);
+  // the process should then exit and start over. `on_lost`, when set, runs the moment leadership
+  // is lost, after `lead`'s token is stopped and before `lead` is waited for.
+  Status Run(std::stop_token stop, const std::function<void(std::stop_token)>& lead,
+             const std::function<void()>& on_lost = {});
 
   const std::string& identity() const { return options_.identity; }
   // True while this process holds the lease and its last successful renewal started less than
@@ -62,7 +64,8 @@ class LeaderElector {
   // One attempt to acquire or renew, giving up before the PUT once `deadline` has passed.
   Attempt TryAcquireOrRenew(bool renewing, Clock::TimePoint deadline);
   // Renews every retry_period until leadership is lost (returns true) or `lost` is requested.
-  bool KeepLeading(std::stop_source& lost, const std::string& lease);
+  bool KeepLeading(std::stop_source& lost, const std::string& lease,
+                   const std::function<void()>& on_lost);
   void Release();
 
   Client client_;

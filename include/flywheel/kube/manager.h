@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stop_token>
@@ -25,6 +26,11 @@ struct ManagerOptions {
   LeaderElectionOptions leader_election;
   std::vector<std::string> namespaces;  // watched namespaces; empty = all
   int workers = 4;                      // per controller
+  // Runs the moment the Lease is lost, once the controllers were told to stop and before anything
+  // is waited for. `flywheel controller` exits there (code 1), as controller-runtime does with no
+  // graceful wait after a lost election; unset, Run waits for the reconciles in flight and the
+  // caches, then returns kAborted.
+  std::function<void()> on_leadership_lost;
 };
 
 // Owns everything a controller process runs (controller-runtime's Manager): the shared informer
