@@ -7,10 +7,12 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "flywheel/cli/app.h"
 #include "flywheel/cli/flags.h"
 #include "flywheel/common/logging.h"
+#include "flywheel/common/time.h"
 #include "flywheel/git/repository_cache.h"
 #include "flywheel/kube/connect.h"
 #include "flywheel/kube/events.h"
@@ -79,7 +81,7 @@ int RunController(const Invocation& inv) {
   flags.String("health-probe-bind-address", &mo.health_probe_bind_address,
                "Address of /healthz and /readyz (\"0\" disables)");
   flags.String("webhook-bind-address", &mo.webhook_bind_address,
-               "Address of the webhook receivers /hooks/git and /hooks/alertmanager");
+               "Address of the webhook receiver /hooks/git (\"0\" disables)");
   flags.String("git-cache-dir", &git_cache_dir,
                "Directory of the bare repository caches (one per source URL and credentials)");
   flags.Bool("allow-file-sources", &allow_file_sources,
@@ -93,12 +95,40 @@ int RunController(const Invocation& inv) {
   flags.String("leader-election-id", &mo.leader_election.lease_name, "Name of the Lease");
   flags.String("leader-election-namespace", &mo.leader_election.lease_namespace,
                "Namespace of the Lease");
+  std::string lease_duration = FormatDuration(mo.leader_election.lease_duration);
+  std::string renew_deadline = FormatDuration(mo.leader_election.renew_deadline);
+  std::string retry_period = FormatDuration(mo.leader_election.retry_period);
+  flags.String("leader-elect-lease-duration", &lease_duration,
+               "How long standbys wait after the leader's last renewal before taking the Lease");
+  flags.String("leader-elect-renew-deadline", &renew_deadline,
+               "How long the leader keeps reconciling without a successful renewal");
+  flags.String("leader-elect-retry-period", &retry_period,
+               "How often to try to acquire or renew the Lease");
   flags.Int("concurrent", &mo.workers, "Reconciles at once per controller");
   flags.Double("kube-api-qps", &qps, "Client-side QPS limit towards the API server (0 = off)");
   flags.Int("kube-api-burst", &burst, "Client-side burst towards the API server");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error");
   flags.String("log-format", &log_format, "text or json");
   if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage)) return *exit;
+  for (auto [flag, text, target] :
+       {std::tuple{"leader-elect-lease-duration", &lease_duration,
+                   &mo.leader_election.lease_duration},
+        std::tuple{"leader-elect-renew-deadline", &renew_deadline,
+                   &mo.leader_election.renew_deadline},
+        std::tuple{"leader-elect-retry-period", &retry_period, &mo.leader_election.retry_period}}) {
+    auto d = ParseDuration(*text);
+    if (!d.ok()) {
+      inv.err << "flywheel controller: --" << flag << ": " << d.status().message() << "\n";
+      return kExitUsage;
+    }
+    *target = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
+  if (Status s = mo.leader_election.Validate(); !s.ok()) {
+    inv.err << "flywheel controller: " << s.message()
+            << " (--leader-elect-lease-duration, --leader-elect-renew-deadline, "
+               "--leader-elect-retry-period)\n";
+    return kExitUsage;
+  }
   sigset_t signals_to_block = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &signals_to_block, nullptr);
   if (Status s = SetupLogging(log_level, log_format); !s.ok()) {
@@ -155,6 +185,13 @@ int RunController(const Invocation& inv) {
     }
   }
 
+  // A lost Lease ends the process at once: another replica may already be reconciling, and
+  // nothing this one still holds (reconciles in flight, watches) is worth waiting for.
+  mo.on_leadership_lost = [] {
+    spdlog::error("leader election lost: exiting");
+    spdlog::default_logger()->flush();
+    std::_Exit(kExitFailure);
+  };
   std::stop_source stop;
   auto signals = HandleSignals(stop);
   kube::Manager manager(*client, mo);
@@ -199,13 +236,15 @@ int RunController(const Invocation& inv) {
       mo.leader_elect ? "on" : "off");
   Status result = manager.Run(stop.get_token());
   releases.Stop();
+  // The signal thread waits in sigwait(), which a stop request cannot end: leave it behind on
+  // every way out (joining it would hang the exit, e.g. after a lost Lease).
+  signals.request_stop();
+  signals.detach();
   if (!result.ok()) {
     spdlog::error("controller stopped: {}", result.ToString());
     return kExitFailure;
   }
   spdlog::info("controller stopped cleanly");
-  signals.request_stop();
-  signals.detach();
   return kExitOk;
 }
 

@@ -127,10 +127,19 @@ Client::Client(std::shared_ptr<http::Client> http, ClientOptions options)
   shared_->options = std::move(options);
 }
 
-Client::Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate)
-    : shared_(std::move(shared)), impersonate_(std::move(impersonate)) {}
+Client::Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate,
+               std::chrono::milliseconds call_timeout)
+    : shared_(std::move(shared)),
+      impersonate_(std::move(impersonate)),
+      call_timeout_(call_timeout) {}
 
-Client Client::Impersonating(Impersonation who) const { return Client(shared_, std::move(who)); }
+Client Client::Impersonating(Impersonation who) const {
+  return Client(shared_, std::move(who), call_timeout_);
+}
+
+Client Client::WithCallTimeout(std::chrono::milliseconds timeout) const {
+  return Client(shared_, impersonate_, timeout);
+}
 
 Status Client::AddHeaders(http::Request& request) const {
   request.headers.emplace_back("Accept", "application/json");
@@ -157,10 +166,15 @@ Status Client::AddHeaders(http::Request& request) const {
 }
 
 Result<http::Response> Client::Do(http::Request request, bool idempotent) const {
+  Clock& clock = *shared_->clock;
+  const bool bounded = call_timeout_.count() > 0;
+  const Clock::TimePoint deadline = bounded ? clock.Now() + call_timeout_ : Clock::TimePoint::max();
+  if (bounded && (request.timeout.count() == 0 || request.timeout > call_timeout_)) {
+    request.timeout = call_timeout_;
+  }
   http::Request original = request;
   if (Status s = AddHeaders(request); !s.ok()) return s;
   bool refreshed = false;
-  Clock& clock = *shared_->clock;
   auto backoff = std::chrono::milliseconds(200);
   for (int attempt = 0;; ++attempt) {
     if (shared_->limiter) shared_->limiter->Accept();
@@ -193,6 +207,7 @@ Result<http::Response> Client::Do(http::Request request, bool idempotent) const 
     bool retry = idempotent ? status.IsTransient() : status.code() == Code::kResourceExhausted;
     if (!retry || attempt >= shared_->options.max_retries) return status;
     auto delay = status.retry_after().value_or(backoff);
+    if (clock.Now() + delay >= deadline) return status;  // no time left for another attempt
     spdlog::debug("retrying {} {} in {} ms: {}", request.method, request.target, delay.count(),
                   status.ToString());
     clock.SleepFor(delay);

@@ -14,7 +14,7 @@ Controller::Controller(std::string name, Reconciler& reconciler, ControllerOptio
       clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()) {
   queue_ = std::make_unique<WorkQueue>(
       clock_, nullptr, options_.metrics ? options_.metrics->QueueObserver(name_) : nullptr);
-  if (options_.metrics) options_.metrics->SetWorkers(name_, options_.workers, 0);
+  if (options_.metrics) options_.metrics->AddController(name_, options_.workers);
 }
 
 Controller::~Controller() { queue_->ShutDown(); }
@@ -44,6 +44,7 @@ EventHandler Controller::EnqueueOwner(const std::string& owner_kind) {
 }
 
 void Controller::ProcessOne(const std::string& key) {
+  spdlog::debug("controller {}: reconciling {}", name_, key);
   auto start = clock_.Now();
   int active = ++active_;
   if (options_.metrics) options_.metrics->SetWorkers(name_, options_.workers, active);
@@ -83,19 +84,30 @@ void Controller::ProcessOne(const std::string& key) {
   queue_->Done(key);
 }
 
-void Controller::Work() {
-  while (auto key = queue_->Get()) ProcessOne(*key);
+void Controller::Work(std::stop_token stop, const std::function<bool()>& may_reconcile) {
+  while (auto key = queue_->Get()) {
+    if (stop.stop_requested() || (may_reconcile && !may_reconcile())) {
+      queue_->Done(*key);
+      return;
+    }
+    ProcessOne(*key);
+  }
 }
 
-void Controller::Run(std::stop_token stop) {
+void Controller::Run(std::stop_token stop, const std::function<bool()>& may_reconcile) {
   spdlog::info("controller {}: starting {} workers", name_, options_.workers);
   std::vector<std::thread> workers;
-  for (int i = 0; i < std::max(1, options_.workers); ++i) workers.emplace_back([this] { Work(); });
-  while (SleepOrStop(stop, std::chrono::seconds(5))) {
-    if (options_.metrics) options_.metrics->ObserveUnfinished(name_, queue_->Unfinished());
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    workers.emplace_back([this, stop, &may_reconcile] { Work(stop, may_reconcile); });
   }
-  spdlog::info("controller {}: stopping, waiting for in-flight reconciles", name_);
-  queue_->ShutDownWithDrain();
+  {
+    // Wakes the workers blocked in Get() the moment `stop` is requested.
+    std::stop_callback shut_down(stop, [this] { queue_->ShutDown(); });
+    while (SleepOrStop(stop, std::chrono::seconds(5))) {
+      if (options_.metrics) options_.metrics->ObserveUnfinished(name_, queue_->Unfinished());
+    }
+  }
+  spdlog::info("controller {}: stopped taking keys, waiting for in-flight reconciles", name_);
   for (auto& t : workers) t.join();
 }
 

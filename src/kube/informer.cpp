@@ -16,6 +16,9 @@ void DropManagedFields(json& object) {
   if (m != object.end() && m->is_object()) m->erase("managedFields");
 }
 
+// A watch that ends sooner than this without delivering an event counts as a failure.
+constexpr auto kShortWatch = std::chrono::seconds(1);
+
 // Jittered exponential backoff for reconnects: 800 ms doubling to 30 s, +-25%.
 class Backoff {
  public:
@@ -249,7 +252,7 @@ Status Informer::ListAndReplace(std::string* resource_version) {
   return Status::Ok();
 }
 
-Status Informer::WatchFrom(std::string* resource_version, std::stop_token stop) {
+Status Informer::WatchFrom(std::string* resource_version, int64_t* events, std::stop_token stop) {
   static thread_local std::mt19937 rng{std::random_device{}()};
   WatchOptions wo;
   wo.resource_version = *resource_version;
@@ -259,6 +262,7 @@ Status Informer::WatchFrom(std::string* resource_version, std::stop_token stop) 
   return client_.Watch(
       options_.api_version, options_.kind, options_.namespace_name, wo,
       [&](WatchEvent event) {
+        ++*events;
         std::string rv = MetaString(event.object, "resourceVersion");
         if (!rv.empty()) *resource_version = rv;
         switch (event.type) {
@@ -299,23 +303,34 @@ void Informer::Run(std::stop_token stop) {
     if (!listed) {
       s = ListAndReplace(&rv);
       listed = s.ok();
+      if (listed) backoff.Reset();
     } else {
-      s = WatchFrom(&rv, stop);
+      const Clock::TimePoint started = clock_->Now();
+      int64_t events = 0;
+      s = WatchFrom(&rv, &events, stop);
       if (s.code() == Code::kOutOfRange) {
         spdlog::debug("watch of {} expired at resourceVersion {}; relisting", what, rv);
         listed = false;
         continue;
       }
+      const Clock::Duration lived = clock_->Now() - started;
+      if (events > 0 || lived >= kShortWatch) {
+        backoff.Reset();
+      } else if (s.ok()) {
+        // Ended at once with nothing: the server (or a proxy) keeps closing it. Resuming at
+        // once would loop; back off as for any failure (client-go's "very short watch").
+        s = Status(Code::kUnavailable,
+                   "the watch ended after " +
+                       std::to_string(
+                           std::chrono::duration_cast<std::chrono::milliseconds>(lived).count()) +
+                       " ms without an event");
+      }
     }
-    if (stop.stop_requested()) break;
-    if (s.ok()) {
-      backoff.Reset();
-      continue;
-    }
+    if (stop.stop_requested() || s.ok()) continue;
     auto delay = backoff.Next();
     spdlog::warn("{} of {} failed, retrying in {} ms: {}", listed ? "watch" : "list", what,
                  delay.count(), s.ToString());
-    SleepOrStop(stop, delay);
+    clock_->SleepFor(delay, stop);
   }
 }
 

@@ -131,15 +131,22 @@ Status Manager::Run(std::stop_token stop) {
   if (!stop.stop_requested()) {
     synced_ = true;
     spdlog::info("informer caches synced ({} kinds)", kinds_.size());
-    auto run_controllers = [this](std::stop_token lead_stop) {
-      std::vector<std::jthread> threads;
-      for (auto& c : controllers_) {
-        threads.emplace_back([c = c.get(), lead_stop] { c->Run(lead_stop); });
-      }
-    };
+    // With leader election, every reconcile first checks that the lease is still certainly
+    // ours (a process resumed after a freeze must not act before its elector notices).
+    std::function<bool()> may_reconcile;
     if (options_.leader_elect) {
       elector_ = std::make_unique<LeaderElector>(client_, options_.leader_election, &metrics_);
-      result = elector_->Run(stop, run_controllers);
+      may_reconcile = [this] { return elector_->leading(); };
+    }
+    auto run_controllers = [this, &may_reconcile](std::stop_token lead_stop) {
+      std::vector<std::jthread> threads;
+      for (auto& c : controllers_) {
+        threads.emplace_back(
+            [c = c.get(), lead_stop, &may_reconcile] { c->Run(lead_stop, may_reconcile); });
+      }
+    };
+    if (elector_) {
+      result = elector_->Run(stop, run_controllers, options_.on_leadership_lost);
     } else {
       run_controllers(stop);
     }

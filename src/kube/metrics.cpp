@@ -123,6 +123,15 @@ void RuntimeMetrics::ObserveUnfinished(const std::string& name, const Unfinished
   longest_.Add(l).Set(Seconds(work.longest));
 }
 
+void RuntimeMetrics::AddController(const std::string& controller, int workers) {
+  for (const char* result : {"success", "error", "requeue", "requeue_after"}) {
+    reconcile_total_.Add({{"controller", controller}, {"result", result}});
+  }
+  reconcile_errors_.Add({{"controller", controller}});
+  reconcile_panics_.Add({{"controller", controller}});
+  SetWorkers(controller, workers, 0);
+}
+
 void RuntimeMetrics::ObserveReconcile(const std::string& controller, const std::string& result,
                                       double seconds) {
   reconcile_total_.Add({{"controller", controller}, {"result", result}}).Increment();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -113,6 +114,11 @@ class Client {
 
   // The same client acting as someone else (a tenant's ServiceAccount).
   Client Impersonating(Impersonation who) const;
+  // The same client with every call (Watch excepted) bounded in time, as a request under a
+  // context with a timeout is in client-go: each attempt ends after `timeout` without an answer,
+  // and no retry starts once its backoff would reach past `timeout` from the call's start (the
+  // last failure is returned instead). For work that must end by a deadline: a leader's renewal.
+  Client WithCallTimeout(std::chrono::milliseconds timeout) const;
 
   // Discovery: which resource serves `kind` in `api_version`. Cached; a miss refreshes that
   // group-version once (a CRD may just have been installed).
@@ -154,7 +160,8 @@ class Client {
 
  private:
   struct Shared;
-  Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate);
+  Client(std::shared_ptr<Shared> shared, std::optional<Impersonation> impersonate,
+         std::chrono::milliseconds call_timeout);
 
   Result<http::Response> Do(http::Request request, bool idempotent) const;
   // Where DoJson drops metadata.managedFields while parsing.
@@ -168,6 +175,7 @@ class Client {
 
   std::shared_ptr<Shared> shared_;
   std::optional<Impersonation> impersonate_;
+  std::chrono::milliseconds call_timeout_{0};  // 0 = calls are not bounded (see WithCallTimeout)
 };
 
 // Percent-encodes a query parameter value.

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -60,14 +61,17 @@ class Controller {
   // `owner_kind` (e.g. a PipelineRun's pod -> the PipelineRun).
   EventHandler EnqueueOwner(const std::string& owner_kind);
 
-  // Runs the workers until `stop`, then drains: keys already queued and in-flight reconciles
-  // finish, delayed keys are dropped. Blocks.
-  void Run(std::stop_token stop);
+  // Runs the workers until `stop`, then stops at once: no worker takes another key (keys still
+  // queued or delayed are dropped; whoever runs the controller next lists everything again) and
+  // the reconciles in flight are waited for. `may_reconcile`, when set, is asked just before each
+  // reconcile; false stops the workers the same way (a leader whose lease may already be another
+  // replica's must not act). Blocks.
+  void Run(std::stop_token stop, const std::function<bool()>& may_reconcile = {});
 
   WorkQueue& queue() { return *queue_; }
 
  private:
-  void Work();
+  void Work(std::stop_token stop, const std::function<bool()>& may_reconcile);
   void ProcessOne(const std::string& key);
 
   std::string name_;

@@ -105,10 +105,13 @@ struct InformerOptions {
 // Keeps a Store equal to the server's state of one kind: list, then watch from the list's
 // resourceVersion; a watch that ends is resumed from the last version seen (bookmarks included);
 // 410 Expired relists, delivering deletes for objects that vanished in between (no ghosts);
-// other failures back off 800 ms -> 30 s with jitter. The watch state machine of kube-rs.
+// other failures back off 800 ms -> 30 s with jitter, and so does a watch that ends within a
+// second without an event (a server or proxy that keeps closing it); the backoff resets after a
+// list, or a watch that delivered events or lived that long. The watch state machine of kube-rs.
 class Informer {
  public:
-  // `clock` times the resync period (nullptr = the real clock).
+  // `clock` times the resync period, the backoff and how long a watch lived (nullptr = the real
+  // clock).
   Informer(Client client, InformerOptions options, Clock* clock = nullptr);
 
   // Handlers must be added before Run().
@@ -130,7 +133,8 @@ class Informer {
 
  private:
   Status ListAndReplace(std::string* resource_version);
-  Status WatchFrom(std::string* resource_version, std::stop_token stop);
+  // Watches from *resource_version (kept up to date), counting the events delivered in *events.
+  Status WatchFrom(std::string* resource_version, int64_t* events, std::stop_token stop);
   void Deliver(nlohmann::json object, bool deleted);
   void Resync();
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stop_token>
@@ -24,7 +25,12 @@ struct ManagerOptions {
   bool leader_elect = false;
   LeaderElectionOptions leader_election;
   std::vector<std::string> namespaces;  // watched namespaces; empty = all
-  int workers = 1;                      // per controller
+  int workers = 4;                      // per controller
+  // Runs the moment the Lease is lost, once the controllers were told to stop and before anything
+  // is waited for. `flywheel controller` exits there (code 1), as controller-runtime does with no
+  // graceful wait after a lost election; unset, Run waits for the reconciles in flight and the
+  // caches, then returns kAborted.
+  std::function<void()> on_leadership_lost;
 };
 
 // Owns everything a controller process runs (controller-runtime's Manager): the shared informer
@@ -56,7 +62,9 @@ class Manager {
 
   // Serves the endpoints, starts the caches, waits for them to sync, then runs the controllers
   // (after winning the election when enabled) until `stop`. Returns Ok on a clean stop, or the
-  // error that ended the run (a bind failure, lost leadership).
+  // error that ended the run (a bind failure, lost leadership). On either, the controllers stop
+  // taking keys at once and only the reconciles in flight are waited for; with leader election
+  // no reconcile starts once the lease is no longer certainly ours (see LeaderElector).
   Status Run(std::stop_token stop);
 
   // Bound ports of the endpoints (0 when disabled or not started); useful with port 0.

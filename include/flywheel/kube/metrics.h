@@ -28,6 +28,11 @@ class RuntimeMetrics {
   // Refreshes workqueue_unfinished_work_seconds / workqueue_longest_running_processor_seconds.
   void ObserveUnfinished(const std::string& name, const UnfinishedWork& work);
 
+  // Creates every series of `controller` at zero, as controller-runtime does when a controller
+  // starts, so dashboards show 0 rather than no data before the first reconcile:
+  // controller_runtime_reconcile_total for each result, _reconcile_errors_total,
+  // _reconcile_panics_total and _active_workers at 0, _max_concurrent_reconciles at `workers`.
+  void AddController(const std::string& controller, int workers);
   // One reconcile of `controller` finished with `result`: success, error, requeue or
   // requeue_after.
   void ObserveReconcile(const std::string& controller, const std::string& result, double seconds);
