@@ -16,7 +16,9 @@
 # changed (must write nothing); (3) N Releases of 5 ConfigMaps each created at once under a
 # freshly started controller (time until all are Ready, peak RSS, CPU seconds).
 #
-# Environment: FLYWHEEL_BIN (default build/flywheel), FLYWHEEL_TESTENV_DIR (default .testenv),
+# Environment: FLYWHEEL_BIN (default build/flywheel; an older binary for a before/after run),
+# BENCH_CONTROLLER_FLAGS (default "--allow-file-sources --concurrent 1"),
+# FLYWHEEL_TESTENV_DIR (default .testenv),
 # BENCH_OUTPUT (default docs/benchmarks.md), BENCH_KEEP_LOGS (a directory to copy the
 # controller logs to), BENCH_CONTROLLER_WRAPPER (a command the controller runs under, e.g.
 # `heaptrack -o /tmp/ht`; its numbers are then the wrapper's, so only with --only).
@@ -48,6 +50,9 @@ done
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
+# One worker, as the figures in docs/benchmarks.md were measured (the default is 4); override with
+# BENCH_CONTROLLER_FLAGS (e.g. without --allow-file-sources for a binary older than that flag).
+controller_flags=${BENCH_CONTROLLER_FLAGS:---allow-file-sources --concurrent 1}
 bin=$(cd "$(dirname "${FLYWHEEL_BIN:-build/flywheel}")" 2>/dev/null && pwd)/$(basename "${FLYWHEEL_BIN:-build/flywheel}")
 output=${BENCH_OUTPUT:-docs/benchmarks.md}
 n_cm=200 n_svc=150 n_deploy=150  # scenario 1: 500 objects
@@ -129,7 +134,7 @@ start_controller() {
   # shellcheck disable=SC2086 # the wrapper is a command line
   ${BENCH_CONTROLLER_WRAPPER:-} "$bin" controller --kubeconfig "$kubeconfig" "${ns_flags[@]}" \
     --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address 0 \
-    --webhook-bind-address 0 --git-cache-dir "$work/git-cache" --allow-file-sources \
+    --webhook-bind-address 0 --git-cache-dir "$work/git-cache" $controller_flags \
     >"$logfile" 2>&1 &
   controller_pid=$!
   local i

@@ -43,14 +43,14 @@ EventHandler Controller::EnqueueOwner(const std::string& owner_kind) {
           enqueue_owner};
 }
 
-void Controller::ProcessOne(const std::string& key) {
+void Controller::ProcessOne(const std::string& key, std::stop_token stop) {
   spdlog::debug("controller {}: reconciling {}", name_, key);
   auto start = clock_.Now();
   int active = ++active_;
   if (options_.metrics) options_.metrics->SetWorkers(name_, options_.workers, active);
   std::string outcome;
   try {
-    auto result = reconciler_.Reconcile(key);
+    auto result = reconciler_.Reconcile(key, stop);
     if (!result.ok()) {
       outcome = "error";
       spdlog::error("controller {}: reconcile {} failed: {}", name_, key,
@@ -90,7 +90,7 @@ void Controller::Work(std::stop_token stop, const std::function<bool()>& may_rec
       queue_->Done(*key);
       return;
     }
-    ProcessOne(*key);
+    ProcessOne(*key, stop);
   }
 }
 

@@ -68,8 +68,9 @@ struct ReleaseReconciler::State {
 // One reconcile's working set.
 struct ReleaseReconciler::Run {
   std::string key, ns, name;
-  json release;  // latest known object (updated by status writes)
-  json status;   // the status being computed
+  std::stop_token stop;  // requested at shutdown or lost leadership: long calls are cancelled
+  json release;          // latest known object (updated by status writes)
+  json status;           // the status being computed
   // What the API server holds (the cached status, or our last write when the cache is behind)
   // and the resourceVersion a status write is conditional on.
   json server_status;

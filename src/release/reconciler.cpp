@@ -34,7 +34,8 @@ void ReleaseReconciler::SetEnqueue(std::function<void(const std::string&)> enque
   enqueue_ = std::move(enqueue);
 }
 
-Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& key) {
+Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& key,
+                                                           std::stop_token stop) {
   kube::ObjectPtr cached = cached_release_(key);
   if (!cached) {
     std::lock_guard lock(mu_);
@@ -46,6 +47,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   }
   Run run;
   run.key = key;
+  run.stop = stop;
   run.release = *cached;
   run.release["apiVersion"] = api::kGroupVersion;
   run.release["kind"] = "Release";
@@ -207,7 +209,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   if (asked || poll_due || state.revision.empty()) {
     state.last_fetch = clock_.Now();
     Status fetched = LoadCredentials(run);
-    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials);
+    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials, run.stop);
     if (!fetched.ok()) {
       const bool credentials = !run.credentials_loaded;
       const char* reason = credentials ? "CredentialsError" : "FetchFailed";

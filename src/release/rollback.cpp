@@ -30,7 +30,7 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
   auto target = git_.Resolve(SourceKey(run), to);
   if (!target.ok() && target.status().code() == Code::kFailedPrecondition) {
     Status fetched = LoadCredentials(run);
-    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials);
+    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials, run.stop);
     if (!fetched.ok()) {
       return fail(Status(Code::kUnavailable, "cannot roll back yet (nothing cached for " +
                                                  git::RedactUrl(run.spec.url) +
@@ -130,7 +130,8 @@ void ReleaseReconciler::PushRevert(Run& run) {
     auto pushed =
         git_.RestorePath(run.spec.url, run.credentials, run.spec.branch, run.spec.path, to,
                          "Revert " + run.spec.path + " to " + Short(to) + ": " + reason +
-                             (by.empty() ? "" : " (by " + by + ")"));
+                             (by.empty() ? "" : " (by " + by + ")"),
+                         {}, run.stop);
     if (!pushed.ok()) return pending(pushed.status().message());
     revert = *pushed;
     events_.Emit(run.release, "Normal", "RevertPushed", "Rollback",

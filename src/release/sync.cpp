@@ -28,6 +28,7 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   applied_->RegisterRelease(options.release_label, run.key);
   options.default_namespace = run.spec.target_namespace;
   options.concurrency = options_.apply_concurrency;
+  options.stop = run.stop;
   options.live = [applied = applied_.get()](const ObjectRef& ref) -> kube::ObjectPtr {
     auto cached = applied->Get(ref);
     return cached ? *cached : nullptr;
@@ -40,6 +41,8 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
   const bool new_revision = mode == SyncMode::kNewRevision;
   State& state = *run.state;
   auto fail = [&](const std::string& reason, const Status& error) {
+    // Stopping (shutdown, lost Lease) is no failure of the revision: nothing to report.
+    if (error.code() == Code::kCancelled) return error;
     SetFailed(run.status, run.generation, run.now, reason, error);
     if (mode != SyncMode::kRollback) {
       events_.Emit(run.release, "Warning", reason, "Sync",

@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 // Records every key; the first reconcile waits until the test opens the gate.
 class GatedReconciler : public Reconciler {
  public:
-  Result<ReconcileResult> Reconcile(const std::string& key) override {
+  Result<ReconcileResult> Reconcile(const std::string& key, std::stop_token) override {
     std::unique_lock lock(mu_);
     keys_.push_back(key);
     cv_.notify_all();

@@ -26,7 +26,7 @@ class ScriptedReconciler : public Reconciler {
     answers_.push_back(std::move(a));
   }
 
-  Result<ReconcileResult> Reconcile(const std::string& key) override {
+  Result<ReconcileResult> Reconcile(const std::string& key, std::stop_token) override {
     Answer answer;
     {
       std::lock_guard lock(mu_);

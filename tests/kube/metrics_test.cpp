@@ -11,7 +11,7 @@ namespace {
 
 class NeverCalled : public Reconciler {
  public:
-  Result<ReconcileResult> Reconcile(const std::string& key) override {
+  Result<ReconcileResult> Reconcile(const std::string& key, std::stop_token) override {
     ADD_FAILURE() << "reconciled " << key;
     return ReconcileResult::Done();
   }

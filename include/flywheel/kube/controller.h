@@ -31,7 +31,9 @@ struct ReconcileResult {
 class Reconciler {
  public:
   virtual ~Reconciler() = default;
-  virtual Result<ReconcileResult> Reconcile(const std::string& key) = 0;
+  // `stop` is requested when the controller stops (shutdown, or this replica lost its Lease):
+  // long calls made on its behalf (git, applies) return Cancelled instead of finishing.
+  virtual Result<ReconcileResult> Reconcile(const std::string& key, std::stop_token stop) = 0;
 };
 
 // How a Controller runs.
@@ -72,7 +74,7 @@ class Controller {
 
  private:
   void Work(std::stop_token stop, const std::function<bool()>& may_reconcile);
-  void ProcessOne(const std::string& key);
+  void ProcessOne(const std::string& key, std::stop_token stop);
 
   std::string name_;
   Reconciler& reconciler_;

@@ -58,7 +58,7 @@ class ReleaseReconciler : public kube::Reconciler {
   // controller runs.
   void SetEnqueue(std::function<void(const std::string&)> enqueue);
 
-  Result<kube::ReconcileResult> Reconcile(const std::string& key) override;
+  Result<kube::ReconcileResult> Reconcile(const std::string& key, std::stop_token stop) override;
 
   // Stops the watches on applied objects.
   void Stop();
