@@ -3,18 +3,27 @@
 #include <algorithm>
 #include <utility>
 
+#include "flywheel/git/url.h"
+
 namespace flywheel::git {
 namespace {
 
 // The name of the copy a request fills, for keeping one thread per stuck key.
 std::string KeyName(const CacheKey& key) { return key.url() + "\n" + key.identity(); }
 
+// The git host of a URL (RepoKey's host part; "file" for file:// URLs).
+std::string HostOf(const std::string& url) {
+  const std::string key = RepoKey(url);
+  return key.substr(0, key.find('/'));
+}
+
 }  // namespace
 
 SourceWorker::SourceWorker(RepositoryCache& cache, Notify notify, SourceWorkerOptions options)
     : cache_(cache),
       notify_(std::move(notify)),
-      clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()) {
+      clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()),
+      max_per_host_(std::max(options.threads - 1, 1)) {
   for (int i = 0; i < std::max(options.threads, 1); ++i) threads_.emplace_back([this] { Loop(); });
 }
 
@@ -77,6 +86,10 @@ std::optional<std::string> SourceWorker::NextDue(Clock::TimePoint* wake) const {
         running_keys_.count(KeyName(CacheKey(pending.request.url, pending.request.credentials)))) {
       continue;  // runs when the fetch in flight ends (which wakes every thread)
     }
+    if (auto host = running_hosts_.find(HostOf(pending.request.url));
+        host != running_hosts_.end() && host->second >= max_per_host_) {
+      continue;  // this host has its share of the threads: one is kept for the other hosts
+    }
     if (pending.due > now) {
       *wake = std::min(*wake, pending.due);
     } else if (!next || pending.due < next_due) {
@@ -101,30 +114,56 @@ void SourceWorker::Loop() {
     pending_.erase(*caller);
     CacheKey key(request.url, request.credentials);
     const std::string key_name = KeyName(key);
-    running_.insert(*caller);
-    running_keys_.insert(key_name);
-    lock.unlock();
-
-    SourceOutcome outcome{{}, cache_.Fetch(request.url, request.credentials, stop), key, {}};
-    if (outcome.status.ok() && !request.branch.empty()) {
-      auto head = cache_.Resolve(key, request.branch);
-      if (head.ok()) {
-        outcome.head = std::move(*head);
+    // Other callers due now for the same copy ride along: one fetch serves them all (as
+    // concurrent Fetch calls of one key are coalesced), instead of one fetch each in turn.
+    std::vector<std::pair<std::string, std::string>> served = {{*caller, request.branch}};
+    const Clock::TimePoint started = clock_.Now();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!running_.count(it->first) && it->second.due <= started &&
+          KeyName(CacheKey(it->second.request.url, it->second.request.credentials)) == key_name) {
+        served.emplace_back(it->first, it->second.request.branch);
+        it = pending_.erase(it);
       } else {
-        outcome.status = head.status();
+        ++it;
       }
     }
-    outcome.finished_at = clock_.Now();
+    for (const auto& [who, branch] : served) running_.insert(who);
+    running_keys_.insert(key_name);
+    const std::string host = HostOf(request.url);
+    ++running_hosts_[host];
+    lock.unlock();
+
+    const Status fetched = cache_.Fetch(request.url, request.credentials, stop);
+    const Clock::TimePoint finished = clock_.Now();
+    std::vector<std::pair<std::string, SourceOutcome>> outcomes;
+    for (const auto& [who, branch] : served) {
+      SourceOutcome outcome{finished, fetched, key, {}};
+      if (outcome.status.ok() && !branch.empty()) {
+        auto head = cache_.Resolve(key, branch);
+        if (head.ok()) {
+          outcome.head = std::move(*head);
+        } else {
+          outcome.status = head.status();
+        }
+      }
+      outcomes.emplace_back(who, std::move(outcome));
+    }
 
     lock.lock();
-    running_.erase(*caller);
     running_keys_.erase(key_name);
-    const bool forgotten = forgotten_.erase(*caller) > 0;
-    if (!forgotten) last_.insert_or_assign(*caller, std::move(outcome));
-    const bool tell = !forgotten && !stop.stop_requested();
+    if (--running_hosts_[host] == 0) running_hosts_.erase(host);
+    std::vector<std::string> tell;
+    for (auto& [who, outcome] : outcomes) {
+      running_.erase(who);
+      if (forgotten_.erase(who) > 0) continue;
+      last_.insert_or_assign(who, std::move(outcome));
+      if (!stop.stop_requested()) tell.push_back(who);
+    }
     lock.unlock();
     changed_.notify_all();  // a key is free again: a waiting request may run
-    if (tell && notify_) notify_(*caller);
+    if (notify_) {
+      for (const auto& who : tell) notify_(who);
+    }
     lock.lock();
   }
 }

@@ -43,7 +43,11 @@ struct ReleaseReconciler::State {
   // object's change re-reads only that object. Cleared with `projection`.
   std::map<std::string, std::string> in_sync_at;  // matched its projection at this version
   std::map<std::string, std::pair<std::string, manifest::Health>> health_at;
-  std::optional<Clock::TimePoint> last_fetch;
+  // The reconcile request whose fetch was asked of the source worker, and when; the
+  // finished_at of the last fetch outcome acted on.
+  std::string fetch_asked;
+  Clock::TimePoint fetch_asked_at{};
+  Clock::TimePoint fetch_seen{};
   // The git cache copy the last successful fetch used (URL + credential identity, no secret):
   // reads need no Secret until the next fetch, so a rollback works while it cannot be read.
   std::optional<git::CacheKey> cache_key;

@@ -22,13 +22,23 @@ ReleaseReconciler::ReleaseReconciler(
       metrics_(metrics),
       options_(options),
       clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()),
-      applied_(std::make_unique<AppliedObjects>(client_, [this](const std::string& key) {
-        if (enqueue_) enqueue_(key);
-      })) {}
+      applied_(std::make_unique<AppliedObjects>(client_,
+                                                [this](const std::string& key) {
+                                                  if (enqueue_) enqueue_(key);
+                                                })),
+      sources_(std::make_unique<git::SourceWorker>(
+          git_,
+          [this](const std::string& key) {
+            if (enqueue_) enqueue_(key);
+          },
+          git::SourceWorkerOptions{.threads = options.fetch_threads, .clock = &clock_})) {}
 
 ReleaseReconciler::~ReleaseReconciler() { Stop(); }
 
-void ReleaseReconciler::Stop() { applied_->Stop(); }
+void ReleaseReconciler::Stop() {
+  sources_->Stop();
+  applied_->Stop();
+}
 
 void ReleaseReconciler::SetEnqueue(std::function<void(const std::string&)> enqueue) {
   enqueue_ = std::move(enqueue);
@@ -39,6 +49,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   kube::ObjectPtr cached = cached_release_(key);
   if (!cached) {
     std::lock_guard lock(mu_);
+    sources_->Forget(key);
     if (states_.erase(key)) {
       auto slash = key.find('/');
       metrics_.Forget(key.substr(0, slash), key.substr(slash + 1));
@@ -197,35 +208,65 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     }
   }
 
-  // Fetch every pollInterval (never when it is 0), at once when asked (annotation, webhook) or
-  // after a restart. Credentials are read only when they are needed.
+  // Fetches run on the source worker, never in a reconcile (a slow git host holds no worker):
+  // one is asked for at once when requested (annotation, webhook), when nothing was fetched yet
+  // (or the URL changed), else pollInterval after the last one finished (never when it is 0).
+  // The worker wakes the Release when a fetch finished. Credentials are read only to ask.
   State& state = *run.state;
   const std::string requested = Annotation(run.release, api::kReconcileAnnotation);
   const bool asked =
       !requested.empty() && requested != run.status.value("lastHandledReconcileAt", "");
   const bool polling = run.spec.poll_interval.count() > 0;
-  auto since_fetch = state.last_fetch ? clock_.Now() - *state.last_fetch : Clock::Duration::max();
-  const bool poll_due = polling && since_fetch >= run.spec.poll_interval;
-  if (asked || poll_due || state.revision.empty()) {
-    state.last_fetch = clock_.Now();
-    Status fetched = LoadCredentials(run);
-    if (fetched.ok()) fetched = git_.Fetch(run.spec.url, run.credentials, run.stop);
-    if (!fetched.ok()) {
-      const bool credentials = !run.credentials_loaded;
-      const char* reason = credentials ? "CredentialsError" : "FetchFailed";
-      SetFailed(run.status, run.generation, run.now, reason, fetched);
-      events_.Emit(run.release, "Warning", reason, "Fetch", fetched.message());
-      if (!IsConfigError(fetched)) return fetched;
-      return polling ? kube::ReconcileResult::After(run.spec.poll_interval)
-                     : kube::ReconcileResult::Done();
+  auto ask = [&](Clock::TimePoint due) -> Status {
+    if (Status s = LoadCredentials(run); !s.ok()) {
+      SetFailed(run.status, run.generation, run.now, "CredentialsError", s);
+      events_.Emit(run.release, "Warning", "CredentialsError", "Fetch", s.message());
+      return s;
     }
-    since_fetch = Clock::Duration::zero();
-    state.cache_key = git::CacheKey(run.spec.url, run.credentials);
-    // Git is reachable: a revert commit that could not be pushed earlier goes now.
-    PushPendingRevert(run);
+    sources_->Request(run.key, {run.spec.url, run.credentials, run.spec.branch}, due);
+    return Status::Ok();
+  };
+  std::optional<git::SourceOutcome> last = sources_->Last(run.key);
+  if (last && last->key.url() != run.spec.url) last.reset();  // spec.source.url changed
+  if ((asked && state.fetch_asked != requested) || (!last && !sources_->Due(run.key))) {
+    if (Status s = ask({}); !s.ok()) {
+      return IsConfigError(s) ? kube::ReconcileResult::After(run.spec.poll_interval)
+                              : Result<kube::ReconcileResult>(s);
+    }
+    if (asked) {
+      state.fetch_asked = requested;
+      state.fetch_asked_at = clock_.Now();
+    }
   }
-  if (asked) run.status["lastHandledReconcileAt"] = requested;
-  if (polling) run.Requeue(run.spec.poll_interval - since_fetch);
+  if (!last) return kube::ReconcileResult::Done();  // the worker wakes us
+  const bool new_outcome = state.fetch_seen != last->finished_at;
+  if (new_outcome) {
+    state.fetch_seen = last->finished_at;
+    if (last->status.code() == Code::kCancelled) return last->status;  // stopping
+    if (!last->status.ok()) {
+      SetFailed(run.status, run.generation, run.now, "FetchFailed", last->status);
+      events_.Emit(run.release, "Warning", "FetchFailed", "Fetch", last->status.message());
+    } else {
+      state.cache_key = last->key;
+      // Git is reachable: a revert commit that could not be pushed earlier goes now.
+      PushPendingRevert(run);
+    }
+  }
+  // A request is carried out once a fetch that started after it finished (one that ran when it
+  // came predates it; the worker runs the request after that one).
+  if (asked && state.fetch_asked == requested && last->finished_at >= state.fetch_asked_at &&
+      !sources_->Due(run.key)) {
+    run.status["lastHandledReconcileAt"] = requested;
+  }
+  if (polling && !sources_->Due(run.key)) {
+    // The next poll; a transient failure is tried again sooner.
+    Clock::Duration next = run.spec.poll_interval;
+    if (!last->status.ok() && !IsConfigError(last->status)) {
+      next = std::min<Clock::Duration>(next, std::chrono::seconds(10));
+    }
+    if (Status s = ask(last->finished_at + next); !s.ok() && !IsConfigError(s)) return s;
+  }
+  if (new_outcome && !last->status.ok()) return kube::ReconcileResult::After(run.requeue);
 
   // Which revision should run: the pin, else the branch head; a revision that was rolled back
   // is not applied again (the branch must move on, or the pin change), the one running stays.
@@ -272,7 +313,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   if (need_sync) {
     const bool failed_same =
         state.failed_revision == target->sha && state.failed_generation == run.generation;
-    if (failed_same && !poll_due && !asked) return kube::ReconcileResult::After(run.requeue);
+    if (failed_same && !new_outcome && !asked) return kube::ReconcileResult::After(run.requeue);
     Status s = Sync(run, *target, new_revision ? SyncMode::kNewRevision : SyncMode::kSameRevision);
     state.failed_revision = s.ok() ? "" : target->sha;
     state.failed_generation = s.ok() ? -1 : run.generation;

@@ -1072,5 +1072,34 @@ TEST_F(ReleaseTest, ACrdAndItsCustomResourcesApplyInOneRevision) {
   EXPECT_EQ(EventCount(client, ns.name(), "Syncing"), 1) << "announced once, however long it waits";
   (void)client.Delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crd);
 }
+
+TEST_F(ReleaseTest, AGitHostThatNeverAnswersStallsNoOtherRelease) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-stuck");
+  auto client = env->Client();
+  SilentServer silent;
+  GitRepo repo(repos_, "alive");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "1")}}, "one");
+  ControllerProcess controller(*env, ns.name());  // 4 reconcile workers
+  // More Releases on the silent host than there are workers, each its own repository (and so
+  // its own fetch), created first.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(client
+                    .Create(ReleaseObject(ns.name(), "stuck-" + std::to_string(i),
+                                          silent.GitUrl("stuck-" + std::to_string(i))))
+                    .ok());
+  }
+  ASSERT_TRUE(client.Create(ReleaseObject(ns.name(), "alive", repo.FileUrl())).ok());
+  json rel = WaitRelease(
+      client, ns.name(), "alive", [&](const json& r) { return AppliedAt(r, c1); }, 30s);
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+  const std::string c2 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "2")}}, "two");
+  rel = WaitRelease(
+      client, ns.name(), "alive", [&](const json& r) { return AppliedAt(r, c2); }, 30s);
+  EXPECT_TRUE(AppliedAt(rel, c2)) << "the next poll still gets through: " << rel.dump(2);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "2");
+  json stuck = GetRelease(client, ns.name(), "stuck-0");
+  EXPECT_EQ(StatusField(stuck, "lastAppliedRevision"), "") << stuck.dump(2);
+}
 }  // namespace
 }  // namespace flywheel::testing

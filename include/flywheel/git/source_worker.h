@@ -46,6 +46,11 @@ struct SourceWorkerOptions {
 // - Coalescing: a caller has at most one pending request; asking again replaces its source and
 //   moves its due time earlier, never later. A request that arrives while the caller's fetch
 //   runs is kept and runs after it (the running fetch may predate the push it announces).
+// - One fetch serves every caller due for the same cache key when it starts (they ride along
+//   and are all notified), as concurrent RepositoryCache::Fetch calls of one key are coalesced:
+//   300 objects following one repository cost one fetch per poll, not 300 in turn.
+// - One git host (all its repositories) gets at most threads - 1 fetches at once (at least 1),
+//   so a host that accepts connections and never answers leaves a thread to the others.
 // - A stuck host holds at most one thread per cache key: a request whose key (URL and
 //   credentials) is being fetched for another caller waits instead of taking a second thread,
 //   so with two threads the other repositories keep being fetched. The cache's timeout bounds
@@ -94,6 +99,8 @@ class SourceWorker {
   std::map<std::string, Pending> pending_;     // by caller
   std::set<std::string> running_;              // callers whose fetch runs
   std::set<std::string> running_keys_;         // cache keys being fetched
+  std::map<std::string, int> running_hosts_;   // fetches in flight per git host
+  int max_per_host_;                           // threads - 1 (at least 1)
   std::set<std::string> forgotten_;            // running callers that Forget() dropped
   std::map<std::string, SourceOutcome> last_;  // by caller
   std::vector<std::thread> threads_;

@@ -12,6 +12,7 @@
 #include "flywheel/api/names.h"
 #include "flywheel/common/clock.h"
 #include "flywheel/git/repository_cache.h"
+#include "flywheel/git/source_worker.h"
 #include "flywheel/kube/client.h"
 #include "flywheel/kube/controller.h"
 #include "flywheel/kube/events.h"
@@ -31,6 +32,8 @@ struct ReleaseReconcilerOptions {
   // How long a sync may wait (requeued, not blocking) for the CRDs it applied to be Established.
   std::chrono::milliseconds crd_established_timeout{std::chrono::seconds(60)};
   Clock* clock = nullptr;  // nullptr = the real clock
+  // Fetches at once (git::SourceWorker); one git host gets at most fetch_threads - 1 of them.
+  int fetch_threads = 4;
   // The ServiceAccount (in the Release's namespace) to impersonate for Releases that name none
   // (--default-service-account); empty: such Releases apply with the operator's own identity.
   std::string default_service_account;
@@ -110,6 +113,7 @@ class ReleaseReconciler : public kube::Reconciler {
   Clock& clock_;
   std::function<void(const std::string&)> enqueue_;
   std::unique_ptr<AppliedObjects> applied_;
+  std::unique_ptr<git::SourceWorker> sources_;  // fetches, off the reconcile path
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<State>> states_;  // by Release key
 };
