@@ -30,14 +30,19 @@ SourceWorker::SourceWorker(RepositoryCache& cache, Notify notify, SourceWorkerOp
 SourceWorker::~SourceWorker() { Stop(); }
 
 void SourceWorker::Request(const std::string& caller, SourceRequest request, Clock::TimePoint due) {
+  std::string key_name = KeyName(CacheKey(request.url, request.credentials));
+  std::string host = HostOf(request.url);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_.stop_requested()) return;
     if (auto it = pending_.find(caller); it != pending_.end()) {
       it->second.request = std::move(request);
       it->second.due = std::min(it->second.due, due);
+      it->second.key_name = std::move(key_name);
+      it->second.host = std::move(host);
     } else {
-      pending_.emplace(caller, Pending{std::move(request), due});
+      pending_.emplace(caller,
+                       Pending{std::move(request), due, std::move(key_name), std::move(host)});
     }
   }
   changed_.notify_all();
@@ -82,11 +87,10 @@ std::optional<std::string> SourceWorker::NextDue(Clock::TimePoint* wake) const {
   std::optional<std::string> next;
   Clock::TimePoint next_due = Clock::TimePoint::max();
   for (const auto& [caller, pending] : pending_) {
-    if (running_.count(caller) ||
-        running_keys_.count(KeyName(CacheKey(pending.request.url, pending.request.credentials)))) {
+    if (running_.count(caller) || running_keys_.count(pending.key_name)) {
       continue;  // runs when the fetch in flight ends (which wakes every thread)
     }
-    if (auto host = running_hosts_.find(HostOf(pending.request.url));
+    if (auto host = running_hosts_.find(pending.host);
         host != running_hosts_.end() && host->second >= max_per_host_) {
       continue;  // this host has its share of the threads: one is kept for the other hosts
     }
@@ -120,7 +124,7 @@ void SourceWorker::Loop() {
     const Clock::TimePoint started = clock_.Now();
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (!running_.count(it->first) && it->second.due <= started &&
-          KeyName(CacheKey(it->second.request.url, it->second.request.credentials)) == key_name) {
+          it->second.key_name == key_name) {
         served.emplace_back(it->first, it->second.request.branch);
         it = pending_.erase(it);
       } else {

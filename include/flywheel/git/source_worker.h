@@ -84,6 +84,8 @@ class SourceWorker {
   struct Pending {
     SourceRequest request;
     Clock::TimePoint due;
+    std::string key_name;  // of CacheKey(request): computed once (it hashes the credentials)
+    std::string host;      // of request.url
   };
   void Loop();
   // The pending caller to run now (nullopt: none); sets *wake to when one becomes due.
