@@ -6,6 +6,10 @@ JOBS ?= 2
 TESTENV_DIR ?= $(CURDIR)/.testenv
 export FLYWHEEL_TESTENV_DIR := $(TESTENV_DIR)
 export CCACHE_DIR ?= $(HOME)/.cache/flywheel/ccache
+# Share cached objects between checkouts in different folders (CI clones, worktrees): paths
+# relative to the checkout, and the build folder left out of the hash (builds use -g).
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps build bench test test-unit test-integration test-long test-sanitize demo testenv-up testenv-down \
         format format-check clean
