@@ -1,7 +1,6 @@
 #include "flywheel/git/repository_cache.h"
 
 #include <git2.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "deadline_stream.h"
+#include "flywheel/common/sha256.h"
 #include "flywheel/git/path.h"
 #include "flywheel/git/url.h"
 #include "known_hosts.h"
@@ -110,19 +110,6 @@ std::optional<UrlParts> ParseUrl(std::string_view url) {
   }
   if (parts.scheme != "file" && parts.host.empty()) return std::nullopt;
   return parts;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  char buf[3];
-  for (unsigned int i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof(buf), "%02x", digest[i]);
-    hex += buf;
-  }
-  return hex;
 }
 
 bool IsHex(std::string_view s) {

@@ -114,10 +114,11 @@ void SourceWorker::Loop() {
       clock_.Wait(lock, changed_, wake);
       continue;
     }
-    SourceRequest request = std::move(pending_[*caller].request);
+    Pending next = std::move(pending_[*caller]);
     pending_.erase(*caller);
+    SourceRequest& request = next.request;
     CacheKey key(request.url, request.credentials);
-    const std::string key_name = KeyName(key);
+    const std::string& key_name = next.key_name;
     // Other callers due now for the same copy ride along: one fetch serves them all (as
     // concurrent Fetch calls of one key are coalesced), instead of one fetch each in turn.
     std::vector<std::pair<std::string, std::string>> served = {{*caller, request.branch}};
@@ -133,7 +134,7 @@ void SourceWorker::Loop() {
     }
     for (const auto& [who, branch] : served) running_.insert(who);
     running_keys_.insert(key_name);
-    const std::string host = HostOf(request.url);
+    const std::string& host = next.host;
     ++running_hosts_[host];
     lock.unlock();
 

@@ -294,7 +294,9 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
                   Status(Code::kFailedPrecondition, decision.message));
         return kube::ReconcileResult::After(run.requeue);
       case RevisionDecision::Kind::kRun:
-        if (decision.revision != target->sha) target = git_.Resolve(SourceKey(run), applied);
+        if (decision.revision != target->sha) {
+          target = git_.Resolve(SourceKey(run), decision.revision);
+        }
         break;
     }
   }
