@@ -11,6 +11,8 @@ packages=(
   prometheus-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   # Test git servers (tests/support/git_server.h): git daemon and git-http-backend come with git.
   nginx fcgiwrap openssh-server openssh-client
+  # RollbackPolicy tests and the demo: a real Prometheus and Alertmanager on loopback.
+  prometheus prometheus-alertmanager
 )
 
 missing=()

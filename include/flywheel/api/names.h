@@ -21,6 +21,9 @@ inline constexpr const char* kReconcileAnnotation = "flywheel.dev/reconcile-requ
 // RollbackPolicies, carried out by the Release controller, acknowledged in
 // status.lastHandledRollback.
 inline constexpr const char* kRollbackAnnotation = "flywheel.dev/rollback";
+// On a RollbackPolicy: the latest matching firing alert /hooks/alertmanager received (JSON, see
+// webhook::AlertDispatcher), acted on by the RollbackPolicy controller once per alert id.
+inline constexpr const char* kAlertAnnotation = "flywheel.dev/alert";
 // On an applied object, value "disabled": never pruned.
 inline constexpr const char* kPruneAnnotation = "flywheel.dev/prune";
 
