@@ -1,7 +1,7 @@
 #include "flywheel/git/secret_credentials.h"
 
-#include "flywheel/common/base64.h"
 #include "flywheel/git/url.h"
+#include "flywheel/kube/secret.h"
 
 namespace flywheel::git {
 
@@ -20,22 +20,12 @@ bool IsSshUrl(const std::string& url) {
 Result<Credentials> CredentialsFromSecret(const json& secret, const std::string& what,
                                           const std::string& url) {
   Credentials c;
-  const json data = secret.value("data", json::object());
-  auto key = [&](const char* name) -> Result<std::string> {
-    auto it = data.find(name);
-    if (it == data.end() || !it->is_string()) return std::string();
-    auto decoded = Base64Decode(it->get<std::string>());
-    if (!decoded) {
-      return Status(Code::kInvalidArgument, what + ": key " + name + " is not valid base64");
-    }
-    return *decoded;
-  };
   for (auto [name, field] : {std::pair{"username", &c.username},
                              {"password", &c.password},
                              {"token", &c.token},
                              {"identity", &c.ssh_private_key},
                              {"known_hosts", &c.ssh_known_hosts}}) {
-    auto v = key(name);
+    auto v = kube::SecretValue(secret, name, what);
     if (!v.ok()) return v.status();
     *field = std::move(*v);
   }

@@ -66,6 +66,15 @@ std::string MetaString(const json& object, const char* field) {
   return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+std::string MetaAnnotation(const json& object, const char* name) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto annotations = meta->find("annotations");
+  if (annotations == meta->end() || !annotations->is_object()) return "";
+  auto it = annotations->find(name);
+  return it != annotations->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string QueryEscape(std::string_view value) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

@@ -116,7 +116,5 @@ json HistoryRecord(const git::CommitInfo& commit);
 bool IsRejected(const json& status, const std::string& sha);
 std::vector<ObjectRef> Inventory(const json& status);
 json InventoryJson(const std::vector<ObjectRef>& refs);
-// The value of annotation `name` of `object` ("" when absent).
-std::string Annotation(const json& object, const char* name);
 
 }  // namespace flywheel::release

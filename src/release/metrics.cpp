@@ -62,8 +62,9 @@ void ReleaseMetrics::ObserveLeadTime(const std::string& ns, const std::string& n
       .Observe(seconds);
 }
 
-void ReleaseMetrics::ObserveRollback(const std::string& ns, const std::string& name) {
-  rollbacks_.Add({{"namespace", ns}, {"name", name}}).Increment();
+void ReleaseMetrics::ObserveRollback(const std::string& ns, const std::string& name,
+                                     const std::string& trigger) {
+  rollbacks_.Add({{"namespace", ns}, {"name", name}, {"trigger", trigger}}).Increment();
 }
 
 void ReleaseMetrics::ObserveTimeToRestore(const std::string& ns, const std::string& name,

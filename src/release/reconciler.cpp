@@ -194,12 +194,22 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
 
   // A rollback request not handled yet comes first, from what the git cache already holds: a
   // rollback must work while the git host is down (the revert commit is pushed when it is back).
-  if (std::string annotation = Annotation(run.release, api::kRollbackAnnotation);
+  if (std::string annotation = kube::MetaAnnotation(run.release, api::kRollbackAnnotation);
       !annotation.empty()) {
     auto request = RollbackRequest::Parse(annotation);
     if (!request.ok()) {
       SetFailed(run.status, run.generation, run.now, "RollbackFailed", request.status());
     } else if (request->id != run.status.value("lastHandledRollback", "")) {
+      const std::string applied = run.status.value("lastAppliedRevision", "");
+      if (!request->from.empty() && request->from != applied) {
+        run.status["lastHandledRollback"] = request->id;
+        events_.Emit(run.release, "Normal", "RollbackSkipped", "Rollback",
+                     "rollback of " + Short(request->from) +
+                         (request->by.empty() ? "" : " (by " + request->by + ")") +
+                         " skipped: that revision no longer runs (" +
+                         (applied.empty() ? "nothing" : Short(applied)) + " does)");
+        return kube::ReconcileResult::After(milliseconds(1000));
+      }
       Status s = Rollback(run, *request);
       if (!s.ok() && !IsConfigError(s)) return s;  // retried; the id is not marked handled
       run.status["lastHandledRollback"] = request->id;
@@ -213,7 +223,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   // (or the URL changed), else pollInterval after the last one finished (never when it is 0).
   // The worker wakes the Release when a fetch finished. Credentials are read only to ask.
   State& state = *run.state;
-  const std::string requested = Annotation(run.release, api::kReconcileAnnotation);
+  const std::string requested = kube::MetaAnnotation(run.release, api::kReconcileAnnotation);
   const bool asked =
       !requested.empty() && requested != run.status.value("lastHandledReconcileAt", "");
   const bool polling = run.spec.poll_interval.count() > 0;

@@ -64,7 +64,8 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
                                 {"fromRevision", from},
                                 {"toRevision", target->sha},
                                 {"reason", reason.substr(0, 4000)},
-                                {"by", request.by.substr(0, 512)}};
+                                {"by", request.by.substr(0, 512)},
+                                {"trigger", request.trigger}};
   if (request.git_revert) PushRevert(run);
 
   const json& last = run.status["lastRollback"];
@@ -79,8 +80,9 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
   (void)kube::SetCondition(run.status["conditions"],
                            {"Ready", kube::ConditionStatus::kTrue, "RolledBack", summary},
                            run.generation, run.now);
-  events_.Emit(run.release, "Normal", "RolledBack", "Rollback", summary);
-  metrics_.ObserveRollback(run.ns, run.name);
+  // Warning: a rollback means a revision failed (by a user's judgement or a policy's).
+  events_.Emit(run.release, "Warning", "RolledBack", "Rollback", summary);
+  metrics_.ObserveRollback(run.ns, run.name, request.trigger);
   spdlog::info("release {}: {}", run.key, summary);
   return Status::Ok();
 }

@@ -37,6 +37,9 @@ Result<RollbackRequest> RollbackRequest::Parse(const std::string& annotation) {
   r.git_revert = j.value("gitRevert", true);
   r.reason = j.value("reason", "");
   r.by = j.value("by", "");
+  r.from = j.value("from", "");
+  r.trigger = j.value("trigger", "manual");
+  if (r.trigger.empty()) r.trigger = "manual";
   if (r.id.empty()) {
     return Status(Code::kInvalidArgument,
                   std::string("annotation ") + api::kRollbackAnnotation + " has no \"id\"");
@@ -45,8 +48,10 @@ Result<RollbackRequest> RollbackRequest::Parse(const std::string& annotation) {
 }
 
 std::string RollbackRequest::ToAnnotation() const {
-  return json{{"id", id}, {"to", to}, {"gitRevert", git_revert}, {"reason", reason}, {"by", by}}
-      .dump();
+  json j{{"id", id}, {"to", to}, {"gitRevert", git_revert}, {"reason", reason}, {"by", by}};
+  if (!from.empty()) j["from"] = from;
+  if (trigger != "manual") j["trigger"] = trigger;
+  return j.dump();
 }
 
 Result<ReleaseSpec> ReleaseSpec::Parse(const json& release) {

@@ -75,13 +75,6 @@ json InventoryJson(const std::vector<ObjectRef>& refs) {
   return out;
 }
 
-std::string Annotation(const json& object, const char* name) {
-  const json meta = object.value("metadata", json::object());
-  const json annotations = meta.value("annotations", json::object());
-  auto it = annotations.find(name);
-  return it != annotations.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 void SetFailed(json& status, int64_t generation, Time now, const std::string& reason,
                const Status& error) {
   (void)kube::SetCondition(status["conditions"],

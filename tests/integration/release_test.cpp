@@ -894,7 +894,9 @@ TEST_F(ReleaseTest, ConcurrentRequestsRecordEachRevisionOnce) {
   EXPECT_EQ(Sample(metrics, "flywheel_deployments_total" + labels),
             std::to_string(revisions.size()))
       << metrics;
-  EXPECT_EQ(Sample(metrics, "flywheel_rollbacks_total" + labels), std::to_string(rollbacks));
+  EXPECT_EQ(Sample(metrics, "flywheel_rollbacks_total{name=\"web\",namespace=\"" + ns.name() +
+                                "\",trigger=\"manual\"}"),
+            std::to_string(rollbacks));
   EXPECT_EQ(Sample(metrics, "flywheel_lead_time_seconds_count" + labels),
             std::to_string(revisions.size()))
       << "a rollback is no deployment and has no lead time";

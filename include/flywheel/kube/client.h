@@ -38,6 +38,8 @@ struct ResourceInfo {
 
 // metadata.<field> when it is a string, else "" (reads in place, copies nothing else).
 std::string MetaString(const nlohmann::json& object, const char* field);
+// metadata.annotations[name] of `object`, or "" when absent or not a string.
+std::string MetaAnnotation(const nlohmann::json& object, const char* name);
 
 // What a list selects. `limit` pages through big collections (the result still holds all items).
 struct ListOptions {

@@ -27,9 +27,9 @@ class ReleaseMetrics {
   void ObserveDeployment(const std::string& ns, const std::string& name);
   // A revision became healthy `seconds` after it was committed.
   void ObserveLeadTime(const std::string& ns, const std::string& name, double seconds);
-  // A Release was rolled back (flywheel_rollbacks_total; change failure rate = rollbacks /
-  // deployments).
-  void ObserveRollback(const std::string& ns, const std::string& name);
+  // A Release was rolled back (flywheel_rollbacks_total{trigger}; change failure rate =
+  // rollbacks / deployments). `trigger`: manual, metric or alertmanager.
+  void ObserveRollback(const std::string& ns, const std::string& name, const std::string& trigger);
   // What a rollback applied became healthy `seconds` after the revision it replaced was
   // applied (flywheel_time_to_restore_seconds).
   void ObserveTimeToRestore(const std::string& ns, const std::string& name, double seconds);

@@ -16,7 +16,15 @@ struct RollbackRequest {
   std::string to;
   bool git_revert = true;  // push "Revert <path> to <sha7>: <reason>" to the source branch
   std::string reason;      // why; recorded in history, rejectedRevisions and Events
-  std::string by;          // who asked (e.g. "flywheel rollback", "RollbackPolicy web-errors")
+  std::string by;          // who asked (e.g. "flywheel rollback", "RollbackPolicy/web-errors")
+  // The revision this request rolls back (full SHA); "" = whatever runs. When set and no longer
+  // the applied revision (another rollback or a new revision came first), the request is
+  // acknowledged and nothing is done: a request computed from an old state never rolls back
+  // the revision that replaced it.
+  std::string from;
+  // What asked, for flywheel_rollbacks_total{trigger}: "manual" (default), "metric" or
+  // "alertmanager".
+  std::string trigger = "manual";
 
   static Result<RollbackRequest> Parse(const std::string& annotation);
   std::string ToAnnotation() const;

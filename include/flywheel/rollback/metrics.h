@@ -1,0 +1,35 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <string>
+#include <vector>
+
+namespace flywheel::rollback {
+
+// The RollbackPolicy controller's domain metrics: flywheel_rollback_evaluations_total
+// {namespace,policy,result} (result: passing, breaching, nodata, error) and
+// flywheel_rollback_metric_value{namespace,policy,metric} (the last value; NaN when there was
+// none). Rollbacks themselves are counted where they happen, by the Release controller
+// (flywheel_rollbacks_total{trigger}).
+class RollbackMetrics {
+ public:
+  explicit RollbackMetrics(prometheus::Registry& registry);
+
+  void ObserveEvaluation(const std::string& ns, const std::string& policy,
+                         const std::string& result);
+  void SetValue(const std::string& ns, const std::string& policy, const std::string& metric,
+                double value);
+  // A policy is gone (or lost metrics): drop the value series of `metrics`.
+  void Forget(const std::string& ns, const std::string& policy,
+              const std::vector<std::string>& metrics);
+
+ private:
+  prometheus::Family<prometheus::Counter>& evaluations_;
+  prometheus::Family<prometheus::Gauge>& value_;
+};
+
+}  // namespace flywheel::rollback

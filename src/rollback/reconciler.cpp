@@ -1,0 +1,580 @@
+#include "flywheel/rollback/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "flywheel/api/names.h"
+#include "flywheel/common/sha256.h"
+#include "flywheel/kube/conditions.h"
+#include "flywheel/kube/secret.h"
+#include "flywheel/release/decisions.h"
+#include "flywheel/release/spec.h"
+#include "flywheel/rollback/evaluation.h"
+
+namespace flywheel::rollback {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kKind = "RollbackPolicy";
+
+std::string Short(const std::string& sha) { return sha.substr(0, 7); }
+
+std::string KeyOf(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+// The id of the rollback request a policy sends for a revision: the same after a restart, on
+// another replica, and for every attempt, so the Release (and the policy itself) can tell a
+// request already made.
+std::string RequestId(const std::string& ns, const std::string& policy, const std::string& sha) {
+  return "rbp-" + Sha256Hex(ns + "/" + policy + "@" + sha).substr(0, 20);
+}
+
+bool IsRejected(const json& release_status, const std::string& sha) {
+  for (const json& r : release_status.value("rejectedRevisions", json::array())) {
+    if (r.value("revision", "") == sha) return true;
+  }
+  return false;
+}
+
+std::optional<Time> TimeOf(const json& object, const char* field) {
+  if (!object.contains(field) || !object[field].is_string()) return std::nullopt;
+  auto t = ParseRfc3339(object[field].get<std::string>());
+  return t.ok() ? std::optional<Time>(*t) : std::nullopt;
+}
+
+milliseconds Until(Time when, Time now) {
+  auto d = std::chrono::duration_cast<milliseconds>(when - now);
+  return std::max(d, milliseconds(100));
+}
+
+}  // namespace
+
+// The status this controller last wrote for a policy, with the resourceVersions before and after
+// the write: a reconcile that reads the object at the version the write replaced (the cache has
+// not caught up) starts from this status instead, so no breach timer is lost.
+struct RollbackPolicyReconciler::Written {
+  std::string version_before, version_after;
+  json status;
+};
+
+// Everything one reconcile works with.
+struct RollbackPolicyReconciler::Run {
+  std::string key, ns, name;
+  json policy;
+  json status;
+  json server_status;
+  std::string server_version;
+  int64_t generation = 0;
+  Time now;
+  PolicySpec spec;
+  json release;         // the cached Release (null when missing)
+  std::string watched;  // the revision being evaluated
+  std::vector<MetricState> states;
+};
+
+RollbackPolicyReconciler::RollbackPolicyReconciler(
+    kube::Client client, std::function<kube::ObjectPtr(const std::string&)> cached_policy,
+    std::function<kube::ObjectPtr(const std::string&)> cached_release, kube::EventRecorder& events,
+    RollbackMetrics& metrics, notify::Notifier& notifier, RollbackPolicyReconcilerOptions options)
+    : client_(std::move(client)),
+      cached_policy_(std::move(cached_policy)),
+      cached_release_(std::move(cached_release)),
+      events_(events),
+      metrics_(metrics),
+      notifier_(notifier),
+      options_(std::move(options)) {
+  if (!options_.now) options_.now = [] { return std::chrono::system_clock::now(); };
+  if (!options_.new_prom_client) {
+    options_.new_prom_client = [](const prom::ClientOptions& o) { return prom::NewClient(o); };
+  }
+}
+
+RollbackPolicyReconciler::~RollbackPolicyReconciler() = default;
+
+Result<kube::ReconcileResult> RollbackPolicyReconciler::Reconcile(const std::string& key,
+                                                                  std::stop_token) {
+  kube::ObjectPtr cached = cached_policy_(key);
+  if (!cached) {
+    std::lock_guard lock(mu_);
+    written_.erase(key);
+    return kube::ReconcileResult::Done();
+  }
+  Run run;
+  run.key = key;
+  run.policy = *cached;
+  run.ns = kube::MetaString(run.policy, "namespace");
+  run.name = kube::MetaString(run.policy, "name");
+  run.generation = run.policy["metadata"].value("generation", int64_t{0});
+  run.now = options_.now();
+  run.server_version = kube::MetaString(run.policy, "resourceVersion");
+  run.status = run.policy.value("status", json::object());
+  {
+    std::lock_guard lock(mu_);
+    auto it = written_.find(key);
+    if (it != written_.end() && it->second->version_before == run.server_version) {
+      run.status = it->second->status;  // the cache lags behind our own write
+      run.server_version = it->second->version_after;
+      run.policy["metadata"]["resourceVersion"] = run.server_version;
+    }
+  }
+  run.server_status = run.status;
+  std::vector<std::string> had_metrics;
+  for (const json& m : run.status.value("metrics", json::array())) {
+    had_metrics.push_back(m.value("name", ""));
+  }
+
+  auto result = ReconcilePolicy(run);
+  // Value series of metrics the spec no longer has.
+  std::vector<std::string> gone;
+  for (const auto& name : had_metrics) {
+    if (std::none_of(run.spec.metrics.begin(), run.spec.metrics.end(),
+                     [&](const MetricSpec& m) { return m.name == name; })) {
+      gone.push_back(name);
+    }
+  }
+  if (!gone.empty()) metrics_.Forget(run.ns, run.name, gone);
+  if (Status s = WriteStatus(run); !s.ok()) return s;
+  return result;
+}
+
+Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run) {
+  json& conditions = run.status["conditions"];
+  if (!conditions.is_array()) conditions = json::array();
+  auto ready = [&](kube::ConditionStatus status, const std::string& reason,
+                   const std::string& message) {
+    auto changed =
+        kube::SetCondition(conditions, {"Ready", status, reason, message}, run.generation, run.now);
+    return changed.ok() && *changed;
+  };
+
+  auto spec = PolicySpec::Parse(run.policy);
+  if (!spec.ok()) {
+    run.status["phase"] = "Idle";
+    if (ready(kube::ConditionStatus::kFalse, "InvalidSpec", spec.status().message())) {
+      events_.Emit(run.policy, "Warning", "InvalidSpec", "Validate", spec.status().message());
+    }
+    return kube::ReconcileResult::Done();  // a spec change wakes it
+  }
+  run.spec = std::move(*spec);
+  if (run.spec.suspend) {
+    run.status["phase"] = "Suspended";
+    ready(kube::ConditionStatus::kTrue, "Suspended", "spec.suspend is true: nothing is evaluated");
+    return kube::ReconcileResult::Done();
+  }
+
+  kube::ObjectPtr release = cached_release_(KeyOf(run.ns, run.spec.release));
+  if (!release) {
+    run.status["phase"] = "Idle";
+    if (ready(kube::ConditionStatus::kFalse, "ReleaseNotFound",
+              "Release " + run.ns + "/" + run.spec.release +
+                  " not found; waiting for it to be created")) {
+      events_.Emit(run.policy, "Warning", "ReleaseNotFound", "Watch",
+                   "Release " + run.spec.release + " not found; waiting for it");
+    }
+    return kube::ReconcileResult::Done();  // the Release's creation wakes it
+  }
+  run.release = *release;
+  const json rstatus = run.release.value("status", json::object());
+  const std::string applied = rstatus.value("lastAppliedRevision", "");
+  const json history = rstatus.value("history", json::array());
+  const json newest = history.empty() ? json::object() : history[0];
+
+  // Copy the revert commit of our rollback once the Release pushed it.
+  if (run.status.contains("lastRollback")) {
+    json& ours = run.status["lastRollback"];
+    const json theirs = rstatus.value("lastRollback", json::object());
+    if (!ours.value("id", "").empty() && theirs.value("id", "") == ours.value("id", "") &&
+        theirs.contains("revertCommit")) {
+      ours["revertCommit"] = theirs["revertCommit"];
+    }
+  }
+
+  // The revision to watch: the Release's newest history entry while it is what runs and was not
+  // rolled back. After a rollback (by this policy or anyone) nothing new runs until the next
+  // revision is applied.
+  const std::string watched = run.status.value("watchedRevision", "");
+  const bool current = !applied.empty() && newest.value("revision", "") == applied &&
+                       newest.value("result", "") != "RolledBack" && !IsRejected(rstatus, applied);
+  if (!current) {
+    const json last = run.status.value("lastRollback", json::object());
+    const bool ours = !last.value("dryRun", false) && !watched.empty() &&
+                      last.value("fromRevision", "") == watched;
+    run.status["phase"] = ours ? "RolledBack" : "Idle";
+    ready(kube::ConditionStatus::kTrue, ours ? "RolledBack" : "Idle",
+          ours ? "rolled " + run.spec.release + " back from " + Short(watched) + " to " +
+                     Short(last.value("toRevision", "")) + ": " + last.value("reason", "")
+               : "no newly applied revision of " + run.spec.release + " to watch");
+    return kube::ReconcileResult::Done();
+  }
+
+  auto applied_at = TimeOf(newest, "appliedAt");
+  if (applied != watched) {
+    // A new revision: a new window, new timers.
+    run.status["watchedRevision"] = applied;
+    if (applied_at) run.status["watchStartedAt"] = FormatRfc3339(*applied_at);
+    run.status["metrics"] = json::array();
+  }
+  run.watched = applied;
+  for (const json& m : run.status.value("metrics", json::array())) {
+    run.states.push_back(MetricState::FromJson(m, run.spec));
+  }
+
+  const WindowVerdict window = CheckWindow(run.spec, applied_at.value_or(run.now), run.now);
+  if (!window.inside) {
+    run.status["phase"] = "Idle";
+    ready(kube::ConditionStatus::kTrue, "WindowClosed",
+          "revision " + Short(applied) + " has run past the window (" +
+              FormatDuration(run.spec.window) + "); waiting for the next revision");
+    return kube::ReconcileResult::Done();  // the next revision wakes it
+  }
+
+  // An alert recorded by /hooks/alertmanager (on any replica) and not handled yet.
+  if (std::string alert = kube::MetaAnnotation(run.policy, api::kAlertAnnotation); !alert.empty()) {
+    json a = json::parse(alert, nullptr, false);
+    const std::string id = a.is_object() ? a.value("id", "") : "";
+    if (!id.empty() && id != run.status.value("lastHandledAlert", "")) {
+      run.status["lastHandledAlert"] = id;
+      const std::string alertname = a.value("alertname", "alert");
+      const std::string reason =
+          "Alertmanager alert " + alertname + " firing since " + a.value("startsAt", "?");
+      if (Status s = Act(run, "alertmanager/" + alertname, reason, ""); !s.ok()) return s;
+    }
+  }
+
+  // Evaluate when due.
+  if (!run.spec.metrics.empty() && NextEvaluation(run.states, run.spec, run.now) <= run.now) {
+    EvaluateMetrics(run);
+  }
+  json metrics = json::array();
+  bool breaching = false;
+  for (const MetricState& s : run.states) {
+    metrics.push_back(s.ToJson());
+    breaching = breaching || s.breaching_since.has_value();
+  }
+  run.status["metrics"] = metrics;
+
+  const std::string phase = run.status.value("phase", "");
+  if (phase != "RolledBack" ||
+      run.status.value("lastRollback", json::object()).value("fromRevision", "") != run.watched) {
+    run.status["phase"] = breaching ? "Breaching" : "Watching";
+  }
+  // A metric that fires asks for the rollback (Act does it once per revision).
+  for (const MetricSpec& metric : run.spec.metrics) {
+    auto it = std::find_if(run.states.begin(), run.states.end(),
+                           [&](const MetricState& s) { return s.name == metric.name; });
+    if (it == run.states.end() || !Fires(*it, metric, run.now)) continue;
+    if (Status s = Act(run, metric.name, DescribeBreach(*it, metric), it->value); !s.ok()) {
+      return s;
+    }
+    break;
+  }
+
+  // Ready says whether the checks can be evaluated; a blocked rollback set its own reason.
+  const json* cond = kube::FindCondition(conditions, "Ready");
+  const std::string reason = cond ? cond->value("reason", "") : "";
+  const bool blocked =
+      reason == "ReleaseSuspended" || reason == "NoRollbackTarget" || reason == "CoolingDown";
+  if (!blocked || run.status.value("phase", "") == "RolledBack") {
+    std::string failing;
+    for (const MetricState& s : run.states) {
+      if (s.state == "Error") {
+        failing += (failing.empty() ? "" : "; ") + s.name + ": " + s.last_error;
+      }
+    }
+    if (!failing.empty()) {
+      ready(kube::ConditionStatus::kFalse, "QueryFailed", failing);
+    } else if (run.status.value("phase", "") != "RolledBack") {
+      ready(kube::ConditionStatus::kTrue, "Watching",
+            "watching revision " + Short(run.watched) + " of " + run.spec.release +
+                (window.end ? " until " + FormatRfc3339(*window.end) : ""));
+    }
+  }
+
+  if (run.spec.metrics.empty()) {
+    if (window.end) return kube::ReconcileResult::After(Until(*window.end, run.now));
+    return kube::ReconcileResult::Done();  // alerts wake it
+  }
+  Time next = NextEvaluation(run.states, run.spec, run.now);
+  if (window.end) next = std::min(next, *window.end);
+  return kube::ReconcileResult::After(Until(next, run.now));
+}
+
+void RollbackPolicyReconciler::EvaluateMetrics(Run& run) {
+  const json rspec = run.release.value("spec", json::object());
+  std::string target_ns = rspec.value("targetNamespace", "");
+  if (target_ns.empty()) target_ns = run.ns;
+  const QueryVars vars = {{"namespace", run.ns},
+                          {"release", run.spec.release},
+                          {"targetNamespace", target_ns},
+                          {"revision", run.watched},
+                          {"revisionShort", Short(run.watched)}};
+  auto client = PromClient(run);
+  std::vector<MetricState> next;
+  for (const MetricSpec& metric : run.spec.metrics) {
+    MetricState previous;
+    for (const MetricState& s : run.states) {
+      if (s.name == metric.name) previous = s;
+    }
+    Observation seen;
+    if (!client.ok()) {
+      seen = Observation::Error(client.status().message());
+    } else if (auto query = ExpandQuery(metric.query, vars); !query.ok()) {
+      seen = Observation::Error(query.status().message());
+    } else {
+      auto answer = (*client)->Query(*query);
+      auto value = answer.ok() ? prom::ReduceToSingleValue(*answer)
+                               : Result<prom::SingleValue>(answer.status());
+      if (!value.ok()) {
+        seen = Observation::Error(value.status().message());
+      } else if (value->no_data) {
+        seen = Observation::NoData(value->text);
+      } else {
+        seen = Observation::Value(value->value, value->text);
+      }
+    }
+    MetricState state = Evaluate(previous, metric, seen, run.spec, run.now);
+    static const std::map<std::string, std::string> kResult = {{"Passing", "passing"},
+                                                               {"Breaching", "breaching"},
+                                                               {"NoData", "nodata"},
+                                                               {"Error", "error"}};
+    metrics_.ObserveEvaluation(run.ns, run.name, kResult.at(state.state));
+    metrics_.SetValue(run.ns, run.name, metric.name,
+                      seen.kind == Observation::Kind::kValue ? seen.value : std::nan(""));
+    if (state.state == "Error" && state.consecutive_errors == 1) {
+      events_.Emit(run.policy, "Warning", "QueryFailed", "Evaluate",
+                   metric.name + ": " + state.last_error);
+    }
+    if (state.breaching_since && !previous.breaching_since) {
+      events_.Emit(run.policy, "Normal", "Breaching", "Evaluate",
+                   DescribeBreach(state, metric) + " (revision " + Short(run.watched) + ")");
+    }
+    next.push_back(std::move(state));
+  }
+  run.states = std::move(next);
+}
+
+Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
+                                     const std::string& reason, const std::string& value) {
+  json last = run.status.value("lastRollback", json::object());
+  if (last.value("fromRevision", "") == run.watched) return Status::Ok();  // once per revision
+  const json rstatus = run.release.value("status", json::object());
+  const std::string target = release::DefaultRollbackTarget(rstatus);
+  const std::string what = run.spec.release + " from " + Short(run.watched) + " to " +
+                           (target.empty() ? "?" : Short(target)) + ": " + reason;
+  json record = {{"at", FormatRfc3339(run.now)},
+                 {"fromRevision", run.watched},
+                 {"toRevision", target},
+                 {"trigger", trigger.substr(0, 1000)},
+                 {"reason", reason.substr(0, 4000)}};
+  if (!value.empty()) record["value"] = value.substr(0, 64);
+
+  if (run.spec.dry_run) {
+    record["dryRun"] = true;
+    run.status["lastRollback"] = record;
+    events_.Emit(run.policy, "Warning", "WouldRollBack", "Rollback",
+                 "dry run: would roll back " + what);
+    Notify(run, "WouldRollBack", "warning", "dry run: would roll back " + what);
+    return Status::Ok();
+  }
+  if (run.release.value("spec", json::object()).value("suspend", false)) {
+    Blocked(run, "ReleaseSuspended",
+            "would roll back " + what + ", but Release " + run.spec.release + " is suspended");
+    return Status::Ok();
+  }
+  if (target.empty()) {
+    Blocked(run, "NoRollbackTarget",
+            "would roll back " + run.spec.release + " from " + Short(run.watched) + " (" + reason +
+                "), but no earlier revision became healthy");
+    return Status::Ok();
+  }
+  if (auto at = TimeOf(last, "at"); at && !last.value("dryRun", false)) {
+    const Time until = *at + std::chrono::duration_cast<Time::duration>(run.spec.cooldown);
+    if (run.now < until) {
+      Blocked(run, "CoolingDown",
+              "would roll back " + what + ", but the last rollback was at " + FormatRfc3339(*at) +
+                  " (cooldown " + FormatDuration(run.spec.cooldown) + " until " +
+                  FormatRfc3339(until) + ")");
+      return Status::Ok();
+    }
+  }
+
+  // The authoritative Release: is the bad revision still what runs, and is no other rollback
+  // on its way? The request is written on that version only (a conflict retries from here).
+  auto fresh = client_.Get(api::kGroupVersion, "Release", run.ns, run.spec.release);
+  if (!fresh.ok()) return fresh.status();
+  const json fstatus = fresh->value("status", json::object());
+  const std::string id = RequestId(run.ns, run.name, run.watched);
+  const std::string pending = kube::MetaAnnotation(*fresh, api::kRollbackAnnotation);
+  auto request_in_annotation = release::RollbackRequest::Parse(pending);
+  const bool ours_pending = request_in_annotation.ok() && request_in_annotation->id == id;
+  if (!ours_pending) {
+    const bool other_pending =
+        request_in_annotation.ok() &&
+        request_in_annotation->id != fstatus.value("lastHandledRollback", "");
+    if (fstatus.value("lastAppliedRevision", "") != run.watched ||
+        IsRejected(fstatus, run.watched) || other_pending) {
+      events_.Emit(run.policy, "Normal", "AlreadyRolledBack", "Rollback",
+                   "revision " + Short(run.watched) + " of " + run.spec.release +
+                       " is already being rolled back or no longer runs; nothing to do (" + reason +
+                       ")");
+      return Status::Ok();
+    }
+    release::RollbackRequest request;
+    request.id = id;
+    request.to = target;
+    request.from = run.watched;
+    request.git_revert = run.spec.git_revert;
+    request.reason = reason;
+    request.by = std::string(kKind) + "/" + run.name;
+    request.trigger = trigger.rfind("alertmanager/", 0) == 0 ? "alertmanager" : "metric";
+    json patch = {{"metadata",
+                   {{"resourceVersion", kube::MetaString(*fresh, "resourceVersion")},
+                    {"annotations", {{api::kRollbackAnnotation, request.ToAnnotation()}}}}}};
+    auto patched = client_.Patch(api::kGroupVersion, "Release", run.ns, run.spec.release,
+                                 kube::PatchType::kMerge, patch.dump());
+    if (!patched.ok()) return patched.status();
+  }
+  record["id"] = id;
+  run.status["lastRollback"] = record;
+  run.status["phase"] = "RolledBack";
+  spdlog::info("rollbackpolicy {}: rolling back {}", run.key, what);
+  events_.Emit(run.policy, "Warning", "RolledBack", "Rollback", "rolling back " + what);
+  Notify(run, "RolledBack", "warning",
+         "RollbackPolicy " + run.ns + "/" + run.name + " rolled back " + what);
+  return Status::Ok();
+}
+
+void RollbackPolicyReconciler::Blocked(Run& run, const std::string& reason,
+                                       const std::string& message) {
+  auto changed = kube::SetCondition(run.status["conditions"],
+                                    {"Ready", kube::ConditionStatus::kFalse, reason, message},
+                                    run.generation, run.now);
+  if (changed.ok() && *changed) {
+    events_.Emit(run.policy, "Warning", "RollbackBlocked", "Rollback", message);
+  }
+}
+
+void RollbackPolicyReconciler::Notify(Run& run, const std::string& event,
+                                      const std::string& severity, const std::string& text) {
+  if (!run.spec.notify.is_array() || run.spec.notify.empty()) return;
+  auto targets = notify::ResolveTargets(client_, run.ns, run.spec.notify);
+  if (!targets.ok()) {
+    events_.Emit(run.policy, "Warning", "NotifyFailed", "Notify", targets.status().message());
+    return;
+  }
+  notify::Message message;
+  message.event = event;
+  message.severity = severity;
+  message.kind = kKind;
+  message.ns = run.ns;
+  message.name = run.name;
+  message.text = text;
+  message.details = run.status.value("lastRollback", json::object());
+  message.details["release"] = run.spec.release;
+  notifier_.Send(std::move(*targets), std::move(message));
+}
+
+Result<std::shared_ptr<prom::Client>> RollbackPolicyReconciler::PromClient(Run& run) {
+  prom::ClientOptions o;
+  o.url = run.spec.prometheus_url;
+  o.timeout = std::chrono::duration_cast<milliseconds>(run.spec.prometheus_timeout);
+  if (!run.spec.prometheus_secret.empty()) {
+    const std::string what =
+        "Secret " + run.ns + "/" + run.spec.prometheus_secret + " (spec.prometheus.secretRef)";
+    auto secret = client_.Get("v1", "Secret", run.ns, run.spec.prometheus_secret);
+    if (!secret.ok()) {
+      if (secret.status().code() == Code::kNotFound) {
+        return Status(Code::kNotFound, what + " not found");
+      }
+      return Status(secret.status().code(),
+                    "cannot read " + what + ": " + secret.status().message());
+    }
+    for (auto [key, out] : {std::pair{"token", &o.bearer_token}, std::pair{"username", &o.username},
+                            std::pair{"password", &o.password}, std::pair{"ca.crt", &o.ca_pem}}) {
+      auto v = kube::SecretValue(*secret, key, what);
+      if (!v.ok()) return v.status();
+      *out = *v;
+    }
+    if (o.bearer_token.empty() && o.username.empty() && o.ca_pem.empty()) {
+      return Status(Code::kInvalidArgument,
+                    what + " has none of the keys token, username/password or ca.crt");
+    }
+  }
+  const std::string cache_key =
+      o.url + "\n" +
+      Sha256Hex(o.bearer_token + "\n" + o.username + "\n" + o.password + "\n" + o.ca_pem) + "\n" +
+      std::to_string(o.timeout.count());
+  std::lock_guard lock(mu_);
+  if (auto it = prom_clients_.find(cache_key); it != prom_clients_.end()) return it->second;
+  auto made = options_.new_prom_client(o);
+  if (!made.ok()) return made.status();
+  std::shared_ptr<prom::Client> shared = std::move(*made);
+  prom_clients_[cache_key] = shared;
+  return shared;
+}
+
+Status RollbackPolicyReconciler::WriteStatus(Run& run) {
+  run.status["observedGeneration"] = run.generation;
+  if (run.status == run.server_status) return Status::Ok();
+  json object = run.policy;
+  object["status"] = run.status;
+  object["metadata"]["resourceVersion"] = run.server_version;
+  auto updated = client_.UpdateStatus(object, {.drop_managed_fields = true});
+  if (!updated.ok()) {
+    // A conflict (an alert annotation landed meanwhile) retries from a fresh read; the rollback
+    // request, if one was made, carries a deterministic id, so it is not made twice.
+    spdlog::debug("rollbackpolicy {}: status update failed: {}", run.key,
+                  updated.status().ToString());
+    return updated.status();
+  }
+  auto written = std::make_shared<Written>();
+  written->version_before = run.server_version;
+  written->version_after = kube::MetaString(*updated, "resourceVersion");
+  written->status = updated->value("status", json::object());
+  std::lock_guard lock(mu_);
+  written_[run.key] = std::move(written);
+  return Status::Ok();
+}
+
+std::vector<std::string> PoliciesGuarding(const json& release,
+                                          const std::vector<kube::ObjectPtr>& policies) {
+  const std::string ns = kube::MetaString(release, "namespace");
+  const std::string name = kube::MetaString(release, "name");
+  std::vector<std::string> keys;
+  for (const auto& p : policies) {
+    if (kube::MetaString(*p, "namespace") != ns) continue;
+    const json spec = p->value("spec", json::object());
+    if (spec.value("releaseRef", json::object()).value("name", "") == name) {
+      keys.push_back(KeyOf(ns, kube::MetaString(*p, "name")));
+    }
+  }
+  return keys;
+}
+
+webhook::AlertPolicyLookup AlertPolicyLookupFor(
+    kube::Client client, std::function<kube::ObjectPtr(const std::string&)> cached_policy) {
+  return [client = std::move(client), cached_policy = std::move(cached_policy)](
+             const std::string& ns, const std::string& name) -> Result<webhook::AlertPolicy> {
+    const Status unknown(Code::kNotFound,
+                         "no RollbackPolicy " + ns + "/" + name + " with spec.alertmanager");
+    kube::ObjectPtr policy = cached_policy(KeyOf(ns, name));
+    if (!policy) return unknown;
+    auto spec = PolicySpec::Parse(*policy);
+    if (!spec.ok() || !spec->alertmanager) return unknown;
+    auto secret = client.Get("v1", "Secret", ns, spec->alert_token_secret);
+    if (!secret.ok()) {
+      spdlog::warn("alertmanager receiver: cannot read Secret {}/{} of RollbackPolicy {}: {}", ns,
+                   spec->alert_token_secret, name, secret.status().ToString());
+      return unknown;
+    }
+    auto token = kube::SecretValue(*secret, spec->alert_token_key, "Secret");
+    if (!token.ok() || token->empty()) return unknown;
+    return webhook::AlertPolicy{.token = *token, .match_labels = spec->match_labels};
+  };
+}
+
+}  // namespace flywheel::rollback
