@@ -43,4 +43,7 @@ Command RollbackCommand();
 Command SyncCommand();
 Command HistoryCommand();
 
+// `flywheel status <release>`: a Release and the RollbackPolicies watching it.
+Command StatusCommand();
+
 }  // namespace flywheel::cli

@@ -16,7 +16,6 @@
 #include "flywheel/prom/client.h"
 #include "flywheel/rollback/metrics.h"
 #include "flywheel/rollback/spec.h"
-#include "flywheel/webhook/alertmanager.h"
 
 namespace flywheel::rollback {
 
@@ -75,15 +74,5 @@ class RollbackPolicyReconciler : public kube::Reconciler {
   std::map<std::string, std::shared_ptr<Written>> written_;  // last status written, by policy
   std::map<std::string, std::shared_ptr<prom::Client>> prom_clients_;  // by URL + credentials
 };
-
-// The keys ("namespace/name") of the policies among `policies` that guard `release`.
-std::vector<std::string> PoliciesGuarding(const nlohmann::json& release,
-                                          const std::vector<kube::ObjectPtr>& policies);
-
-// What /hooks/alertmanager needs to know about a policy: its token (read from its Secret at
-// each request, so a rotated token works at once) and matchLabels. Unknown policies, policies
-// without spec.alertmanager and unreadable Secrets are all kNotFound to the caller (401).
-webhook::AlertPolicyLookup AlertPolicyLookupFor(
-    kube::Client client, std::function<kube::ObjectPtr(const std::string&)> cached_policy);
 
 }  // namespace flywheel::rollback
