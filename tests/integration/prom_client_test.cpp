@@ -182,6 +182,44 @@ TEST(PromClientPrefixTest, QueriesUnderTheRoutePrefix) {
   EXPECT_EQ(result.status().code(), Code::kNotFound) << result.status().ToString();
 }
 
+TEST(PromClientTlsTest, VerifiesTheCertificateAndSendsBasicAuth) {
+  Prometheus prometheus({.backfill_openmetrics = Backfill(),
+                         .tls = true,
+                         .basic_auth_user = "alice",
+                         .basic_auth_password = "s3cr3t pass"});
+  ASSERT_EQ(prometheus.url().rfind("https://", 0), 0u) << prometheus.url();
+  ClientOptions options{.url = prometheus.url(),
+                        .username = "alice",
+                        .password = "s3cr3t pass",
+                        .ca_pem = prometheus.ca_pem()};
+  auto client = NewClient(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto result = (*client)->Query("scalar(single)", kQueryTime);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->samples.at(0).text, "0.0731");
+
+  // A wrong password: Unauthenticated, and no password in the message.
+  options.password = "wrong password";
+  auto wrong = NewClient(options);
+  ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
+  auto denied = (*wrong)->Query("scalar(single)", kQueryTime);
+  EXPECT_EQ(denied.status().code(), Code::kUnauthenticated) << denied.status().ToString();
+  EXPECT_EQ(denied.status().message().find("password"), std::string::npos)
+      << denied.status().message();
+
+  // Without the CA the certificate is not trusted: verified by default, Unavailable.
+  options.password = "s3cr3t pass";
+  options.ca_pem = "";
+  auto untrusting = NewClient(options);
+  ASSERT_TRUE(untrusting.ok()) << untrusting.status().ToString();
+  auto refused = (*untrusting)->Query("scalar(single)", kQueryTime);
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("certificate verify failed"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("s3cr3t"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST(PromClientLiveTest, ErrorRatioQuerySeesTheExportersRatio) {
   testing::TestExporter exporter(/*requests_per_second=*/200, /*error_ratio=*/0.2, "A");
   Prometheus prometheus({.scrape_targets = {exporter.target()}, .scrape_interval = 1s});

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "flywheel/common/base64.h"
+#include "flywheel/http/client.h"
 #include "net.h"
 
 namespace flywheel::testing {
@@ -41,15 +43,47 @@ std::string ConfigYaml(const PrometheusOptions& options) {
   return yaml;
 }
 
+// Runs a program; its stdout, or a runtime_error with its output when it fails.
+std::string Run(const std::vector<std::string>& argv) {
+  ProcessResult r = RunProcess(argv);
+  if (r.exit_code != 0) {
+    throw std::runtime_error("`" + argv[0] + " " + argv[1] + "` exited " +
+                             std::to_string(r.exit_code) + ":\n" + r.err + r.out);
+  }
+  return r.out;
+}
+
+std::string Read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A bcrypt hash of `password` (what Prometheus' basic_auth_users holds).
+std::string Bcrypt(const std::string& password) {
+  std::string hash =
+      Run({"perl", "-e", "print crypt($ARGV[0], '$2b$05$flywheeltestsaltsaltsu')", password});
+  if (hash.rfind("$2b$", 0) != 0) throw std::runtime_error("perl's crypt() made no bcrypt hash");
+  return hash;
+}
+
+// --web.config.file: TLS with the cert and key in `dir`, basic auth.
+std::string WebConfigYaml(const PrometheusOptions& options, const fs::path& dir) {
+  std::string yaml;
+  if (options.tls) {
+    yaml += "tls_server_config:\n  cert_file: " + (dir / "tls.crt").string() +
+            "\n  key_file: " + (dir / "tls.key").string() + "\n";
+  }
+  if (!options.basic_auth_user.empty()) {
+    yaml += "basic_auth_users:\n  " + options.basic_auth_user + ": '" +
+            Bcrypt(options.basic_auth_password) + "'\n";
+  }
+  return yaml;
+}
+
 void Backfill(const std::string& openmetrics, const fs::path& dir, const std::string& data_dir) {
   const fs::path input = dir / "backfill.om";
   Write(input, openmetrics);
-  ProcessResult r = RunProcess(
-      {"promtool", "tsdb", "create-blocks-from", "openmetrics", input.string(), data_dir});
-  if (r.exit_code != 0) {
-    throw std::runtime_error("promtool tsdb create-blocks-from openmetrics exited " +
-                             std::to_string(r.exit_code) + ":\n" + r.err + r.out);
-  }
+  Run({"promtool", "tsdb", "create-blocks-from", "openmetrics", input.string(), data_dir});
 }
 
 }  // namespace
@@ -61,6 +95,13 @@ Prometheus::Prometheus(PrometheusOptions options) : options_(std::move(options))
   data_dir_ = dir_ + "/data";
   try {
     Write(fs::path(dir_) / "prometheus.yml", ConfigYaml(options_));
+    if (options_.tls) {
+      Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days",
+           "2", "-keyout", dir_ + "/tls.key", "-out", dir_ + "/tls.crt"});
+      ca_pem_ = Read(fs::path(dir_) / "tls.crt");
+    }
+    Write(fs::path(dir_) / "web.yml", WebConfigYaml(options_, dir_));
     if (!options_.backfill_openmetrics.empty()) {
       Backfill(options_.backfill_openmetrics, dir_, data_dir_);
     }
@@ -85,13 +126,17 @@ Prometheus::~Prometheus() {
 }
 
 std::string Prometheus::url() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + options_.route_prefix;
+  return std::string(options_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+         options_.route_prefix;
 }
 
 bool Prometheus::Launch() {
-  std::vector<std::string> argv = {
-      "prometheus", "--config.file=" + dir_ + "/prometheus.yml", "--storage.tsdb.path=" + data_dir_,
-      "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
+  std::vector<std::string> argv = {"prometheus",
+                                   "--config.file=" + dir_ + "/prometheus.yml",
+                                   "--web.config.file=" + dir_ + "/web.yml",
+                                   "--storage.tsdb.path=" + data_dir_,
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                   "--log.level=warn"};
   if (!options_.route_prefix.empty()) {
     argv.push_back("--web.route-prefix=" + options_.route_prefix);
     argv.push_back("--web.external-url=" + url());
@@ -100,12 +145,28 @@ bool Prometheus::Launch() {
   const auto deadline = std::chrono::steady_clock::now() + kReadyLimit;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->Running()) return false;
-    if (LoopbackGet(port_, options_.route_prefix + "/-/ready").rfind("200 ", 0) == 0) return true;
+    if (Ready()) return true;
     std::this_thread::sleep_for(100ms);
   }
   throw std::runtime_error("prometheus was not ready after " +
                            std::to_string(std::chrono::seconds(kReadyLimit).count()) + " s:\n" +
                            Log());
+}
+
+bool Prometheus::Ready() const {
+  http::ClientOptions client_options;
+  client_options.base_url = url().substr(0, url().size() - options_.route_prefix.size());
+  client_options.tls.ca_pem = ca_pem_;
+  auto client = http::NewClient(client_options);
+  if (!client.ok()) return false;
+  http::Request request{.target = options_.route_prefix + "/-/ready", .timeout = 5s};
+  if (!options_.basic_auth_user.empty()) {
+    request.headers.emplace_back(
+        "Authorization",
+        "Basic " + Base64Encode(options_.basic_auth_user + ":" + options_.basic_auth_password));
+  }
+  auto response = (*client)->Send(request);
+  return response.ok() && response->status == 200;
 }
 
 void Prometheus::Stop() {
@@ -128,9 +189,6 @@ void Prometheus::Start() {
 
 bool Prometheus::Running() { return process_ != nullptr && process_->Running(); }
 
-std::string Prometheus::Log() const {
-  std::ifstream in(dir_ + "/prometheus.log");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+std::string Prometheus::Log() const { return Read(fs::path(dir_) / "prometheus.log"); }
 
 }  // namespace flywheel::testing

@@ -22,6 +22,13 @@ struct PrometheusOptions {
   // `promtool tsdb create-blocks-from openmetrics` before the first start: exact series for
   // deterministic queries. Keep the timestamps within the last few days (retention is 15 d).
   std::string backfill_openmetrics;
+  // Serve HTTPS with a self-signed certificate for 127.0.0.1 made at start (Prometheus::ca_pem()
+  // is the CA to trust), through --web.config.file.
+  bool tls = false;
+  // Require HTTP basic auth with this user and password (--web.config.file; the bcrypt hash is
+  // made with perl's crypt(), i.e. libxcrypt). "" = no auth.
+  std::string basic_auth_user;
+  std::string basic_auth_password;
 };
 
 // Debian's `prometheus` on a free loopback port, with its own temporary data dir and a config
@@ -35,9 +42,11 @@ class Prometheus {
   Prometheus(const Prometheus&) = delete;
   Prometheus& operator=(const Prometheus&) = delete;
 
-  // http://127.0.0.1:<port><route_prefix>: what a prom::Client is given.
+  // http(s)://127.0.0.1:<port><route_prefix>: what a prom::Client is given.
   std::string url() const;
   int port() const { return port_; }
+  // The certificate it serves (self-signed: also the CA to trust) when options.tls; else "".
+  const std::string& ca_pem() const { return ca_pem_; }
   const std::string& data_dir() const { return data_dir_; }
 
   // Stops it (SIGTERM, then SIGKILL after 10 s) and waits for its PID: connections to the port
@@ -55,11 +64,14 @@ class Prometheus {
   // Spawns Prometheus on port_ and waits until it is ready; false when it exits first (the port
   // was taken meanwhile); throws when it neither exits nor gets ready in time.
   bool Launch();
+  // Whether GET <prefix>/-/ready answers 200 (over TLS and with basic auth when configured).
+  bool Ready() const;
 
   PrometheusOptions options_;
   std::string dir_;       // the temporary dir: config, log, data
   std::string data_dir_;  // dir_/data
   int port_ = 0;
+  std::string ca_pem_;
   std::unique_ptr<BackgroundProcess> process_;
 };
 
