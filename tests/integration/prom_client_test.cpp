@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "flywheel/prom/client.h"
+#include "prom/expect_single_value.h"
 #include "support/eventually.h"
 #include "support/prometheus.h"
 #include "support/test_exporter.h"
@@ -116,15 +117,7 @@ TEST_F(PromClientBackfilledTest, AnswersEveryShape) {
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     EXPECT_EQ(result->type, c.type);
     EXPECT_TRUE(result->warnings.empty());
-    auto value = ReduceToSingleValue(*result);
-    ASSERT_EQ(value.status().code(), c.code) << value.status().ToString();
-    if (value.ok()) {
-      EXPECT_EQ(value->no_data, c.no_data);
-      EXPECT_EQ(value->text, c.text);
-    } else {
-      EXPECT_NE(value.status().message().find(c.text), std::string::npos)
-          << value.status().message();
-    }
+    ExpectSingleValue(*result, c.code, c.no_data, c.text);
   }
 }
 
@@ -192,27 +185,26 @@ TEST(PromClientTlsTest, VerifiesTheCertificateAndSendsBasicAuth) {
                         .username = "alice",
                         .password = "s3cr3t pass",
                         .ca_pem = prometheus.ca_pem()};
-  auto client = NewClient(options);
-  ASSERT_TRUE(client.ok()) << client.status().ToString();
-  auto result = (*client)->Query("scalar(single)", kQueryTime);
+  auto query = [](const ClientOptions& with) -> Result<QueryResult> {
+    auto client = NewClient(with);
+    if (!client.ok()) return client.status();
+    return (*client)->Query("scalar(single)", kQueryTime);
+  };
+  auto result = query(options);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->samples.at(0).text, "0.0731");
 
   // A wrong password: Unauthenticated, and no password in the message.
   options.password = "wrong password";
-  auto wrong = NewClient(options);
-  ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
-  auto denied = (*wrong)->Query("scalar(single)", kQueryTime);
+  auto denied = query(options);
   EXPECT_EQ(denied.status().code(), Code::kUnauthenticated) << denied.status().ToString();
-  EXPECT_EQ(denied.status().message().find("password"), std::string::npos)
+  EXPECT_EQ(denied.status().message().find("wrong password"), std::string::npos)
       << denied.status().message();
 
   // Without the CA the certificate is not trusted: verified by default, Unavailable.
   options.password = "s3cr3t pass";
   options.ca_pem = "";
-  auto untrusting = NewClient(options);
-  ASSERT_TRUE(untrusting.ok()) << untrusting.status().ToString();
-  auto refused = (*untrusting)->Query("scalar(single)", kQueryTime);
+  auto refused = query(options);
   EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
   EXPECT_NE(refused.status().message().find("certificate verify failed"), std::string::npos)
       << refused.status().message();
