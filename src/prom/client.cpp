@@ -102,7 +102,8 @@ class HttpPromClient final : public Client {
     if (!options_.bearer_token.empty()) {
       authorization_ = "Bearer " + options_.bearer_token;
     } else if (!options_.username.empty()) {
-      authorization_ = "Basic " + Base64Encode(options_.username + ":" + options_.password);
+      basic_credentials_ = Base64Encode(options_.username + ":" + options_.password);
+      authorization_ = "Basic " + basic_credentials_;
     }
   }
 
@@ -137,7 +138,7 @@ class HttpPromClient final : public Client {
   // echoing proxy): what Prometheus says ends up in messages, conditions and logs.
   std::string Redact(std::string body) const {
     for (const std::string* secret :
-         {&options_.bearer_token, &options_.password, &authorization_}) {
+         {&options_.bearer_token, &options_.password, &basic_credentials_}) {
       if (secret->empty()) continue;
       for (size_t at = body.find(*secret); at != std::string::npos; at = body.find(*secret, at)) {
         body.replace(at, secret->size(), kRedacted);
@@ -148,9 +149,10 @@ class HttpPromClient final : public Client {
   }
 
   const ClientOptions options_;
-  const std::string target_;  // <prefix>/api/v1/query
-  const std::string server_;  // "Prometheus at <url>", for messages
-  std::string authorization_;
+  const std::string target_;       // <prefix>/api/v1/query
+  const std::string server_;       // "Prometheus at <url>", for messages
+  std::string basic_credentials_;  // base64(username:password), when basic auth
+  std::string authorization_;      // the Authorization header, "" for none
   std::unique_ptr<http::Client> http_;
 };
 
