@@ -50,10 +50,12 @@ struct QueryResult {
 // - 422 errorType execution (the query failed to run)   -> kFailedPrecondition
 // - 503 / 5xx, connection refused or reset, TLS failure -> kUnavailable
 // - 401 / 403                                            -> kUnauthenticated / kPermissionDenied
-// - the timeout passing, 504                             -> kDeadlineExceeded
-// - an answer that is not the API's JSON                 -> kInternal
-// The message carries Prometheus' own `errorType: error` verbatim when it sent one, never a
-// credential. Safe to use from many threads at once.
+// - 404 (no API under that URL) / 429 (throttled)       -> kNotFound / kResourceExhausted
+// - the timeout passing, 504, errorType timeout (503)    -> kDeadlineExceeded
+// - a 2xx answer that is not the API's JSON              -> kInternal
+// The message carries Prometheus' own `errorType: error` verbatim when it sent one (or the start
+// of a body that is not JSON), never a credential: one the server repeats is replaced by
+// <redacted>. Safe to use from many threads at once.
 class Client {
  public:
   virtual ~Client() = default;
