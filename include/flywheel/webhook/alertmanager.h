@@ -59,9 +59,12 @@ http::Handler AlertmanagerWebhookHandler(AlertmanagerWebhookOptions options,
 
 // The `on_alert` of AlertmanagerWebhookHandler: records the alert on the RollbackPolicy as the
 // annotation api::kAlertAnnotation (JSON {"id", "fingerprint", "startsAt", "alertname",
-// "labels", "receivedAt"}), so the leader acts on it whichever replica received it (the same
-// alert written by two replicas is the same value). Patches run on a background thread owned
-// by the returned handler (at most 1000 queued; beyond, dropped and logged).
+// "labels", "receivedAt"}; receivedAt is RFC 3339 UTC, when on_alert was called), with a JSON
+// merge patch of metadata.annotations, so the leader acts on it whichever replica received it
+// (the same alert written by two replicas carries the same id; only receivedAt may differ).
+// Patches run on a background thread owned by the returned handler (at most 1000 queued;
+// beyond, dropped and logged). A patch that still fails after the kube client's retries is
+// logged and lost: a redelivery of the same alert is a duplicate to the receiver.
 std::function<void(const MatchedAlert&)> AlertDispatcher(kube::Client client);
 
 }  // namespace flywheel::webhook
