@@ -173,14 +173,7 @@ struct Receiver {
 };
 
 ServerResponse Receiver::Handle(const ServerRequest& req) {
-  if (req.method != "POST") {
-    ServerResponse r = Text(405, "method " + req.method + " not allowed; webhooks use POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
-  if (req.body.size() > options.max_body_bytes) {
-    return Text(413, "body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-  }
+  if (auto refused = RefuseNonPost(req, options.max_body_bytes)) return *refused;
   auto target = PolicyOf(req.path);
   if (!target) {
     return Text(404, "not found: the Alertmanager receiver is " + std::string(kPrefix) +

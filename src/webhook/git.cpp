@@ -183,14 +183,7 @@ struct Receiver {
 
 ServerResponse Receiver::Handle(const ServerRequest& req) {
   if (options.secret.empty()) return Text(404, "git webhook receiver is not configured");
-  if (req.method != "POST") {
-    ServerResponse r = Text(405, "method " + req.method + " not allowed; webhooks use POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
-  if (req.body.size() > options.max_body_bytes) {
-    return Text(413, "body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-  }
+  if (auto refused = RefuseNonPost(req, options.max_body_bytes)) return *refused;
   const auto& h = req.headers;
   auto reject = [&req](const std::string& why) {
     spdlog::warn("git webhook from {} rejected: {}", req.remote, why);

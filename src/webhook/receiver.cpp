@@ -28,6 +28,19 @@ http::ServerResponse Text(int status, std::string body) {
   return r;
 }
 
+std::optional<http::ServerResponse> RefuseNonPost(const http::ServerRequest& req,
+                                                  size_t max_body_bytes) {
+  if (req.method != "POST") {
+    http::ServerResponse r = Text(405, "method " + req.method + " not allowed; webhooks use POST");
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  if (req.body.size() > max_body_bytes) {
+    return Text(413, "body larger than " + std::to_string(max_body_bytes) + " bytes");
+  }
+  return std::nullopt;
+}
+
 bool SecretEquals(std::string_view secret, std::string_view given) {
   Digest want = Sha256(secret);
   Digest got = Sha256(given);

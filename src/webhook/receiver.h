@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -16,6 +17,11 @@ namespace flywheel::webhook {
 
 // A plain-text answer: `body` and a newline.
 http::ServerResponse Text(int status, std::string body);
+
+// The answer to a request that is not a POST (405) or whose body is larger than
+// `max_body_bytes` (413); nullopt when it is neither.
+std::optional<http::ServerResponse> RefuseNonPost(const http::ServerRequest& req,
+                                                  size_t max_body_bytes);
 
 // Whether `given` equals `secret`. Both are hashed first, so the constant-time comparison runs
 // on equal lengths and reveals nothing about the secret's length. An empty secret equals
