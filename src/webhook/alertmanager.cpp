@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -225,8 +226,10 @@ ServerResponse Receiver::Dispatch(const std::string& ns, const std::string& poli
       ++duplicate;
       continue;
     }
+    auto alertname = matched.alert.labels.find("alertname");
     spdlog::info("alertmanager webhook: alert {} ({}) for RollbackPolicy {}/{}",
-                 matched.alert.labels["alertname"], matched.id, ns, policy);
+                 alertname == matched.alert.labels.end() ? "(no alertname)" : alertname->second,
+                 matched.id, ns, policy);
     try {
       on_alert(matched);
     } catch (...) {

@@ -212,6 +212,7 @@ TEST_F(AlertmanagerWebhookTest, AlertsThatDoNotCarryEveryMatchLabelAreIgnored) {
   auto alerts = Alerts();
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].alert.fingerprint, "fp4") << "extra labels do not matter";
+  EXPECT_EQ(alerts[0].alert.labels.size(), 3u) << "labels are handed on as sent";
 }
 
 TEST_F(AlertmanagerWebhookTest, ADuplicateDeliveryIsAnsweredButNotHandedOnAgain) {
