@@ -100,6 +100,19 @@ std::string PeerKey(const net::ip::address& address) {
   return net::ip::address_v6(bytes).to_string() + "/64";
 }
 
+// The handler of `path`: its exact route, else the longest prefix route (a key ending in "/")
+// that `path` starts with; nullptr when none.
+const Handler* FindRoute(const std::map<std::string, Handler>& routes, const std::string& path) {
+  if (auto exact = routes.find(path); exact != routes.end()) return &exact->second;
+  for (size_t end = path.rfind('/'); end != std::string::npos;
+       end = end == 0 ? std::string::npos : path.rfind('/', end - 1)) {
+    if (auto prefix = routes.find(path.substr(0, end + 1)); prefix != routes.end()) {
+      return &prefix->second;
+    }
+  }
+  return nullptr;
+}
+
 const std::error_category& HttpErrors() {
   return bhttp::make_error_code(bhttp::error::bad_method).category();
 }
@@ -292,18 +305,17 @@ void Connection::Dispatch() {
   }
   req.body = std::move(msg.body());
   req.remote = remote_;
-  auto route = listener_.routes.find(req.path);
-  if (route == listener_.routes.end()) return Answer(Plain(404, "not found"));
+  const Handler* handler = FindRoute(listener_.routes, req.path);
+  if (handler == nullptr) return Answer(Plain(404, "not found"));
   // The work guard keeps the loop running until the answer is posted back to it.
-  net::post(listener_.workers,
-            [self = shared_from_this(), handler = &route->second, req = std::move(req),
-             work = net::make_work_guard(listener_.io)]() mutable {
-              ServerResponse resp = Call(*handler, req);
-              auto loop = self->socket_.get_executor();
-              net::post(loop, [self = std::move(self), resp = std::move(resp)]() mutable {
-                self->Answer(std::move(resp));
-              });
-            });
+  net::post(listener_.workers, [self = shared_from_this(), handler, req = std::move(req),
+                                work = net::make_work_guard(listener_.io)]() mutable {
+    ServerResponse resp = Call(*handler, req);
+    auto loop = self->socket_.get_executor();
+    net::post(loop, [self = std::move(self), resp = std::move(resp)]() mutable {
+      self->Answer(std::move(resp));
+    });
+  });
 }
 
 void Connection::Answer(ServerResponse r) {

@@ -7,14 +7,12 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <unordered_set>
 
 #include "flywheel/git/url.h"
+#include "receiver.h"
 
 namespace flywheel::webhook {
 
@@ -31,25 +29,11 @@ constexpr std::string_view kGitLabToken = "X-Gitlab-Token";
 // on_push must only queue: the spec wants receivers to answer within a second.
 constexpr auto kSlowPush = std::chrono::seconds(1);
 
-ServerResponse Text(int status, std::string body) {
-  ServerResponse r;
-  r.status = status;
-  r.body = std::move(body) + "\n";
-  return r;
-}
-
 Digest HmacSha256(std::string_view key, std::string_view data) {
   Digest out{};
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
-  return out;
-}
-
-Digest Sha256(std::string_view data) {
-  Digest out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
   return out;
 }
 
@@ -92,49 +76,14 @@ std::optional<std::string> CheckSignature(const ServerRequest& req, std::string_
   return std::nullopt;
 }
 
-// Checks a shared-secret token header. Both sides are hashed first so the constant-time
-// comparison runs on equal lengths and reveals nothing about the secret's length.
+// Checks a shared-secret token header, in constant time.
 std::optional<std::string> CheckToken(const ServerRequest& req, std::string_view header,
                                       const std::string& secret) {
   std::string_view value = FindHeader(req.headers, header);
   if (value.empty()) return "missing " + std::string(header);
-  Digest want = Sha256(secret);
-  Digest got = Sha256(value);
-  if (CRYPTO_memcmp(want.data(), got.data(), want.size()) != 0) return "token mismatch";
+  if (!SecretEquals(secret, value)) return "token mismatch";
   return std::nullopt;
 }
-
-// The delivery IDs seen last, oldest first, so a replayed delivery is answered but not acted on.
-class DeliveryLog {
- public:
-  explicit DeliveryLog(size_t capacity) : capacity_(capacity) {}
-
-  // Remembers `id`; false when it is already remembered.
-  bool Insert(const std::string& id) {
-    if (capacity_ == 0 || id.empty()) return true;
-    std::lock_guard lock(mu_);
-    if (!seen_.insert(id).second) return false;
-    order_.push_back(id);
-    if (order_.size() > capacity_) {
-      seen_.erase(order_.front());
-      order_.pop_front();
-    }
-    return true;
-  }
-
-  void Forget(const std::string& id) {
-    if (capacity_ == 0 || id.empty()) return;
-    std::lock_guard lock(mu_);
-    if (seen_.erase(id) == 0) return;
-    std::erase(order_, id);
-  }
-
- private:
-  const size_t capacity_;
-  std::mutex mu_;
-  std::deque<std::string> order_;
-  std::unordered_set<std::string> seen_;
-};
 
 std::string UrlDecode(std::string_view s) {
   std::string out;
@@ -234,14 +183,7 @@ struct Receiver {
 
 ServerResponse Receiver::Handle(const ServerRequest& req) {
   if (options.secret.empty()) return Text(404, "git webhook receiver is not configured");
-  if (req.method != "POST") {
-    ServerResponse r = Text(405, "method " + req.method + " not allowed; webhooks use POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
-  if (req.body.size() > options.max_body_bytes) {
-    return Text(413, "body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-  }
+  if (auto refused = RefuseNonPost(req, options.max_body_bytes)) return *refused;
   const auto& h = req.headers;
   auto reject = [&req](const std::string& why) {
     spdlog::warn("git webhook from {} rejected: {}", req.remote, why);

@@ -2,13 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "flywheel/api/names.h"
+#include "flywheel/common/background_queue.h"
 #include "flywheel/common/time.h"
 #include "flywheel/git/url.h"
 
@@ -26,37 +23,23 @@ bool RefConcerns(const std::string& ref, const std::string& branch, const std::s
 
 namespace {
 
+// Pushes waiting for the dispatcher; a flood beyond this is dropped.
+constexpr size_t kMaxQueued = 1000;
+
 // Turns pushes into reconcile requests on a background thread, so the receiver answers at once.
 class Dispatcher {
  public:
   Dispatcher(kube::Client client, std::vector<PushTarget> targets)
-      : client_(std::move(client)), targets_(std::move(targets)) {
-    thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
-  }
+      : client_(std::move(client)), targets_(std::move(targets)) {}
 
   void Push(const GitPush& push) {
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.size() >= 1000) return;  // a flood: the next poll catches up
-      queue_.push_back(push);
+    if (!queue_.Push(push)) {
+      spdlog::warn("webhook: {} pushes queued already; push dropped (the next poll catches up)",
+                   kMaxQueued);
     }
-    cv_.notify_one();
   }
 
  private:
-  void Loop(std::stop_token stop) {
-    for (;;) {
-      GitPush push;
-      {
-        std::unique_lock lock(mu_);
-        if (!cv_.wait(lock, stop, [&] { return !queue_.empty(); })) return;
-        push = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      Handle(push);
-    }
-  }
-
   void Handle(const GitPush& push) {
     std::set<std::string> keys;
     for (const auto& url : push.repo_urls) {
@@ -88,10 +71,8 @@ class Dispatcher {
 
   kube::Client client_;
   std::vector<PushTarget> targets_;
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  std::deque<GitPush> queue_;
-  std::jthread thread_;
+  BackgroundQueue<GitPush> queue_{kMaxQueued,
+                                  [this](GitPush& push, std::stop_token) { Handle(push); }};
 };
 
 }  // namespace

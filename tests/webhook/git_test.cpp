@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <mutex>
@@ -12,12 +10,15 @@
 
 #include "flywheel/http/client.h"
 #include "flywheel/http/server.h"
+#include "support/text.h"
 
 namespace flywheel::webhook {
 namespace {
 
 using http::ServerRequest;
 using http::ServerResponse;
+using testing::Contains;
+using testing::LogCapture;
 
 constexpr char kSecret[] = "hunter2-webhook-secret";
 
@@ -60,14 +61,6 @@ std::string Sign(const std::string& secret, const std::string& body) {
   return out;
 }
 
-// Whether `text` contains `part`, showing `text` either way.
-::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) {
-    return ::testing::AssertionSuccess() << "\"" << text << "\" contains \"" << part << "\"";
-  }
-  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
-}
-
 ServerRequest Post(std::string body, http::Headers headers) {
   return {.method = "POST",
           .path = "/hooks/git",
@@ -90,25 +83,6 @@ ServerRequest GitLab(const std::string& event, const std::string& token,
   if (!uuid.empty()) h.emplace_back("X-Gitlab-Event-UUID", uuid);
   return Post(kGitLabPush, std::move(h));
 }
-
-// Every log line written while it lives (the secret must never show up in one).
-class LogCapture {
- public:
-  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)) {
-    previous_ = spdlog::default_logger();
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string Text() const {
-    std::string out;
-    for (const auto& line : sink_->last_formatted()) out += line;
-    return out;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 class GitWebhookTest : public ::testing::Test {
  protected:

@@ -63,8 +63,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and starts serving `routes` (exact paths). Fails when the address cannot be bound or
-  // the options are inconsistent.
+  // Binds and starts serving `routes`. A key is an exact path ("/metrics"), or a prefix when it
+  // ends in "/" ("/hooks/alertmanager/" serves every path below it, as in Go's ServeMux): an
+  // exact route wins, then the longest prefix; other paths are answered 404. Paths are matched
+  // as sent (not cleaned of "." or ".." segments): a prefix handler validates what follows
+  // its prefix. Fails when the address cannot be bound or the options are inconsistent.
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                std::map<std::string, Handler> routes);
 

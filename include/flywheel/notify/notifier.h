@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flywheel/common/clock.h"
 #include "flywheel/common/status.h"
 #include "flywheel/kube/client.h"
 
@@ -43,19 +44,25 @@ struct Message {
 
 // How a Notifier sends.
 struct NotifierOptions {
-  std::chrono::milliseconds timeout{std::chrono::seconds(5)};  // per POST, whole answer
-  size_t max_queued = 256;  // beyond this, new messages are dropped (counted, logged)
+  // Per POST: it ends when no byte arrives for this long, or when the answer is still not
+  // complete this long after it started (checked as bytes arrive).
+  std::chrono::milliseconds timeout{std::chrono::seconds(5)};
+  size_t max_queued = 256;  // messages waiting; beyond, new ones are dropped (counted, logged)
   int attempts = 3;         // a 5xx, 429 or transport failure is retried with backoff
+  std::chrono::milliseconds backoff{500};    // before the 2nd attempt; doubles for each next one
   prometheus::Registry* registry = nullptr;  // flywheel_notifications_total{result} when set
+  Clock* clock = nullptr;                    // times backoffs and deadlines; nullptr = real
 };
 
 // Sends notifications off the caller's path: Send queues and returns at once; one background
 // thread POSTs each message to each target with the timeout, retrying transient failures a
-// few times, and logs (never throws) what failed. Never blocks or fails a reconcile.
+// few times, and logs (never throws) what failed. Never blocks or fails a reconcile. Each
+// (message, target) pair counts once in flywheel_notifications_total: result "sent" (a 2xx
+// answer), "failed" (another answer, or retries exhausted) or "dropped" (the queue was full).
 class Notifier {
  public:
   explicit Notifier(NotifierOptions options = {});
-  ~Notifier();  // sends nothing more; waits for the POST in flight (bounded by the timeout)
+  ~Notifier();  // sends nothing more: drops what is queued, cancels the POST in flight
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 

@@ -50,18 +50,26 @@ struct AlertmanagerWebhookOptions {
 // (constant-time) to the policy's token; otherwise, and for unknown policies alike, 401 (nothing
 // tells a caller which policies exist). The body is an Alertmanager webhook payload (version
 // "4"); malformed: 400. Each firing alert whose labels include all of the policy's matchLabels
-// is handed to `on_alert` once (dedup by policy + fingerprint + startsAt); resolved alerts and
-// alerts that do not match are ignored. Answers 202 with a short summary; `on_alert` must only
-// queue work (see AlertDispatcher).
+// is handed to `on_alert` once (dedup by policy + fingerprint + startsAt, the last
+// `dedup_entries` remembered); resolved alerts and alerts that do not match are ignored (an
+// empty matchLabels matches nothing). Answers 202 with a short summary; `on_alert` must only
+// queue work (see AlertDispatcher; if it throws, that alert is not remembered and the server
+// answers 500). Also: 404 for a path that is not <namespace>/<name> with valid Kubernetes
+// names, 405 for another method, 413 for a larger body, and 503 (Alertmanager retries) when
+// `lookup` fails with a transient error (Status::IsTransient); any other lookup error is 401.
+// Safe to call from many server workers at once.
 http::Handler AlertmanagerWebhookHandler(AlertmanagerWebhookOptions options,
                                          AlertPolicyLookup lookup,
                                          std::function<void(const MatchedAlert&)> on_alert);
 
 // The `on_alert` of AlertmanagerWebhookHandler: records the alert on the RollbackPolicy as the
 // annotation api::kAlertAnnotation (JSON {"id", "fingerprint", "startsAt", "alertname",
-// "labels", "receivedAt"}), so the leader acts on it whichever replica received it (the same
-// alert written by two replicas is the same value). Patches run on a background thread owned
-// by the returned handler (at most 1000 queued; beyond, dropped and logged).
+// "labels", "receivedAt"}; receivedAt is RFC 3339 UTC, when on_alert was called), with a JSON
+// merge patch of metadata.annotations, so the leader acts on it whichever replica received it
+// (the same alert written by two replicas carries the same id; only receivedAt may differ).
+// Patches run on a background thread owned by the returned handler (at most 1000 queued;
+// beyond, dropped and logged). A patch that still fails after the kube client's retries is
+// logged and lost: a redelivery of the same alert is a duplicate to the receiver.
 std::function<void(const MatchedAlert&)> AlertDispatcher(kube::Client client);
 
 }  // namespace flywheel::webhook
