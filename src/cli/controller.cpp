@@ -17,7 +17,11 @@
 #include "flywheel/kube/connect.h"
 #include "flywheel/kube/events.h"
 #include "flywheel/kube/manager.h"
+#include "flywheel/notify/notifier.h"
 #include "flywheel/release/reconciler.h"
+#include "flywheel/rollback/policies.h"
+#include "flywheel/rollback/reconciler.h"
+#include "flywheel/webhook/alertmanager.h"
 #include "flywheel/webhook/git.h"
 #include "flywheel/webhook/push_dispatcher.h"
 
@@ -81,7 +85,8 @@ int RunController(const Invocation& inv) {
   flags.String("health-probe-bind-address", &mo.health_probe_bind_address,
                "Address of /healthz and /readyz (\"0\" disables)");
   flags.String("webhook-bind-address", &mo.webhook_bind_address,
-               "Address of the webhook receiver /hooks/git (\"0\" disables)");
+               "Address of the webhook receivers /hooks/git and /hooks/alertmanager/ (\"0\" "
+               "disables)");
   flags.String("git-cache-dir", &git_cache_dir,
                "Directory of the bare repository caches (one per source URL and credentials)");
   flags.Bool("allow-file-sources", &allow_file_sources,
@@ -213,6 +218,39 @@ int RunController(const Invocation& inv) {
   releases.SetEnqueue(
       [&release_controller](const std::string& key) { release_controller.Enqueue(key); });
   manager.Watch(kApiVersion, "Release", release_controller.EnqueueObject());
+  // RollbackPolicies: woken by their own changes and by the Release each guards.
+  notify::Notifier notifier({.registry = &manager.metrics().registry()});
+  rollback::RollbackMetrics rollback_metrics(manager.metrics().registry());
+  auto cached_policy = [&manager](const std::string& key) {
+    return manager.Cached(kApiVersion, "RollbackPolicy", key);
+  };
+  rollback::RollbackPolicyReconciler policies(
+      *client, cached_policy,
+      [&manager](const std::string& key) { return manager.Cached(kApiVersion, "Release", key); },
+      events, rollback_metrics, notifier);
+  kube::Controller& policy_controller = manager.Add(std::make_unique<kube::Controller>(
+      "rollbackpolicy", policies,
+      kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));
+  manager.Watch(kApiVersion, "RollbackPolicy", policy_controller.EnqueueObject());
+  auto wake_policies = [&manager, &policy_controller](const kube::ObjectPtr& release) {
+    std::vector<kube::ObjectPtr> all;
+    for (kube::Informer* i : manager.Informers(kApiVersion, "RollbackPolicy")) {
+      auto items = i->store().ByNamespace(kube::MetaString(*release, "namespace"));
+      all.insert(all.end(), items.begin(), items.end());
+    }
+    for (const auto& key : rollback::PoliciesGuarding(*release, all))
+      policy_controller.Enqueue(key);
+  };
+  manager.Watch(kApiVersion, "Release",
+                {.on_add = wake_policies,
+                 .on_update = [wake_policies](const kube::ObjectPtr&,
+                                              const kube::ObjectPtr& now) { wake_policies(now); },
+                 .on_delete = wake_policies});
+  manager.AddWebhook("/hooks/alertmanager/",
+                     webhook::AlertmanagerWebhookHandler(
+                         {}, rollback::AlertPolicyLookupFor(*client, cached_policy),
+                         webhook::AlertDispatcher(*client)));
+
   if (!webhook_secret.empty()) {
     auto list_releases = [&manager] {
       std::vector<kube::ObjectPtr> all;

@@ -107,6 +107,10 @@ void Controller::Run(std::stop_token stop, const std::function<bool()>& may_reco
       if (options_.metrics) options_.metrics->ObserveUnfinished(name_, queue_->Unfinished());
     }
   }
+  // Again, unconditionally: request_stop() sets the flag before it runs the callbacks, so this
+  // thread can see the stop and destroy `shut_down` before it ever ran (a destroyed callback is
+  // never invoked), which left the workers waiting in Get() forever.
+  queue_->ShutDown();
   spdlog::info("controller {}: stopped taking keys, waiting for in-flight reconciles", name_);
   for (auto& t : workers) t.join();
 }

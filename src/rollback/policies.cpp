@@ -36,6 +36,8 @@ webhook::AlertPolicyLookup AlertPolicyLookupFor(
     if (!spec.ok() || !spec->alertmanager) return unknown;
     auto secret = client.Get("v1", "Secret", ns, spec->alert_token_secret);
     if (!secret.ok()) {
+      // A transient failure answers 503 so Alertmanager sends the alert again.
+      if (secret.status().IsTransient()) return secret.status();
       spdlog::warn("alertmanager receiver: cannot read Secret {}/{} of RollbackPolicy {}: {}", ns,
                    spec->alert_token_secret, name, secret.status().ToString());
       return unknown;

@@ -321,15 +321,15 @@ void RollbackPolicyReconciler::EvaluateMetrics(Run& run) {
     }
     Observation seen;
     if (!client.ok()) {
-      seen = Observation::Error(client.status().message());
+      seen = Observation::Error(client.status().ToString());
     } else if (auto query = ExpandQuery(metric.query, vars); !query.ok()) {
-      seen = Observation::Error(query.status().message());
+      seen = Observation::Error(query.status().ToString());
     } else {
       auto answer = (*client)->Query(*query);
       auto value = answer.ok() ? prom::ReduceToSingleValue(*answer)
                                : Result<prom::SingleValue>(answer.status());
       if (!value.ok()) {
-        seen = Observation::Error(value.status().message());
+        seen = Observation::Error(value.status().ToString());
       } else if (value->no_data) {
         seen = Observation::NoData(value->text);
       } else {

@@ -95,5 +95,40 @@ TEST(ControllerStopTest, NoReconcileOnceMayReconcileSaysNo) {
   EXPECT_EQ(reconciler.Keys(), std::vector<std::string>{"ns/a"});
 }
 
+// Many controllers on one stop token (the manager runs them so): request_stop() sets the flag
+// before it runs the callbacks one by one, so a controller can see the stop and leave before its
+// own callback (the one that wakes its workers) ran. Every Run must still return.
+TEST(ControllerStopTest, EveryControllerOnASharedStopTokenStops) {
+  GatedReconciler reconciler;
+  reconciler.Open();
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::unique_ptr<Controller>> controllers;
+    for (int i = 0; i < 16; ++i) {
+      controllers.push_back(std::make_unique<Controller>("c" + std::to_string(i), reconciler,
+                                                         ControllerOptions{.workers = 2}));
+    }
+    std::stop_source stop;
+    std::mutex mu;
+    std::condition_variable cv;
+    int returned = 0;
+    std::vector<std::thread> runs;
+    for (auto& c : controllers) {
+      runs.emplace_back([&, c = c.get()] {
+        c->Run(stop.get_token());
+        std::lock_guard lock(mu);
+        ++returned;
+        cv.notify_all();
+      });
+    }
+    std::this_thread::sleep_for(50ms);  // every Run waits in its sleep
+    stop.request_stop();
+    std::unique_lock lock(mu);
+    const bool all = cv.wait_for(lock, 20s, [&] { return returned == 16; });
+    lock.unlock();
+    ASSERT_TRUE(all) << "round " << round << ": " << returned << " of 16 controllers stopped";
+    for (auto& t : runs) t.join();
+  }
+}
+
 }  // namespace
 }  // namespace flywheel::kube
