@@ -8,7 +8,10 @@
 #include <filesystem>
 #include <thread>
 
+#include "flywheel/common/base64.h"
 #include "flywheel/common/time.h"
+#include "flywheel/http/server.h"
+#include "support/alertmanager.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/net.h"
@@ -414,6 +417,100 @@ TEST_F(RollbackPolicyTest, AQuerySyntaxErrorIsShownNeverRolledBack) {
   EXPECT_NE(Condition(policy, "Ready").value("message", "").find("nope"), std::string::npos);
   std::this_thread::sleep_for(3s);
   EXPECT_FALSE(GetRelease(client, ns.name(), "web")["status"].contains("lastRollback"));
+}
+
+// The other trigger: a firing alert delivered by a real Alertmanager to the controller's
+// /hooks/alertmanager/<namespace>/<policy> rolls the Release back through the same path, and
+// the policy's notify webhook hears about it. A wrong token is refused.
+TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rbp-alert");
+  auto client = env->Client();
+  constexpr char kToken[] = "am-token-7f3a9";
+  ASSERT_TRUE(client
+                  .Create({{"apiVersion", "v1"},
+                           {"kind", "Secret"},
+                           {"metadata", {{"name", "am"}, {"namespace", ns.name()}}},
+                           {"data", {{"token", Base64Encode(kToken)}}}})
+                  .ok());
+  std::mutex mu;
+  std::vector<json> notified;
+  auto receiver =
+      http::Server::Start({}, {{"/notify", [&](const http::ServerRequest& req) {
+                                  std::lock_guard lock(mu);
+                                  notified.push_back(json::parse(req.body, nullptr, false));
+                                  return http::ServerResponse{.status = 200};
+                                }}});
+  ASSERT_TRUE(receiver.ok()) << receiver.status().ToString();
+  ControllerProcess controller(*env, ns.name());
+  auto [a, b] = ReleaseAtB(client, ns.name());
+  json policy = PolicyObject(ns.name(), "web-alerts", prometheus_->url(), "0s");
+  policy["spec"].erase("metrics");
+  policy["spec"].erase("prometheus");
+  policy["spec"]["alertmanager"] = {{"tokenSecretRef", {{"name", "am"}}},
+                                    {"matchLabels", {{"alertname", "WebHighErrorRate"}}}};
+  policy["spec"]["notify"] = {
+      {{"url", "http://127.0.0.1:" + std::to_string((*receiver)->port()) + "/notify"}}};
+  ASSERT_TRUE(client.Create(policy).ok());
+  WaitPolicy(client, ns.name(), "web-alerts",
+             [&](const json& p) { return S(p).value("watchedRevision", "") == b; });
+
+  const std::string hook = "http://127.0.0.1:" + std::to_string(controller.webhook_port()) +
+                           "/hooks/alertmanager/" + ns.name() + "/web-alerts";
+  // A wrong token: 401, nothing happens.
+  auto http = http::NewClient(
+      {.base_url = "http://127.0.0.1:" + std::to_string(controller.webhook_port())});
+  ASSERT_TRUE(http.ok());
+  auto refused = (*http)->Send(
+      {.method = "POST",
+       .target = "/hooks/alertmanager/" + ns.name() + "/web-alerts",
+       .headers = {{"Authorization", "Bearer wrong"}, {"Content-Type", "application/json"}},
+       .body = R"({"version":"4","status":"firing","alerts":[]})"});
+  ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+  EXPECT_EQ(refused->status, 401);
+
+  AlertmanagerServer alertmanager(R"(route:
+  receiver: flywheel
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: flywheel
+    webhook_configs:
+      - url: )" + hook + R"(
+        http_config:
+          authorization:
+            credentials: )" + kToken +
+                                  "\n");
+  alertmanager.PostAlerts(
+      json::array({{{"labels", {{"alertname", "WebHighErrorRate"}, {"service", "web"}}}}}));
+  json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+    return S(r).value("lastRollback", json::object()).value("fromRevision", "") == b;
+  });
+  const json last = S(rel).value("lastRollback", json::object());
+  ASSERT_EQ(last.value("fromRevision", ""), b) << rel.dump(2) << alertmanager.Log();
+  EXPECT_EQ(last.value("trigger", ""), "alertmanager");
+  EXPECT_EQ(last.value("by", ""), "RollbackPolicy/web-alerts");
+  EXPECT_NE(last.value("reason", "").find("WebHighErrorRate"), std::string::npos);
+  json p = WaitPolicy(client, ns.name(), "web-alerts",
+                      [&](const json& x) { return S(x).value("phase", "") == "RolledBack"; });
+  EXPECT_EQ(S(p).value("lastRollback", json::object()).value("trigger", ""),
+            "alertmanager/WebHighErrorRate")
+      << p.dump(2);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return !notified.empty();
+      },
+      30s));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(notified.size(), 1u);
+  EXPECT_EQ(notified[0].value("event", ""), "RolledBack") << notified[0].dump(2);
+  EXPECT_NE(notified[0].value("text", "").find("rolled back web from " + b.substr(0, 7)),
+            std::string::npos)
+      << notified[0].dump(2);
+  EXPECT_EQ(notified[0].value("namespace", ""), ns.name());
 }
 
 }  // namespace
