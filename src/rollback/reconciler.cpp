@@ -241,7 +241,14 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
       const std::string alertname = a.value("alertname", "alert");
       const std::string reason =
           "Alertmanager alert " + alertname + " firing since " + a.value("startsAt", "?");
-      if (Status s = Act(run, "alertmanager/" + alertname, reason, ""); !s.ok()) return s;
+      auto received = TimeOf(a, "receivedAt");
+      if (received && applied_at && *received < *applied_at) {
+        // It judged the revision before this one (it arrived while nothing new was watched).
+        events_.Emit(run.policy, "Normal", "AlertIgnored", "Rollback",
+                     reason + ": received before revision " + Short(applied) + " was applied");
+      } else if (Status s = Act(run, "alertmanager/" + alertname, reason, ""); !s.ok()) {
+        return s;
+      }
     }
   }
 
