@@ -32,6 +32,8 @@ Outcome RunController(const std::vector<std::string>& args) {
                                    "--metrics-bind-address",
                                    "0",
                                    "--health-probe-bind-address",
+                                   "0",
+                                   "--webhook-bind-address",
                                    "0"};
   argv.insert(argv.end(), args.begin(), args.end());
   Outcome result;

@@ -35,6 +35,7 @@ struct Replica {
             FLYWHEEL_BINARY, "controller", "--kubeconfig", env.kubeconfig(),
             "--metrics-bind-address", "127.0.0.1:" + std::to_string(metrics_port),
             "--health-probe-bind-address", "127.0.0.1:" + std::to_string(health_port),
+            "--webhook-bind-address", "0",  // two replicas on one host: no fixed port
             "--leader-elect", "--leader-election-namespace", lease_ns, "--leader-election-id",
             "flywheel-test",
             // Only this test's namespace: other tests' Releases belong to their own controllers.
@@ -152,9 +153,9 @@ TEST(ControllerProcessTest, RunsWithTheInstallManifestsRbac) {
   BackgroundProcess controller(
       {FLYWHEEL_BINARY, "controller", "--kubeconfig", kubeconfig, "--metrics-bind-address",
        "127.0.0.1:" + std::to_string(metrics_port), "--health-probe-bind-address",
-       "127.0.0.1:" + std::to_string(health_port), "--leader-elect", "--leader-election-namespace",
-       "flywheel-system", "--leader-election-id", "flywheel-rbac-test", "--git-cache-dir",
-       tmp.Path("git-cache"),
+       "127.0.0.1:" + std::to_string(health_port), "--webhook-bind-address", "0", "--leader-elect",
+       "--leader-election-namespace", "flywheel-system", "--leader-election-id",
+       "flywheel-rbac-test", "--git-cache-dir", tmp.Path("git-cache"),
        // Only this test's namespace: other tests' Releases belong to their own controllers.
        "--namespace", ns.name()},
       tmp.Path("controller.log"));

@@ -34,10 +34,10 @@ class ElectingReplica {
         std::vector<std::string>{
             FLYWHEEL_BINARY, "controller", "--kubeconfig=" + env.kubeconfig(),
             "--metrics-bind-address=127.0.0.1:" + std::to_string(metrics_port_),
-            "--health-probe-bind-address=0", "--namespace=" + ns, "--log-level=debug",
-            "--leader-elect", "--leader-election-namespace=" + ns, "--leader-election-id=bounded",
-            "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s",
-            "--leader-elect-retry-period=500ms"},
+            "--health-probe-bind-address=0", "--webhook-bind-address=0", "--namespace=" + ns,
+            "--log-level=debug", "--leader-elect", "--leader-election-namespace=" + ns,
+            "--leader-election-id=bounded", "--leader-elect-lease-duration=4s",
+            "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"},
         log);
   }
 

@@ -624,17 +624,6 @@ TEST_F(ReleaseTest, ControllerKilledDuringASyncConvergesAfterRestart) {
 }
 
 // Events of `reason` in `ns` whose note starts with `prefix`, counting each series' repeats.
-int EventCount(const kube::Client& client, const std::string& ns, const std::string& reason,
-               const std::string& prefix = "") {
-  auto list = client.List("events.k8s.io/v1", "Event", ns);
-  if (!list.ok()) return -1;
-  int n = 0;
-  for (const auto& e : (*list)["items"]) {
-    if (e.value("reason", "") != reason || !e.value("note", "").starts_with(prefix)) continue;
-    n += e.contains("series") ? e["series"].value("count", 1) : 1;
-  }
-  return n;
-}
 
 // Every revision in the Release's history, once each.
 void ExpectHistoryUnique(const json& rel) {
@@ -968,5 +957,43 @@ TEST_F(ReleaseTest, AGitHostThatNeverAnswersStallsNoOtherRelease) {
   json stuck = GetRelease(client, ns.name(), "stuck-0");
   EXPECT_EQ(StatusField(stuck, "lastAppliedRevision"), "") << stuck.dump(2);
 }
+// A rollback request names the revision it rolls back (`from`); when another revision runs by
+// the time it is handled (a newer deployment, another rollback), it is acknowledged and nothing
+// is rolled back: a request computed from an old state never rolls back its successor.
+TEST_F(ReleaseTest, AStaleRollbackRequestIsAcknowledgedAndNotCarriedOut) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-stale");
+  auto client = env->Client();
+  GitRepo repo(repos_, "stale");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "1")}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(client.Create(ReleaseObject(ns.name(), "web", repo.FileUrl())).ok());
+  json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+    return AppliedAt(r, c1) && StatusField(r, "stableRevision") == c1;
+  });
+  const std::string c2 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "2")}}, "two");
+  rel = WaitRelease(client, ns.name(), "web", [&](const json& r) { return AppliedAt(r, c2); });
+  ASSERT_TRUE(AppliedAt(rel, c2)) << rel.dump(2);
+  // A request to roll back c1, which no longer runs.
+  json patch = {
+      {"metadata",
+       {{"annotations",
+         {{"flywheel.dev/rollback",
+           json{{"id", "stale-1"}, {"from", c1}, {"reason", "computed before c2"}, {"by", "test"}}
+               .dump()}}}}}};
+  ASSERT_TRUE(client
+                  .Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "web",
+                         kube::PatchType::kMerge, patch.dump())
+                  .ok());
+  rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+    return StatusField(r, "lastHandledRollback") == "stale-1";
+  });
+  ASSERT_EQ(StatusField(rel, "lastHandledRollback"), "stale-1") << rel.dump(2);
+  EXPECT_EQ(StatusField(rel, "lastAppliedRevision"), c2);
+  EXPECT_FALSE(rel["status"].contains("lastRollback")) << rel.dump(2);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "2");
+  EXPECT_EQ(EventCount(client, ns.name(), "RollbackSkipped"), 1);
+}
+
 }  // namespace
 }  // namespace flywheel::testing

@@ -65,17 +65,6 @@ json WaitPolicy(const kube::Client& client, const std::string& ns, const std::st
   return last;
 }
 
-int EventCount(const kube::Client& client, const std::string& ns, const std::string& reason) {
-  auto list = client.List("events.k8s.io/v1", "Event", ns);
-  if (!list.ok()) return -1;
-  int n = 0;
-  for (const auto& e : (*list)["items"]) {
-    if (e.value("reason", "") == reason)
-      n += e.contains("series") ? e["series"].value("count", 1) : 1;
-  }
-  return n;
-}
-
 Time At(const json& object, const std::string& field) {
   auto t = ParseRfc3339(object.value(field, ""));
   return t.ok() ? *t : Time{};

@@ -127,4 +127,16 @@ size_t Labelled(const kube::Client& client, const std::string& kind, const std::
   return list.ok() ? (*list)["items"].size() : 0;
 }
 
+int EventCount(const kube::Client& client, const std::string& ns, const std::string& reason,
+               const std::string& prefix) {
+  auto list = client.List("events.k8s.io/v1", "Event", ns);
+  if (!list.ok()) return -1;
+  int n = 0;
+  for (const auto& e : (*list)["items"]) {
+    if (e.value("reason", "") != reason || !e.value("note", "").starts_with(prefix)) continue;
+    n += e.contains("series") ? e["series"].value("count", 1) : 1;
+  }
+  return n;
+}
+
 }  // namespace flywheel::testing

@@ -75,4 +75,9 @@ std::string ConfigMapValue(const kube::Client& client, const std::string& ns,
 size_t Labelled(const kube::Client& client, const std::string& kind, const std::string& ns,
                 const std::string& release);
 
+// Events in `ns` with `reason` whose note starts with `prefix`, counting each series' count.
+// -1 when the list fails.
+int EventCount(const kube::Client& client, const std::string& ns, const std::string& reason,
+               const std::string& prefix = "");
+
 }  // namespace flywheel::testing
