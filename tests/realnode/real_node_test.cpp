@@ -1,0 +1,196 @@
+// Pods that really run: on the testenv's real node (containerd + runc + kubelet, hack/testenv/
+// node.sh), from the busybox image built by hack/images/build.sh and pulled from the local
+// registry. Logs, exec and probes go through the real kubelet; nothing here acts as one.
+#include "support/real_node.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <sstream>
+
+#include "support/eventually.h"
+
+namespace flywheel::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A bare pod on the real node that runs `script` with busybox's sh and is never restarted.
+std::string ScriptPod(const RealNode& node, const std::string& name, const std::string& script) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+         "}\n"
+         "spec:\n"
+         "  restartPolicy: Never\n"
+         "  terminationGracePeriodSeconds: 1\n" +
+         node.Placement(2) +
+         "  containers:\n"
+         "  - name: main\n"
+         "    image: " +
+         node.Image("busybox") + "\n    command: [sh, -c, '" + script + "']\n";
+}
+
+// A Deployment on the real node serving busybox's /www with httpd on port 8080, Ready when GET
+// `probe_path` answers 2xx.
+std::string WebDeployment(const RealNode& node, const std::string& name, int replicas,
+                          const std::string& probe_path) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
+         "}\n"
+         "spec:\n"
+         "  replicas: " +
+         std::to_string(replicas) +
+         "\n"
+         "  selector: {matchLabels: {app: " +
+         name +
+         "}}\n"
+         "  template:\n"
+         "    metadata: {labels: {app: " +
+         name +
+         "}}\n"
+         "    spec:\n"
+         "      terminationGracePeriodSeconds: 1\n" +
+         node.Placement(6) +
+         "      containers:\n"
+         "      - name: web\n"
+         "        image: " +
+         node.Image("busybox") +
+         "\n"
+         "        command: [httpd, -f, -p, '8080', -h, /www]\n"
+         "        readinessProbe: {httpGet: {path: " +
+         probe_path + ", port: 8080}, periodSeconds: 1}\n";
+}
+
+// `kubectl get` of one field of an object, by JSONPath.
+std::string Field(const TestEnv& env, const std::string& ns, const std::string& object,
+                  const std::string& jsonpath) {
+  return env.Kubectl({"get", "-n", ns, object, "-o", "jsonpath=" + jsonpath}).out;
+}
+
+TEST(RealNodeTest, PodRunsACommandWhoseLogsAndExitCodeAreSeen) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-smoke");
+  auto r = env->Kubectl(
+      {"apply", "-n", ns.name(), "-f", "-"},
+      ScriptPod(*node, "fails", "echo hello from $(hostname); echo to stderr >&2; exit 3") +
+          "---\n" + ScriptPod(*node, "succeeds", "uname -s"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  r = env->Kubectl({"wait", "-n", ns.name(), "pod/fails", "--for=jsonpath={.status.phase}=Failed",
+                    "--timeout=90s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << node->Diagnostics();
+  EXPECT_EQ(Field(*env, ns.name(), "pod/fails", "{.spec.nodeName}"), node->name());
+  EXPECT_EQ(Field(*env, ns.name(), "pod/fails",
+                  "{.status.containerStatuses[0].state.terminated.exitCode}|"
+                  "{.status.containerStatuses[0].state.terminated.reason}"),
+            "3|Error");
+  // Read through the API server, which asks the kubelet (TLS both ways).
+  r = env->Kubectl({"logs", "-n", ns.name(), "pod/fails"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from fails\nto stderr\n");
+
+  r = env->Kubectl({"wait", "-n", ns.name(), "pod/succeeds",
+                    "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << node->Diagnostics();
+  EXPECT_EQ(env->Kubectl({"logs", "-n", ns.name(), "pod/succeeds"}).out, "Linux\n");
+}
+
+TEST(RealNodeTest, DeploymentBecomesAvailableThroughReadinessProbes) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-web");
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"},
+                        WebDeployment(*node, "web", 2, "/index.html"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = env->Kubectl({"rollout", "status", "-n", ns.name(), "deployment/web", "--timeout=90s"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << node->Diagnostics();
+  EXPECT_EQ(Field(*env, ns.name(), "deployment/web", "{.status.availableReplicas}"), "2");
+
+  // Each pod has its own address on the node's bridge, and one reaches the other's server.
+  std::istringstream ips(Field(*env, ns.name(), "pods", "{.items[*].status.podIP}"));
+  std::set<std::string> distinct{std::istream_iterator<std::string>(ips), {}};
+  ASSERT_EQ(distinct.size(), 2u);
+  r = env->Kubectl({"exec", "-n", ns.name(), "deployment/web", "--", "wget", "-qO-",
+                    "http://" + *distinct.rbegin() + ":8080/index.html"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "flywheel testenv\n");
+}
+
+TEST(RealNodeTest, FailingReadinessProbeKeepsThePodUnready) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-unready");
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"},
+                        WebDeployment(*node, "web", 1, "/missing"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The kubelet reports each failed probe as an Unhealthy event on the pod.
+  std::string events;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        events = env->Kubectl({"get", "events", "-n", ns.name(), "--field-selector",
+                               "reason=Unhealthy", "-o", "jsonpath={.items[*].message}"})
+                     .out;
+        return events.find("statuscode: 404") != std::string::npos;
+      },
+      90s))
+      << "no failed readiness probe reported: " << events << "\n"
+      << node->Diagnostics();
+  EXPECT_EQ(Field(*env, ns.name(), "pods", "{.items[0].status.phase}"), "Running");
+  EXPECT_EQ(
+      Field(*env, ns.name(), "pods", "{.items[0].status.conditions[?(@.type==\"Ready\")].status}"),
+      "False");
+  EXPECT_EQ(Field(*env, ns.name(), "deployment/web", "{.status.availableReplicas}"), "");
+}
+
+TEST(RealNodeTest, ImageThatCannotBePulledShowsTheKubeletsReason) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-pull");
+  const std::string missing = node->registry() + "/testenv/missing:1";
+  const std::string pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: nopull}\nspec:\n" +
+                          node->Placement(2) + "  containers: [{name: main, image: " + missing +
+                          "}]\n";
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"}, pod);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string waiting;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        waiting = Field(*env, ns.name(), "pod/nopull",
+                        "{.status.containerStatuses[0].state.waiting.reason}");
+        return waiting == "ErrImagePull" || waiting == "ImagePullBackOff";
+      },
+      90s))
+      << "waiting reason: '" << waiting << "'\n"
+      << node->Diagnostics();
+  const std::string message =
+      Field(*env, ns.name(), "pod/nopull", "{.status.containerStatuses[0].state.waiting.message}");
+  EXPECT_NE(message.find(missing), std::string::npos) << message;
+}
+
+// The real node's taint keeps every pod that does not ask for it on the kwok nodes, so the
+// integration tests' pods (which name no node) never start real containers.
+TEST(RealNodeTest, PodsThatDoNotTolerateTheRealNodeStayOnKwokNodes) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-taint");
+  const std::string deployment = R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread}
+spec:
+  replicas: 8
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      containers: [{name: main, image: registry.example.invalid/app:1}]
+)";
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"}, deployment);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = env->Kubectl({"rollout", "status", "-n", ns.name(), "deployment/spread", "--timeout=90s"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::istringstream nodes(Field(*env, ns.name(), "pods", "{.items[*].spec.nodeName}"));
+  int count = 0;
+  for (std::string n; nodes >> n; ++count) {
+    EXPECT_EQ(n.rfind("kwok-node-", 0), 0u) << "pod scheduled on " << n;
+  }
+  EXPECT_EQ(count, 8);
+}
+
+}  // namespace
+}  // namespace flywheel::testing
