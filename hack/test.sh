@@ -4,8 +4,8 @@
 # (which restart parts of it) alone. `hack/test.sh --long` runs the long tests instead
 # (`make test-long`); `hack/test.sh --sanitize` builds with AddressSanitizer, LeakSanitizer and
 # UBSan into build-sanitize and runs the unit and integration tests there (`make test-sanitize`;
-# a second full build, so not part of `make test`). Starts the control
-# plane for the run (and stops it after) unless one is already up.
+# a second full build, so not part of `make test`). Starts the control plane for the run (and
+# stops it after) unless one is already up.
 #
 # A skipped test fails the run: a missing nginx, git daemon or control plane must never turn into
 # green. Two guards: the tests' main() turns a skip into a failure (tests/support/main.cpp; this
