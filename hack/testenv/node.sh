@@ -20,11 +20,10 @@ node_cgroup=/flywheel-$node_id
 node_net=flywheel-$node_id
 node_taint=flywheel.dev/node=real:NoSchedule
 
-# start_registry: the distribution registry on a free loopback port, its storage under $dir.
+# start_registry: the distribution registry on a free loopback port, its storage in
+# $dir/registry (which hack/images/build.sh --seed filled).
 start_registry() {
-  registry_port=$(free_port)
-  registry=127.0.0.1:$registry_port
-  mkdir -p "$dir/registry"
+  registry=127.0.0.1:$(free_port)
   cat >"$dir/registry.yml" <<YAML
 version: 0.1
 log: {level: warn, accesslog: {disabled: true}}

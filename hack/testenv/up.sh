@@ -34,8 +34,9 @@ fi
 [ -d "$dir/pids" ] && "$here/down.sh"
 
 "$here/build.sh"
-# "<name> <image>" lines; the images are pushed once the registry runs.
-images=$("$root/hack/images/build.sh")
+# The images, as "<name> <image>" lines, built if missing and copied into the registry's storage.
+mkdir -p "$dir/registry"
+images=$("$root/hack/images/build.sh" --seed "$dir/registry")
 image_pause=$(awk '$1 == "pause" {print $2}' <<<"$images")
 start_time=$(date +%s.%N)
 mkdir -p "$dir"/{pki,logs,pids,bin,etcd,cmd}
@@ -136,12 +137,10 @@ wait_for() {
 
 alive() { kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null || die "$1 exited; see $dir/logs/$1.log"; }
 
-# --- registry (images pushed in the background while the control plane starts) ---------------
+# --- registry -----------------------------------------------------------------------------
 # shellcheck source=node.sh
 source "$here/node.sh"
 start_registry
-"$root/hack/images/build.sh" --push "$registry" >/dev/null 2>>"$dir/logs/images.log" &
-push_pid=$!
 
 # --- etcd ----------------------------------------------------------------------------------
 rm -rf "$dir/etcd" && mkdir -p "$dir/etcd"
@@ -223,7 +222,6 @@ wait_for "default ServiceAccount" 60 "${kubectl[@]}" get serviceaccount default 
 for c in kube-controller-manager kube-scheduler kwok; do alive "$c"; done
 
 # --- the real node -------------------------------------------------------------------------
-wait "$push_pid" || die "pushing images to $registry failed; see $dir/logs/images.log"
 real_node_name=
 if [ "$real_node" != 0 ]; then
   start_node

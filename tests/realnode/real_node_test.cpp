@@ -163,6 +163,38 @@ TEST(RealNodeTest, ImageThatCannotBePulledShowsTheKubeletsReason) {
   EXPECT_NE(message.find(missing), std::string::npos) << message;
 }
 
+// The operator image (Dockerfile, stage `prebuilt`, built by hack/images/build.sh) runs its
+// binary with every library it needs, as uid 65532, with a read-only root filesystem and no
+// capabilities, as manifests/ runs it.
+TEST(RealNodeTest, FlywheelImageRunsAsNonRootOnAReadOnlyRoot) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-image");
+  const std::string locked =
+      "securityContext: {runAsNonRoot: true, readOnlyRootFilesystem: true, "
+      "allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}";
+  const std::string image = node->Image("flywheel");
+  ASSERT_FALSE(image.empty());
+  const std::string pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: flywheel}\nspec:\n"
+      "  restartPolicy: Never\n" +
+      node->Placement(2) +
+      "  containers:\n"
+      "  - {name: version, image: " +
+      image + ", args: [version], " + locked +
+      "}\n"
+      "  - {name: uid, image: " +
+      image + ", command: [id, -u], " + locked + "}\n";
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"}, pod);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = env->Kubectl({"wait", "-n", ns.name(), "pod/flywheel",
+                    "--for=jsonpath={.status.phase}=Succeeded", "--timeout=120s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << env->Kubectl({"describe", "-n", ns.name(), "pod"}).out
+                            << node->Diagnostics();
+  r = env->Kubectl({"logs", "-n", ns.name(), "pod/flywheel", "-c", "version"});
+  EXPECT_EQ(r.out.rfind("flywheel ", 0), 0u) << r.out << r.err;
+  EXPECT_EQ(env->Kubectl({"logs", "-n", ns.name(), "pod/flywheel", "-c", "uid"}).out, "65532\n");
+}
+
 // The real node's taint keeps every pod that does not ask for it on the kwok nodes, so the
 // integration tests' pods (which name no node) never start real containers.
 TEST(RealNodeTest, PodsThatDoNotTolerateTheRealNodeStayOnKwokNodes) {
