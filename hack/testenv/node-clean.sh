@@ -11,15 +11,14 @@ node=$dir/node
 # shellcheck source=/dev/null
 source "$node/params"
 
-# stop <pid> <text> [<text>]: TERM, then KILL after 5 s, when the PID's command line contains
-# each text; any other process (a PID reused since a killed run) is left alone.
+# stop <pid> <text> [<text>]: SIGKILL (everything they started is removed below, so nothing needs a
+# graceful stop), when the PID's command line contains each text; any other process (a PID
+# reused since a killed run) is left alone.
 stop() {
   local pid=$1 cmd text
   shift
   [ -n "$pid" ] && cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
   for text; do [[ $cmd == *"$text"* ]] || return 0; done
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null
 }
 
@@ -42,10 +41,10 @@ done
 
 # Shims (one per pod sandbox, reparented away from containerd): the processes whose command line
 # names this node's containerd socket.
-for cmdline in /proc/[0-9]*/cmdline; do
+for cmdline in $(grep -laF -- "$node/containerd.sock" /proc/[0-9]*/cmdline 2>/dev/null); do
   pid=${cmdline#/proc/}
   stop "${pid%/cmdline}" "containerd-shim-runc-v2 " " -address $node/containerd.sock "
-done 2>/dev/null
+done
 
 # Mounts under the folder, deepest first (mountinfo's fifth field is the mount point).
 for _ in 1 2 3; do
@@ -56,12 +55,13 @@ done
 
 ip link del "$node_bridge" 2>/dev/null
 
-for c in "${cgroups[@]}"; do
-  for _ in $(seq 50); do
-    find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
-    [ -d "$c" ] || break
-    sleep 0.1
-  done
+for _ in $(seq 50); do
+  [ ${#cgroups[@]} -gt 0 ] && find "${cgroups[@]}" -depth -type d -exec rmdir {} + 2>/dev/null
+  left=()
+  for c in "${cgroups[@]}"; do [ -d "$c" ] && left+=("$c"); done
+  cgroups=("${left[@]}")
+  [ ${#cgroups[@]} -eq 0 ] && break
+  sleep 0.1
 done
 
 find /var/log/containers -maxdepth 1 -lname "$dir/*" -delete 2>/dev/null

@@ -38,7 +38,7 @@ std::string Tail(const std::string& path, size_t lines) {
   return out;
 }
 
-// "running (pid N)" or why not, from the PID file up.sh wrote.
+// "running (pid N)" or why not ("exited", "not started"), from the PID file up.sh wrote.
 std::string ProcessState(const std::string& pid_file) {
   std::ifstream in(pid_file);
   int pid = 0;
@@ -76,6 +76,13 @@ const RealNode* RealNode::Get(const TestEnv& env, std::string* why) {
            "FLYWHEEL_TESTENV_REAL_NODE=0, or by an up.sh without one); restart it with "
            "`make testenv-down testenv-up`";
     return nullptr;
+  }
+  for (const char* name : {"kubelet", "containerd"}) {
+    if (ProcessState(env.dir() + "/pids/" + name + ".pid").rfind("running", 0) != 0) {
+      *why = "the real node " + node.name_ + " is down: " + name + " does not run\n" +
+             node.Diagnostics();
+      return nullptr;
+    }
   }
   auto r = env.Kubectl({"get", "node", node.name_, "-o",
                         "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"});
