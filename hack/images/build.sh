@@ -111,36 +111,43 @@ if ! cached "$debian_image"; then
   trap - EXIT
 fi
 
+# bud <image> <Dockerfile> <context folder> [<target stage>]: builds a Dockerfile on the Debian
+# base above (its BASE argument), unless the cache has <image>.
+bud() {
+  local image=$1 file=$2 context=$3 target=${4:-} out
+  cached "$image" && return 0
+  log "building $image from ${file#"$root"/}${target:+ (stage $target)}"
+  out=$(mktemp)
+  # shellcheck disable=SC2086 # no target: no --target argument
+  nice -n 10 "${buildah[@]}" bud --quiet --isolation chroot --pull=never --layers -f "$file" \
+    ${target:+--target "$target"} --build-arg "BASE=localhost/$debian_image" -t "$image" \
+    "$context" >"$out" 2>&1 || { tail -20 "$out" >&2; rm -f "$out"; exit 1; }
+  rm -f "$out"
+  prune "$image"
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- toolbox: shell, git, make, gcc/g++, curl (hack/images/toolbox.Dockerfile) ---------------
+toolbox_image="testenv/toolbox:$(key "$here/toolbox.Dockerfile")"
+bud "$toolbox_image" "$here/toolbox.Dockerfile" "$tmp"
+images=("busybox $busybox_image" "pause $pause_image" "toolbox $toolbox_image")
+
 # --- flywheel: the project's Dockerfile, stage `prebuilt`, with the binary built here ---------
-images=("busybox $busybox_image" "pause $pause_image")
 if [ -x "$binary" ]; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
   strip -o "$tmp/flywheel" "$binary"
   # The runtime stage (Debian and the libraries from apt, minutes) is its own image, so that a new
   # binary only adds its layer on top of it (a second build reuses its layers).
-  runtime_image="testenv/flywheel-runtime:$(key "$root/Dockerfile")"
-  if ! cached "$runtime_image"; then
-    log "building $runtime_image from Dockerfile (--target runtime; apt-get, minutes)"
-    nice -n 10 "${buildah[@]}" bud --quiet --isolation chroot --pull=never --layers \
-      -f "$root/Dockerfile" --target runtime --build-arg "BASE=localhost/$debian_image" \
-      -t "$runtime_image" "$tmp" >"$tmp/log" 2>&1 || { tail -20 "$tmp/log" >&2; exit 1; }
-    prune "$runtime_image"
-  fi
+  bud "testenv/flywheel-runtime:$(key "$root/Dockerfile")" "$root/Dockerfile" "$tmp" runtime
   flywheel_image="testenv/flywheel:$(key "$root/Dockerfile" "$tmp/flywheel")"
-  if ! cached "$flywheel_image"; then
-    log "building $flywheel_image from Dockerfile (--target prebuilt)"
-    nice -n 10 "${buildah[@]}" bud --quiet --isolation chroot --pull=never --layers \
-      -f "$root/Dockerfile" --target prebuilt --build-arg "BASE=localhost/$debian_image" \
-      -t "$flywheel_image" "$tmp" >"$tmp/log" 2>&1 || { tail -20 "$tmp/log" >&2; exit 1; }
-    prune "$flywheel_image"
-  fi
+  bud "$flywheel_image" "$root/Dockerfile" "$tmp" prebuilt
   images+=("flywheel $flywheel_image")
-  rm -rf "$tmp"
-  trap - EXIT
 else
   log "no flywheel image: $binary is not built (make build)"
 fi
+rm -rf "$tmp"
+trap - EXIT
 
 # seed_dir <image>: the cache folder of <image>'s seed.
 seed_dir() { local name=${1//\//-}; echo "$cache/seeds/${name//:/-}"; }
@@ -159,7 +166,8 @@ seed() {
   rm -rf "$tmp" && mkdir -p "$tmp/storage"
   if [ ${#older[@]} -gt 0 ]; then
     cp -a "${older[0]}/storage/." "$tmp/storage/"
-    rm -rf "$tmp"/storage/docker/registry/v2/repositories/*/_manifests/tags/*
+    find "$tmp/storage/docker/registry/v2/repositories" -path '*/_manifests/tags/*' -prune \
+      -exec rm -rf {} +
   fi
   cat >"$tmp/config.yml" <<YAML
 version: 0.1

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <set>
 #include <sstream>
 
 #include "support/eventually.h"
@@ -16,8 +15,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A bare pod on the real node that runs `script` with busybox's sh and is never restarted.
-std::string ScriptPod(const RealNode& node, const std::string& name, const std::string& script) {
+// A bare pod on the real node that runs `script` with the `sh` of the testenv image `image` and
+// is never restarted.
+std::string ScriptPod(const RealNode& node, const std::string& name, const std::string& script,
+                      const std::string& image = "busybox") {
   return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
          "}\n"
          "spec:\n"
@@ -27,7 +28,7 @@ std::string ScriptPod(const RealNode& node, const std::string& name, const std::
          "  containers:\n"
          "  - name: main\n"
          "    image: " +
-         node.Image("busybox") + "\n    command: [sh, -c, '" + script + "']\n";
+         node.Image(image) + "\n    command: [sh, -c, '" + script + "']\n";
 }
 
 // A Deployment on the real node serving busybox's /www with httpd on port 8080, Ready when GET
@@ -105,11 +106,14 @@ TEST(RealNodeTest, DeploymentBecomesAvailableThroughReadinessProbes) {
   EXPECT_EQ(Field(*env, ns.name(), "deployment/web", "{.status.availableReplicas}"), "2");
 
   // Each pod has its own address on the node's bridge, and one reaches the other's server.
-  std::istringstream ips(Field(*env, ns.name(), "pods", "{.items[*].status.podIP}"));
-  std::set<std::string> distinct{std::istream_iterator<std::string>(ips), {}};
-  ASSERT_EQ(distinct.size(), 2u);
-  r = env->Kubectl({"exec", "-n", ns.name(), "deployment/web", "--", "wget", "-qO-",
-                    "http://" + *distinct.rbegin() + ":8080/index.html"});
+  std::istringstream pods(
+      Field(*env, ns.name(), "pods", "{range .items[*]}{.metadata.name} {.status.podIP} {end}"));
+  std::string first, first_ip, second, second_ip;
+  pods >> first >> first_ip >> second >> second_ip;
+  ASSERT_FALSE(second_ip.empty());
+  EXPECT_NE(first_ip, second_ip);
+  r = env->Kubectl({"exec", "-n", ns.name(), first, "--", "wget", "-qO-",
+                    "http://" + second_ip + ":8080/index.html"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "flywheel testenv\n");
 }
@@ -193,6 +197,25 @@ TEST(RealNodeTest, FlywheelImageRunsAsNonRootOnAReadOnlyRoot) {
   r = env->Kubectl({"logs", "-n", ns.name(), "pod/flywheel", "-c", "version"});
   EXPECT_EQ(r.out.rfind("flywheel ", 0), 0u) << r.out << r.err;
   EXPECT_EQ(env->Kubectl({"logs", "-n", ns.name(), "pod/flywheel", "-c", "uid"}).out, "65532\n");
+}
+
+// The toolbox image (hack/images/toolbox.Dockerfile) has what build steps need: make drives g++
+// to build a program that runs, and git and curl are there.
+TEST(RealNodeTest, ToolboxImageBuildsAProgramWithMake) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-toolbox");
+  const std::string script =
+      R"(cd /tmp && printf "#include <cstdio>\nint main() { std::puts(\"built\"); }\n" >m.cpp )"
+      R"(&& printf "m: m.cpp\n\tg++ -o m m.cpp\n" >Makefile && make -s && ./m )"
+      R"(&& git --version >/dev/null && curl --version >/dev/null && echo ok)";
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"},
+                        ScriptPod(*node, "toolbox", script, "toolbox"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = env->Kubectl({"wait", "-n", ns.name(), "pod/toolbox",
+                    "--for=jsonpath={.status.phase}=Succeeded", "--timeout=180s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << env->Kubectl({"logs", "-n", ns.name(), "pod/toolbox"}).out
+                            << node->Diagnostics();
+  EXPECT_EQ(env->Kubectl({"logs", "-n", ns.name(), "pod/toolbox"}).out, "built\nok\n");
 }
 
 // The real node's taint keeps every pod that does not ask for it on the kwok nodes, so the
