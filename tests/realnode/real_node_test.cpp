@@ -87,7 +87,11 @@ TEST(RealNodeTest, PodRunsACommandWhoseLogsAndExitCodeAreSeen) {
   // Read through the API server, which asks the kubelet (TLS both ways).
   r = env->Kubectl({"logs", "-n", ns.name(), "pod/fails"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "hello from fails\nto stderr\n");
+  // Both streams, in the order containerd read them from their two pipes.
+  const std::string out = "hello from fails\n", err = "to stderr\n";
+  EXPECT_NE(r.out.find(out), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(err), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.size(), out.size() + err.size()) << r.out;
 
   r = env->Kubectl({"wait", "-n", ns.name(), "pod/succeeds",
                     "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s"});
