@@ -43,7 +43,14 @@ std::string ProcessState(const std::string& pid_file) {
   std::ifstream in(pid_file);
   int pid = 0;
   if (!(in >> pid)) return "not started (no " + pid_file + ")";
-  if (kill(pid, 0) != 0) return "exited (was pid " + std::to_string(pid) + ")";
+  // A killed process stays a zombie until its parent (whoever adopted it) reaps it.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string fields;
+  std::getline(stat, fields);
+  auto paren = fields.rfind(')');
+  if (kill(pid, 0) != 0 || paren == std::string::npos || fields.compare(paren, 3, ") Z") == 0) {
+    return "exited (was pid " + std::to_string(pid) + ")";
+  }
   return "running (pid " + std::to_string(pid) + ")";
 }
 
