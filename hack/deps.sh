@@ -15,7 +15,7 @@ packages=(
   prometheus prometheus-alertmanager
   # The testenv's real node (hack/testenv/node.sh): containers, pod networks, a local registry,
   # and images built here (hack/images/).
-  containerd runc containernetworking-plugins docker-registry buildah busybox-static
+  containerd runc containernetworking-plugins docker-registry buildah busybox-static debootstrap
 )
 
 missing=()
