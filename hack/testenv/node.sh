@@ -64,7 +64,7 @@ PARAMS
   # The kubelet's cgroupRoot must exist in every hierarchy it uses.
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2 only
     mkdir -p "/sys/fs/cgroup$node_cgroup"
-    sed 's/\([a-z_]*\)/+\1/g' /sys/fs/cgroup/cgroup.subtree_control \
+    sed 's/[a-z_]\+/+&/g' /sys/fs/cgroup/cgroup.subtree_control \
       >"/sys/fs/cgroup$node_cgroup/cgroup.subtree_control"
   else
     for c in /sys/fs/cgroup/*/; do
