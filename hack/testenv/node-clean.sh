@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops the testenv's real node (node.sh) and removes everything it made, also after a killed run:
 # the kubelet and containerd (by PID), every container process (the PIDs in the node's cgroups),
-# the containerd shims (by their shim.pid), every mount under the testenv folder (rootfs, network
+# the containerd shims and their sockets, every mount under the testenv folder (rootfs, network
 # namespaces, volumes), the bridge, the cgroups, the kubelet's links in /var/log/containers and
 # libcni's cache entries. Called by down.sh before it removes the folder.
 set -uo pipefail
@@ -44,6 +44,12 @@ done
 for cmdline in $(grep -laF -- "$node/containerd.sock" /proc/[0-9]*/cmdline 2>/dev/null); do
   pid=${cmdline#/proc/}
   stop "${pid%/cmdline}" "containerd-shim-runc-v2 " " -address $node/containerd.sock "
+done
+# Their sockets (outside the folder, in /run/containerd/s) are named in each sandbox's task folder.
+for address in "$node"/containerd/state/io.containerd.runtime.v2.task/*/*/address; do
+  [ -f "$address" ] || continue
+  socket=$(cat "$address")
+  rm -f "${socket#unix://}"
 done
 
 # Mounts under the folder, deepest first (mountinfo's fifth field is the mount point).
