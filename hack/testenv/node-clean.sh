@@ -17,7 +17,7 @@ source "$node/params"
 stop() {
   local pid=$1 cmd text
   shift
-  [ -n "$pid" ] && cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+  [ -n "$pid" ] && cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 0
   for text; do [[ $cmd == *"$text"* ]] || return 0; done
   kill -KILL "$pid" 2>/dev/null
 }
