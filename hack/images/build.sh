@@ -25,6 +25,8 @@ fi
 log() { printf 'images: %s\n' "$*" >&2; }
 buildah=(buildah --root "$cache/storage" --runroot "$cache/run" --storage-driver vfs)
 mkdir -p "$cache"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 # key <files...>: 12 hex digits naming the content of this script and of the files.
 key() { cat "${BASH_SOURCE[0]}" "$@" | sha256sum | cut -c1-12; }
@@ -63,17 +65,13 @@ busybox_rootfs() {
 busybox_image="testenv/busybox:$(key /bin/busybox)"
 if ! cached "$busybox_image"; then
   log "building $busybox_image"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  busybox_rootfs "$tmp/rootfs"
+  busybox_rootfs "$tmp/busybox"
   c=$("${buildah[@]}" from scratch)
-  "${buildah[@]}" copy --quiet "$c" "$tmp/rootfs/" / >/dev/null
+  "${buildah[@]}" copy --quiet "$c" "$tmp/busybox/" / >/dev/null
   "${buildah[@]}" config --env PATH=/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/sh \
     --label flywheel.dev/image=busybox "$c"
   commit "$c" "$busybox_image"
   prune "$busybox_image"
-  rm -rf "$tmp"
-  trap - EXIT
 fi
 
 # --- pause: the pod sandbox, the busybox layer sleeping for ever (containerd kills it) ------
@@ -88,7 +86,7 @@ if ! cached "$pause_image"; then
   prune "$pause_image"
 fi
 
-# --- debian: Debian 12 minbase from debootstrap, the base of the flywheel image -------------
+# --- debian: Debian 12 minbase from debootstrap, the base of the toolbox and flywheel images --
 # From the machine's Debian mirror (the first in its apt sources), so it has no input file to hash:
 # made once and kept; change the tag to make it again.
 debian_image="testenv/debian:bookworm-1"
@@ -97,57 +95,49 @@ if ! cached "$debian_image"; then
   mirror=$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' \
     /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null)
   [ -n "$mirror" ] || { log "no Debian mirror in /etc/apt/sources.list*"; exit 1; }
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  nice -n 10 debootstrap --variant=minbase bookworm "$tmp/rootfs" "$mirror" >"$tmp/log" 2>&1 ||
+  nice -n 10 debootstrap --variant=minbase bookworm "$tmp/debian" "$mirror" >"$tmp/log" 2>&1 ||
     { tail -20 "$tmp/log" >&2; exit 1; }
-  rm -rf "$tmp"/rootfs/var/cache/apt/archives/*.deb "$tmp"/rootfs/var/lib/apt/lists/*
+  rm -rf "$tmp"/debian/var/cache/apt/archives/*.deb "$tmp"/debian/var/lib/apt/lists/*
   c=$("${buildah[@]}" from scratch)
-  "${buildah[@]}" copy --quiet "$c" "$tmp/rootfs/" / >/dev/null
+  "${buildah[@]}" copy --quiet "$c" "$tmp/debian/" / >/dev/null
   "${buildah[@]}" config --cmd /bin/bash --label flywheel.dev/image=debian "$c"
   commit "$c" "$debian_image"
   prune "$debian_image"
-  rm -rf "$tmp"
-  trap - EXIT
 fi
 
 # bud <image> <Dockerfile> <context folder> [<target stage>]: builds a Dockerfile on the Debian
 # base above (its BASE argument), unless the cache has <image>.
 bud() {
-  local image=$1 file=$2 context=$3 target=${4:-} out
+  local image=$1 file=$2 context=$3 target=${4:-}
   cached "$image" && return 0
   log "building $image from ${file#"$root"/}${target:+ (stage $target)}"
-  out=$(mktemp)
   # shellcheck disable=SC2086 # no target: no --target argument
   nice -n 10 "${buildah[@]}" bud --quiet --isolation chroot --pull=never --layers -f "$file" \
     ${target:+--target "$target"} --build-arg "BASE=localhost/$debian_image" -t "$image" \
-    "$context" >"$out" 2>&1 || { tail -20 "$out" >&2; rm -f "$out"; exit 1; }
-  rm -f "$out"
+    "$context" >"$tmp/log" 2>&1 || { tail -20 "$tmp/log" >&2; exit 1; }
   prune "$image"
 }
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/context"
 
 # --- toolbox: shell, git, make, gcc/g++, curl (hack/images/toolbox.Dockerfile) ---------------
 toolbox_image="testenv/toolbox:$(key "$here/toolbox.Dockerfile")"
-bud "$toolbox_image" "$here/toolbox.Dockerfile" "$tmp"
+bud "$toolbox_image" "$here/toolbox.Dockerfile" "$tmp/context"
 images=("busybox $busybox_image" "pause $pause_image" "toolbox $toolbox_image")
 
 # --- flywheel: the project's Dockerfile, stage `prebuilt`, with the binary built here ---------
 if [ -x "$binary" ]; then
-  strip -o "$tmp/flywheel" "$binary"
+  strip -o "$tmp/context/flywheel" "$binary"
   # The runtime stage (Debian and the libraries from apt, minutes) is its own image, so that a new
   # binary only adds its layer on top of it (a second build reuses its layers).
-  bud "testenv/flywheel-runtime:$(key "$root/Dockerfile")" "$root/Dockerfile" "$tmp" runtime
-  flywheel_image="testenv/flywheel:$(key "$root/Dockerfile" "$tmp/flywheel")"
-  bud "$flywheel_image" "$root/Dockerfile" "$tmp" prebuilt
+  bud "testenv/flywheel-runtime:$(key "$root/Dockerfile")" "$root/Dockerfile" "$tmp/context" \
+    runtime
+  flywheel_image="testenv/flywheel:$(key "$root/Dockerfile" "$tmp/context/flywheel")"
+  bud "$flywheel_image" "$root/Dockerfile" "$tmp/context" prebuilt
   images+=("flywheel $flywheel_image")
 else
   log "no flywheel image: $binary is not built (make build)"
 fi
-rm -rf "$tmp"
-trap - EXIT
 
 # seed_dir <image>: the cache folder of <image>'s seed.
 seed_dir() { local name=${1//\//-}; echo "$cache/seeds/${name//:/-}"; }
@@ -156,31 +146,31 @@ seed_dir() { local name=${1//\//-}; echo "$cache/seeds/${name//:/-}"; }
 # registry started on it for the purpose. An older seed of the same name is copied first, so the
 # push only uploads the layers that changed; its tags are dropped and garbage-collected.
 seed() {
-  local image=$1 dir tmp older=() d port pid
+  local image=$1 dir work older=() d port pid
   dir=$(seed_dir "$image")
   [ -d "$dir" ] && return 0
   for d in "$(seed_dir "${image%:*}")"-*; do
     [ -d "$d" ] && [ "$d" != "$dir" ] && [[ $d != *.tmp.* ]] && older+=("$d")
   done
-  tmp="$dir.tmp.$$"
-  rm -rf "$tmp" && mkdir -p "$tmp/storage"
+  work="$dir.tmp.$$"
+  rm -rf "$work" && mkdir -p "$work/storage"
   if [ ${#older[@]} -gt 0 ]; then
-    cp -a "${older[0]}/storage/." "$tmp/storage/"
-    find "$tmp/storage/docker/registry/v2/repositories" -path '*/_manifests/tags/*' -prune \
+    cp -a "${older[0]}/storage/." "$work/storage/"
+    find "$work/storage/docker/registry/v2/repositories" -path '*/_manifests/tags/*' -prune \
       -exec rm -rf {} +
   fi
-  cat >"$tmp/config.yml" <<YAML
+  cat >"$work/config.yml" <<YAML
 version: 0.1
 log: {level: info, accesslog: {disabled: true}}
 storage:
-  filesystem: {rootdirectory: $tmp/storage}
+  filesystem: {rootdirectory: $work/storage}
   delete: {enabled: true}
 http: {addr: 127.0.0.1:0}
 YAML
-  docker-registry serve "$tmp/config.yml" >"$tmp/log" 2>&1 &
+  docker-registry serve "$work/config.yml" >"$work/log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log" | head -1)
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/log" | head -1)
     [ -n "$port" ] && break
     sleep 0.1
   done
@@ -188,9 +178,9 @@ YAML
     "docker://127.0.0.1:$port/$image" || { kill "$pid"; log "seeding $image failed"; exit 1; }
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  docker-registry garbage-collect --delete-untagged "$tmp/config.yml" >/dev/null 2>&1
+  docker-registry garbage-collect --delete-untagged "$work/config.yml" >/dev/null 2>&1
   # Another build may have made the same seed meanwhile: keep one.
-  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+  mv -T "$work" "$dir" 2>/dev/null || rm -rf "$work"
   rm -rf "${older[@]}"
 }
 
