@@ -13,6 +13,9 @@ packages=(
   nginx fcgiwrap openssh-server openssh-client
   # RollbackPolicy tests and the demo: a real Prometheus and Alertmanager on loopback.
   prometheus prometheus-alertmanager
+  # The testenv's real node (hack/testenv/node.sh): containers, pod networks, a local registry,
+  # and images built here (hack/images/).
+  containerd runc containernetworking-plugins docker-registry buildah busybox-static debootstrap
 )
 
 missing=()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `make test`: formatting, unit tests, integration tests against the local control plane, then
-# the disruptive tests (which restart parts of it) alone. `hack/test.sh --long` runs the long
-# tests instead (`make test-long`); `hack/test.sh --sanitize` builds with AddressSanitizer,
-# LeakSanitizer and UBSan into build-sanitize and runs the unit and integration tests there
-# (`make test-sanitize`; a second full build, so not part of `make test`). Starts the control
-# plane for the run (and stops it after) unless one is already up.
+# `make test`: formatting, unit tests, integration tests against the local control plane, the
+# real-node tests (pods that really run on the testenv's kubelet node), then the disruptive tests
+# (which restart parts of it) alone. `hack/test.sh --long` runs the long tests instead
+# (`make test-long`); `hack/test.sh --sanitize` builds with AddressSanitizer, LeakSanitizer and
+# UBSan into build-sanitize and runs the unit and integration tests there (`make test-sanitize`;
+# a second full build, so not part of `make test`). Starts the control plane for the run (and
+# stops it after) unless one is already up.
 #
 # A skipped test fails the run: a missing nginx, git daemon or control plane must never turn into
 # green. Two guards: the tests' main() turns a skip into a failure (tests/support/main.cpp; this
@@ -102,6 +103,9 @@ run_ctest unit -j "$jobs"
 echo "== integration tests"
 ensure_testenv
 run_ctest integration -j "$jobs"
+
+echo "== real-node tests (containers on the testenv's real node)"
+run_ctest realnode -j "$jobs"
 
 echo "== disruptive tests (restart parts of the control plane; run alone)"
 run_ctest disruptive

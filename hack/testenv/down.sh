@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Stops every process `up.sh` started (by PID, in reverse start order) and removes its state.
+# Stops every process `up.sh` started (by PID, in reverse start order) and removes its state: the
+# real node first (node-clean.sh: kubelet, containers, containerd, mounts, bridge, cgroups).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dir=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
 [ -d "$dir/pids" ] || exit 0
-for name in flywheel git-daemon kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+"$here/node-clean.sh" "$dir"
+for name in flywheel git-daemon kwok kube-scheduler kube-controller-manager kube-apiserver etcd \
+  registry; do
   f=$dir/pids/$name.pid
   [ -f "$f" ] || continue
   pid=$(cat "$f")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts the local control plane on loopback: etcd, kube-apiserver (TLS, RBAC, service-account
-# tokens), kube-controller-manager, kube-scheduler and kwok with fake nodes. Writes
-# $FLYWHEEL_TESTENV_DIR/kubeconfig (cluster-admin) and bin/kubectl. Idempotent: when the
-# control plane is already up, it only reports it.
+# tokens), kube-controller-manager, kube-scheduler and kwok with fake nodes, plus a local registry
+# with the images of hack/images/ and one real node (containerd + kubelet, node.sh) unless
+# FLYWHEEL_TESTENV_REAL_NODE=0. Writes $FLYWHEEL_TESTENV_DIR/kubeconfig (cluster-admin),
+# bin/kubectl and env. Idempotent: when the control plane is already up, it only reports it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -10,6 +11,7 @@ root=$(cd "$here/../.." && pwd)
 source "$here/versions.sh"
 dir=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
 nodes=${FLYWHEEL_TESTENV_NODES:-3}
+real_node=${FLYWHEEL_TESTENV_REAL_NODE:-1}
 
 log() { printf 'testenv: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -17,7 +19,9 @@ die() { log "error: $*"; exit 1; }
 running() {
   [ -f "$dir/kubeconfig" ] || return 1
   local f
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  local names=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok registry)
+  [ "$real_node" = 0 ] || names+=(containerd kubelet)
+  for name in "${names[@]}"; do
     kill -0 "$(cat "$dir/pids/$name.pid" 2>/dev/null)" 2>/dev/null || return 1
   done
   "$dir/bin/kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1
@@ -30,6 +34,10 @@ fi
 [ -d "$dir/pids" ] && "$here/down.sh"
 
 "$here/build.sh"
+# The images, as "<name> <image>" lines, built if missing and copied into the registry's storage.
+mkdir -p "$dir/registry"
+images=$("$root/hack/images/build.sh" --seed "$dir/registry")
+image_pause=$(awk '$1 == "pause" {print $2}' <<<"$images")
 start_time=$(date +%s.%N)
 mkdir -p "$dir"/{pki,logs,pids,bin,etcd,cmd}
 ln -sf "$TESTENV_BIN_K8S/kubectl" "$dir/bin/kubectl"
@@ -56,25 +64,28 @@ kwok_port=$(free_port)
 
 # --- PKI: one CA, a serving certificate, a client certificate per component ----------------
 pki=$dir/pki
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+# sign <name> <subject> <extensions>: a key and a certificate signed by the testenv's CA.
+sign() {
+  openssl req -new "${ec[@]}" -keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "$2" 2>/dev/null
+  openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    -CAcreateserial -days 3650 -out "$pki/$1.crt" -extfile <(printf '%b' "$3") 2>/dev/null
+  rm -f "$pki/$1.csr"
+  chmod 600 "$pki/$1.key"
+}
+client_ext='keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
 if [ ! -f "$pki/ca.crt" ]; then
   log "generating certificates"
-  ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
   openssl req -x509 "${ec[@]}" -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 3650 \
     -subj "/CN=flywheel-testenv-ca" 2>/dev/null
-  # sign <name> <subject> <extensions>
-  sign() {
-    openssl req -new "${ec[@]}" -keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "$2" 2>/dev/null
-    openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
-      -CAcreateserial -days 3650 -out "$pki/$1.crt" -extfile <(printf '%b' "$3") 2>/dev/null
-    rm -f "$pki/$1.csr"
-  }
-  client='keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
   sign apiserver "/CN=kube-apiserver" \
     'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n'
-  sign admin "/O=system:masters/CN=flywheel-testenv-admin" "$client"
-  sign controller-manager "/CN=system:kube-controller-manager" "$client"
-  sign scheduler "/CN=system:kube-scheduler" "$client"
-  sign kwok "/O=system:masters/CN=kwok" "$client"
+  sign admin "/O=system:masters/CN=flywheel-testenv-admin" "$client_ext"
+  sign controller-manager "/CN=system:kube-controller-manager" "$client_ext"
+  sign scheduler "/CN=system:kube-scheduler" "$client_ext"
+  sign kwok "/O=system:masters/CN=kwok" "$client_ext"
+  # The API server's identity towards kubelets (logs, exec, port-forward).
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client_ext"
   openssl ecparam -name prime256v1 -genkey -noout -out "$pki/sa.key" 2>/dev/null
   openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   chmod 600 "$pki"/*.key
@@ -126,6 +137,11 @@ wait_for() {
 
 alive() { kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null || die "$1 exited; see $dir/logs/$1.log"; }
 
+# --- registry -----------------------------------------------------------------------------
+# shellcheck source=node.sh
+source "$here/node.sh"
+start_registry
+
 # --- etcd ----------------------------------------------------------------------------------
 rm -rf "$dir/etcd" && mkdir -p "$dir/etcd"
 start etcd "$TESTENV_BIN_ETCD/server" --name testenv --data-dir "$dir/etcd" \
@@ -143,7 +159,11 @@ start kube-apiserver "$TESTENV_BIN_K8S/kube-apiserver" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
   --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
   --client-ca-file="$pki/ca.crt" \
-  --authorization-mode=RBAC \
+  --authorization-mode=Node,RBAC \
+  --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$pki/ca.crt" \
+  --kubelet-preferred-address-types=InternalIP \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$pki/sa.pub" \
   --service-account-signing-key-file="$pki/sa.key" \
@@ -201,12 +221,26 @@ wait_for "fake nodes" 60 "${kubectl[@]}" wait --for=condition=Ready node --all -
 wait_for "default ServiceAccount" 60 "${kubectl[@]}" get serviceaccount default -n default
 for c in kube-controller-manager kube-scheduler kwok; do alive "$c"; done
 
+# --- the real node -------------------------------------------------------------------------
+real_node_name=
+if [ "$real_node" != 0 ]; then
+  start_node
+  real_node_name=$node_name
+fi
+
 cat >"$dir/env" <<ENV
 KUBECONFIG=$dir/kubeconfig
 FLYWHEEL_TESTENV_API=https://127.0.0.1:$api_port
 FLYWHEEL_TESTENV_ETCD=http://127.0.0.1:$etcd_port
+FLYWHEEL_TESTENV_REGISTRY=$registry
+FLYWHEEL_TESTENV_REAL_NODE=$real_node_name
+FLYWHEEL_TESTENV_REAL_NODE_TAINT=$node_taint
+$(while read -r name image; do
+    echo "FLYWHEEL_TESTENV_IMAGE_${name^^}=$registry/$image"
+  done <<<"$images")
 ENV
 elapsed=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $start_time}")
-log "control plane ready in ${elapsed}s: https://127.0.0.1:$api_port, $nodes kwok nodes"
+log "control plane ready in ${elapsed}s: https://127.0.0.1:$api_port, $nodes kwok nodes," \
+  "real node '${real_node_name:-none}', registry $registry"
 log "  kubectl --kubeconfig $dir/kubeconfig get nodes"
 log "  logs in $dir/logs/, stop with 'make testenv-down'"

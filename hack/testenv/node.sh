@@ -1,0 +1,168 @@
+# The testenv's local registry and its real node (containerd + runc + kubelet), beside the kwok
+# nodes. Sourced by up.sh, which defines dir, pki, api_port, kubectl and the helpers used here
+# (log, die, free_port, sign, kubeconfig, start, wait_for, alive). node-clean.sh undoes all of it.
+#
+# Everything the node creates outside $dir is named after $node_id (a hash of $dir), so several
+# testenvs can run on one machine and a killed run's leftovers can be found again:
+#   - the bridge fw<id> with a private /24 (pods get their own IPs; nothing is masqueraded, so pod
+#     traffic never leaves the machine); the kubelet serves on the bridge's address;
+#   - the cgroup /flywheel-<id> in every hierarchy (the kubelet's cgroupRoot);
+#   - the CNI network flywheel-<id> (libcni's cache in /var/lib/cni/results);
+#   - /var/log/containers/* links the kubelet makes into $dir.
+# Network namespaces, rootfs mounts and volumes are mounted under $dir (containerd's
+# netns_mounts_under_state_dir, the kubelet's root dir).
+
+node=$dir/node
+node_id=$(printf '%s' "$dir" | sha256sum | cut -c1-8)
+node_name=real-node-0
+node_bridge=fw$node_id
+node_cgroup=/flywheel-$node_id
+node_net=flywheel-$node_id
+node_taint=flywheel.dev/node=real:NoSchedule
+
+# start_registry: the distribution registry on a free loopback port, its storage in
+# $dir/registry (which hack/images/build.sh --seed filled).
+start_registry() {
+  registry=127.0.0.1:$(free_port)
+  cat >"$dir/registry.yml" <<YAML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: $dir/registry}
+  delete: {enabled: true}
+http: {addr: $registry}
+YAML
+  start registry docker-registry serve "$dir/registry.yml"
+  wait_for registry 30 curl -sf "http://$registry/v2/"
+}
+
+# node_subnet: the third and second octets of a free 10.x.y.0/24 for the bridge, derived from
+# $node_id (stable for one $dir) and moved on while the host already routes it.
+node_subnet() {
+  local x=$((100 + 0x${node_id:0:2} % 100)) y=$((0x${node_id:2:2})) routes
+  routes=$(ip -4 route show)
+  while grep -q "^10\.$x\.$y\." <<<"$routes"; do y=$(((y + 1) % 256)); done
+  echo "10.$x.$y"
+}
+
+# start_node: containerd, the bridge and the kubelet; waits until the node is Ready.
+start_node() {
+  local prefix node_ip c
+  mkdir -p "$node"/{containerd,cni,kubelet,pod-logs}
+  # Written first: node-clean.sh reads it to find what to remove, even after a killed run.
+  cat >"$node/params" <<PARAMS
+node_bridge=$node_bridge
+node_cgroup=$node_cgroup
+node_net=$node_net
+PARAMS
+  prefix=$(node_subnet)
+  node_ip=$prefix.1
+  ip link add "$node_bridge" type bridge
+  ip addr add "$node_ip/24" dev "$node_bridge"
+  ip link set "$node_bridge" up
+
+  # The kubelet's cgroupRoot must exist in every hierarchy it uses.
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2 only
+    mkdir -p "/sys/fs/cgroup$node_cgroup"
+    sed 's/[a-z_]\+/+&/g' /sys/fs/cgroup/cgroup.subtree_control \
+      >"/sys/fs/cgroup$node_cgroup/cgroup.subtree_control"
+  else
+    for c in /sys/fs/cgroup/*/; do
+      mountpoint -q "$c" || continue
+      mkdir -p "$c${node_cgroup#/}"
+    done
+    for c in cpus mems; do
+      cat "/sys/fs/cgroup/cpuset/cpuset.$c" >"/sys/fs/cgroup/cpuset$node_cgroup/cpuset.$c"
+    done
+  fi
+
+  cat >"$node/cni/10-bridge.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "$node_net",
+  "plugins": [{
+    "type": "bridge", "bridge": "$node_bridge", "isGateway": true, "ipMasq": false,
+    "hairpinMode": true,
+    "ipam": {"type": "host-local", "dataDir": "$node/cni-ipam",
+             "ranges": [[{"subnet": "$prefix.0/24", "gateway": "$node_ip"}]],
+             "routes": [{"dst": "0.0.0.0/0"}]}
+  }]
+}
+JSON
+  cat >"$node/containerd.toml" <<TOML
+version = 2
+root = "$node/containerd/root"
+state = "$node/containerd/state"
+[grpc]
+  address = "$node/containerd.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$node/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$registry/$image_pause"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "$(command -v runc)"
+        Root = "$node/runc"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$node/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$registry"]
+    endpoint = ["http://$registry"]
+TOML
+  start containerd containerd --config "$node/containerd.toml"
+
+  # The kubelet: a serving certificate for its address (the API server checks it against the CA
+  # for logs, exec and port-forward) and a client certificate as system:node:<name>.
+  sign kubelet "/CN=$node_name" \
+    "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:$node_ip,DNS:$node_name\n"
+  sign kubelet-client "/O=system:nodes/CN=system:node:$node_name" "$client_ext"
+  kubeconfig "$node/kubelet.kubeconfig" kubelet-client
+  cat >"$node/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $node_ip
+port: $(free_port)
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $(free_port)
+tlsCertFile: $pki/kubelet.crt
+tlsPrivateKeyFile: $pki/kubelet.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $pki/ca.crt}
+authorization: {mode: Webhook}
+containerRuntimeEndpoint: unix://$node/containerd.sock
+cgroupDriver: cgroupfs
+cgroupRoot: $node_cgroup
+failCgroupV1: false
+failSwapOn: false
+podLogsDir: $node/pod-logs
+clusterDomain: cluster.local
+serializeImagePulls: false
+maxPods: 50
+registerWithTaints: [{key: ${node_taint%%=*}, value: real, effect: NoSchedule}]
+# A shared machine: never evict or collect images because other programs filled the disk.
+evictionHard: {memory.available: 50Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+YAML
+  wait_for containerd 30 ctr --address "$node/containerd.sock" version
+  alive containerd
+  start kubelet "$TESTENV_BIN_KUBELET/kubelet" --config="$node/kubelet.yaml" \
+    --kubeconfig="$node/kubelet.kubeconfig" --root-dir="$node/kubelet" \
+    --hostname-override="$node_name" --node-ip="$node_ip" \
+    --node-labels=flywheel.dev/node=real,type=real
+  wait_for "real node $node_name" 60 "${kubectl[@]}" get node "$node_name"
+  alive kubelet
+  wait_for "real node $node_name Ready" 60 \
+    "${kubectl[@]}" wait --for=condition=Ready "node/$node_name" --timeout=0s
+}
