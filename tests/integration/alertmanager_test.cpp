@@ -22,6 +22,7 @@ using nlohmann::json;
 using testing::AlertmanagerServer;
 using testing::Eventually;
 using testing::ScopedNamespace;
+using testing::WebhookConfig;
 
 constexpr auto kPatience = 60s;
 
@@ -129,21 +130,7 @@ TEST(AlertmanagerEndToEndTest, AlertmanagerDeliversAFiringAlertToTheReceiver) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const std::string hook =
       "http://127.0.0.1:" + std::to_string((*server)->port()) + "/hooks/alertmanager/team-a/web";
-  AlertmanagerServer alertmanager(R"(route:
-  receiver: flywheel
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: flywheel
-    webhook_configs:
-      - url: )" + hook + R"(
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials: )" + kToken +
-                                  "\n");
+  AlertmanagerServer alertmanager(WebhookConfig(hook, kToken, /*send_resolved=*/true));
 
   const json labels = {{"alertname", "FlywheelE2E"}, {"service", "web"}, {"severity", "page"}};
   alertmanager.PostAlerts(json::array({{{"labels", labels}, {"annotations", {{"summary", "x"}}}}}));

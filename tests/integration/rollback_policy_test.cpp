@@ -70,6 +70,16 @@ Time At(const json& object, const std::string& field) {
   return t.ok() ? *t : Time{};
 }
 
+// Waits until each named policy watches the Release's revision without a breach.
+void WaitWatching(const kube::Client& client, const std::string& ns,
+                  std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    WaitPolicy(client, ns, name, [&](const json& p) {
+      return p.value("status", json::object()).value("phase", "") == "Watching";
+    });
+  }
+}
+
 // The status of an object read by GetPolicy/GetRelease ({} when the read failed).
 json S(const json& object) { return object.value("status", json::object()); }
 
@@ -204,10 +214,7 @@ TEST_F(RollbackPolicyTest, ASpikeShorterThanForDoesNotRollBack) {
       client
           .Create(PolicyObject(ns.name(), "observer", prometheus_->url(), "0s", {{"dryRun", true}}))
           .ok());
-  for (const char* name : {"web-errors", "observer"}) {
-    WaitPolicy(client, ns.name(), name,
-               [&](const json& p) { return S(p).value("phase", "") == "Watching"; });
-  }
+  WaitWatching(client, ns.name(), {"web-errors", "observer"});
   exporter_.SetErrorRatio(0.3);
   json policy = WaitPolicy(client, ns.name(), "web-errors",
                            [&](const json& p) { return S(p).value("phase", "") == "Breaching"; });
@@ -242,10 +249,7 @@ TEST_F(RollbackPolicyTest, APrometheusOutageRollsBackOnlyWithOnErrorBreach) {
                   .Create(PolicyObject(ns.name(), "breach", prometheus_->url(), "12s",
                                        {{"onError", "Breach"}}))
                   .ok());
-  for (const char* name : {"ignore", "breach"}) {
-    WaitPolicy(client, ns.name(), name,
-               [&](const json& p) { return S(p).value("phase", "") == "Watching"; });
-  }
+  WaitWatching(client, ns.name(), {"ignore", "breach"});
   prometheus_->Stop();
   json ignore = WaitPolicy(client, ns.name(), "ignore", [&](const json& p) {
     const json m = S(p).value("metrics", json::array());
@@ -281,8 +285,7 @@ TEST_F(RollbackPolicyTest, AControllerKilledMidBreachKeepsTheTimerAndRollsBackOn
   auto controller = std::make_unique<ControllerProcess>(*env, ns.name());
   auto [a, b] = ReleaseAtB(client, ns.name());
   ASSERT_TRUE(client.Create(PolicyObject(ns.name(), "web-errors", prometheus_->url(), "12s")).ok());
-  WaitPolicy(client, ns.name(), "web-errors",
-             [&](const json& p) { return S(p).value("phase", "") == "Watching"; });
+  WaitWatching(client, ns.name(), {"web-errors"});
   exporter_.SetErrorRatio(0.5);
   json policy = WaitPolicy(client, ns.name(), "web-errors",
                            [&](const json& p) { return S(p).value("phase", "") == "Breaching"; });
@@ -319,10 +322,7 @@ TEST_F(RollbackPolicyTest, TwoPoliciesBreachingTogetherRollBackOnce) {
   for (const char* name : {"first", "second"}) {
     ASSERT_TRUE(client.Create(PolicyObject(ns.name(), name, prometheus_->url(), "0s")).ok());
   }
-  for (const char* name : {"first", "second"}) {
-    WaitPolicy(client, ns.name(), name,
-               [&](const json& p) { return S(p).value("phase", "") == "Watching"; });
-  }
+  WaitWatching(client, ns.name(), {"first", "second"});
   exporter_.SetErrorRatio(0.4);
   json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
     return S(r).value("lastRollback", json::object()).contains("revertCommit");
@@ -357,8 +357,7 @@ TEST_F(RollbackPolicyTest, CooldownHoldsASecondRollback) {
                   .Create(PolicyObject(ns.name(), "web-errors", prometheus_->url(), "0s",
                                        {{"rollback", {{"cooldown", "1h"}}}}))
                   .ok());
-  WaitPolicy(client, ns.name(), "web-errors",
-             [&](const json& p) { return S(p).value("phase", "") == "Watching"; });
+  WaitWatching(client, ns.name(), {"web-errors"});
   exporter_.SetErrorRatio(0.3);
   json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
     return S(r).value("lastRollback", json::object()).contains("revertCommit");
@@ -458,20 +457,7 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
   ASSERT_TRUE(refused.ok()) << refused.status().ToString();
   EXPECT_EQ(refused->status, 401);
 
-  AlertmanagerServer alertmanager(R"(route:
-  receiver: flywheel
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: flywheel
-    webhook_configs:
-      - url: )" + hook + R"(
-        http_config:
-          authorization:
-            credentials: )" + kToken +
-                                  "\n");
+  AlertmanagerServer alertmanager(WebhookConfig(hook, kToken));
   alertmanager.PostAlerts(
       json::array({{{"labels", {{"alertname", "WebHighErrorRate"}, {"service", "web"}}}}}));
   json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {

@@ -82,4 +82,22 @@ void AlertmanagerServer::PostAlerts(const nlohmann::json& alerts) const {
 
 std::string AlertmanagerServer::Log() const { return process_ ? process_->Log() : ""; }
 
+std::string WebhookConfig(const std::string& url, const std::string& token, bool send_resolved) {
+  return R"(route:
+  receiver: flywheel
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: flywheel
+    webhook_configs:
+      - url: )" +
+         url + "\n" + (send_resolved ? "        send_resolved: true\n" : "") +
+         R"(        http_config:
+          authorization:
+            credentials: )" +
+         token + "\n";
+}
+
 }  // namespace flywheel::testing

@@ -12,6 +12,11 @@ namespace flywheel::testing {
 // directory (configuration and storage) and clustering off (--cluster.listen-address=""),
 // ready once /-/ready answers 200. A missing program or a failed start throws
 // std::runtime_error with its log. The destructor kills it by its PID and removes the directory.
+// An alertmanager.yml that sends every alert, grouped by alertname within a second, to one
+// webhook `url` with `token` as its bearer credentials (and resolved alerts when asked).
+std::string WebhookConfig(const std::string& url, const std::string& token,
+                          bool send_resolved = false);
+
 class AlertmanagerServer {
  public:
   // Starts it with `config_yaml` as its alertmanager.yml.
