@@ -302,4 +302,31 @@ Health AssessHealth(const nlohmann::json& live) {
   return a.Generic();
 }
 
+std::string PodProblem(const json& pod) {
+  static const char* kStuck[] = {"ErrImagePull",         "ImagePullBackOff",
+                                 "InvalidImageName",     "CrashLoopBackOff",
+                                 "CreateContainerError", "CreateContainerConfigError",
+                                 "RunContainerError",    "ErrImageNeverPull"};
+  const json status = pod.value("status", json::object());
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    for (const json& c : status.value(list, json::array())) {
+      const json waiting = c.value("state", json::object()).value("waiting", json::object());
+      const std::string reason = waiting.value("reason", "");
+      for (const char* stuck : kStuck) {
+        if (reason != stuck) continue;
+        std::string message = waiting.value("message", "");
+        if (message.size() > 300) message = message.substr(0, 300) + "...";
+        return c.value("name", "") + ": " + reason + (message.empty() ? "" : ": " + message);
+      }
+    }
+  }
+  for (const json& c : status.value("conditions", json::array())) {
+    if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False" &&
+        c.value("reason", "") == "Unschedulable") {
+      return "Unschedulable: " + c.value("message", "");
+    }
+  }
+  return "";
+}
+
 }  // namespace flywheel::manifest

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "flywheel/kube/conditions.h"
 #include "flywheel/release/decisions.h"
@@ -15,6 +16,33 @@ Result<kube::ObjectPtr> ReleaseReconciler::ReadLive(const ObjectRef& ref) const 
   if (got.ok()) return std::make_shared<const json>(std::move(*got));
   if (got.status().code() == Code::kNotFound) return kube::ObjectPtr();
   return got.status();
+}
+
+std::string ReleaseReconciler::PodsProblem(const ObjectRef& ref) const {
+  static const std::set<std::string> kWorkloads = {"Deployment", "StatefulSet", "DaemonSet",
+                                                   "ReplicaSet", "Job"};
+  if (!kWorkloads.contains(ref.kind)) return "";
+  std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
+  if (!cached || *cached == nullptr) return "";
+  const json labels = (**cached)
+                          .value("spec", json::object())
+                          .value("selector", json::object())
+                          .value("matchLabels", json::object());
+  if (!labels.is_object() || labels.empty()) return "";
+  kube::ListOptions options;
+  for (const auto& [key, value] : labels.items()) {
+    if (!value.is_string()) return "";
+    options.label_selector +=
+        (options.label_selector.empty() ? "" : ",") + key + "=" + value.get<std::string>();
+  }
+  auto pods = client_.List("v1", "Pod", ref.ns, options);
+  if (!pods.ok()) return "";  // an explanation, not a verdict: nothing to add
+  for (const json& pod : (*pods)["items"]) {
+    if (std::string problem = manifest::PodProblem(pod); !problem.empty()) {
+      return "pod " + kube::MetaString(pod, "name") + ": " + problem;
+    }
+  }
+  return "";
 }
 
 void ReleaseReconciler::AssessHealth(Run& run) {
@@ -67,6 +95,7 @@ void ReleaseReconciler::AssessHealth(Run& run) {
     }
     if (h.state == manifest::HealthState::kHealthy) continue;
     if (rank(h.state) > rank(worst)) worst = h.state;
+    if (std::string why = PodsProblem(ref); !why.empty()) h.message += " (" + why + ")";
     if (messages.size() < 5) messages.push_back(h.message);
   }
 

@@ -276,4 +276,24 @@ TEST(HealthNameTest, NamesEveryState) {
 }
 
 }  // namespace
+TEST(PodProblemTest, SaysWhyAPodCannotGetReady) {
+  json pulling = json::parse(R"({"status": {"containerStatuses": [
+      {"name": "sidecar", "state": {"running": {}}},
+      {"name": "web", "state": {"waiting": {"reason": "ErrImagePull",
+                                           "message": "failed to pull image r/x:1: not found"}}}]}})");
+  EXPECT_EQ(PodProblem(pulling), "web: ErrImagePull: failed to pull image r/x:1: not found");
+  json crashing = json::parse(R"({"status": {"initContainerStatuses": [
+      {"name": "init", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}})");
+  EXPECT_EQ(PodProblem(crashing), "init: CrashLoopBackOff");
+  json unschedulable = json::parse(R"({"status": {"conditions": [
+      {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+       "message": "0/3 nodes are available"}]}})");
+  EXPECT_EQ(PodProblem(unschedulable), "Unschedulable: 0/3 nodes are available");
+  // Starting is not a problem.
+  json creating = json::parse(R"({"status": {"containerStatuses": [
+      {"name": "web", "state": {"waiting": {"reason": "ContainerCreating"}}}]}})");
+  EXPECT_EQ(PodProblem(creating), "");
+  EXPECT_EQ(PodProblem(json::object()), "");
+}
+
 }  // namespace flywheel::manifest

@@ -40,4 +40,10 @@ struct Health {
 // DependencyNotReady or ProgressingWithRetry = Progressing. Messages start with "<Kind> <name>: ".
 Health AssessHealth(const nlohmann::json& live);
 
+// Why a pod cannot get ready, as the kubelet or the scheduler says it, e.g.
+// "web: ErrImagePull: failed to pull image ..." or "Unschedulable: 0/3 nodes are available ...";
+// "" when nothing is wrong (or it is only starting). Used to explain a workload that is not
+// healthy with its pods' reasons.
+std::string PodProblem(const nlohmann::json& pod);
+
 }  // namespace flywheel::manifest

@@ -91,6 +91,9 @@ class ReleaseReconciler : public kube::Reconciler {
   // written.
   Result<int> HealSelf(Run& run);
   void AssessHealth(Run& run);
+  // Why the pods of a workload that is not healthy cannot get ready (manifest::PodProblem of the
+  // first pod with one), "" when none says or they cannot be read.
+  std::string PodsProblem(const ObjectRef& ref) const;
   // After a rollback, the first time what it applied is healthy: status.lastRollback.restoredAt
   // and flywheel_time_to_restore_seconds.
   void NoteRestored(Run& run);
