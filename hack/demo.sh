@@ -41,7 +41,9 @@ if [ ! -d "$git_dir/demo.git" ]; then
   git -C "$git_dir/work" push -q origin main
 fi
 if ! { [ -f "$dir/pids/git-daemon.pid" ] && kill -0 "$(cat "$dir/pids/git-daemon.pid")" 2>/dev/null; }; then
-  setsid git daemon --reuseaddr --base-path="$git_dir" --export-all --listen=127.0.0.1 \
+  # receive-pack on: a rollback pushes its revert commit (git:// has no auth: loopback only).
+  setsid git daemon --reuseaddr --base-path="$git_dir" --export-all --enable=receive-pack \
+    --listen=127.0.0.1 \
     --port=$git_port "$git_dir" >"$dir/logs/git-daemon.log" 2>&1 </dev/null &
   echo $! >"$dir/pids/git-daemon.pid"
 fi
@@ -127,7 +129,8 @@ cat <<MSG
 The control plane, the git server and the operator keep running:
   push:     edit $git_dir/work/app/*.yaml, commit, git push (the Release polls every 5s)
   release:  build/flywheel history hello -n $ns --kubeconfig $dir/kubeconfig
-            build/flywheel rollback hello -n $ns --kubeconfig $dir/kubeconfig --no-git-revert
+            build/flywheel rollback hello -n $ns --kubeconfig $dir/kubeconfig   (pushes a revert commit)
+            build/flywheel status hello -n $ns --kubeconfig $dir/kubeconfig
   kubectl:  $dir/bin/kubectl --kubeconfig $dir/kubeconfig get flywheel -A
   probes:   curl http://127.0.0.1:$health_port/readyz
   metrics:  curl http://127.0.0.1:$metrics_port/metrics
