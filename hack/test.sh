@@ -48,6 +48,14 @@ ensure_testenv() {
   if [ -x "$kubectl" ] &&
     "$kubectl" --kubeconfig "$FLYWHEEL_TESTENV_DIR/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
     echo "(reusing the running control plane in $FLYWHEEL_TESTENV_DIR)"
+    # The demo's operator (make demo) watches every namespace: it would reconcile the tests'
+    # objects too. Stop it; `make demo` starts it again.
+    local demo_pid="$FLYWHEEL_TESTENV_DIR/pids/flywheel.pid"
+    if [ -f "$demo_pid" ] && kill -0 "$(cat "$demo_pid")" 2>/dev/null; then
+      echo "(stopping the demo's operator, pid $(cat "$demo_pid"): it would reconcile the tests' objects)"
+      kill "$(cat "$demo_pid")"
+      rm -f "$demo_pid"
+    fi
   else
     trap 'hack/testenv/down.sh' EXIT
     hack/testenv/up.sh

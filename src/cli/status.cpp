@@ -17,7 +17,8 @@ using nlohmann::json;
 std::string Short(const std::string& sha) { return sha.empty() ? "-" : sha.substr(0, 7); }
 
 std::string ReadyLine(const json& status) {
-  const json* ready = kube::FindCondition(status.value("conditions", json::array()), "Ready");
+  const json conditions = status.value("conditions", json::array());
+  const json* ready = kube::FindCondition(conditions, "Ready");
   if (ready == nullptr) return "Ready: (not reported yet)";
   return "Ready: " + ready->value("status", "") + " " + ready->value("reason", "") + ": " +
          ready->value("message", "");

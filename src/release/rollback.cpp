@@ -59,6 +59,19 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
     (*bad)["result"] = "RolledBack";
     (*bad)["reason"] = ("rolled back to " + Short(target->sha) + ": " + by_reason).substr(0, 4000);
   }
+  // stableRevision: the newest revision that became healthy and was not rolled back (the
+  // rolled-back one may have been stable itself).
+  run.status.erase("stableRevision");
+  run.status.erase("stableShortRevision");
+  for (const json& e : run.status.value("history", json::array())) {
+    const std::string sha = e.value("revision", "");
+    if (e.contains("healthyAt") && e.value("result", "") != "RolledBack" &&
+        !IsRejected(run.status, sha)) {
+      run.status["stableRevision"] = sha;
+      run.status["stableShortRevision"] = Short(sha);
+      break;
+    }
+  }
   run.status["lastRollback"] = {{"id", request.id},
                                 {"at", FormatRfc3339(run.now)},
                                 {"fromRevision", from},

@@ -156,6 +156,7 @@ TEST_F(RollbackPolicyTest, ABreachLastingForRollsBackOnceWithARevertCommit) {
   EXPECT_NE(last.value("reason", "").find("error-ratio 0."), std::string::npos) << last.dump();
   EXPECT_NE(last.value("reason", "").find("> 0.05 for 3s"), std::string::npos) << last.dump();
   EXPECT_EQ(ConfigMapValue(client, ns.name(), "app"), "A");
+  EXPECT_EQ(StatusField(rel, "stableRevision"), a) << "B was stable, then rolled back";
   bool rejected = false;
   for (const auto& r : S(rel).value("rejectedRevisions", json::array()))
     rejected |= r.value("revision", "") == b;
