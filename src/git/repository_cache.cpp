@@ -296,8 +296,12 @@ Status NetworkError(int rc, const NetworkContext& ctx, const NetworkDeadline& de
   }
   if (rc == GIT_ENOTFOUND || detail.find("status code: 404") != std::string::npos ||
       detail.find("could not find repository") != std::string::npos ||
-      detail.find("failed to resolve path") != std::string::npos) {
+      detail.find("failed to resolve path") != std::string::npos ||
+      detail.find("no such repository") != std::string::npos) {  // git daemon
     return Status(Code::kNotFound, "repository " + url + " not found: " + detail);
+  }
+  if (detail.find("service not enabled") != std::string::npos) {  // a read-only git daemon
+    return Status(Code::kPermissionDenied, std::string(op) + " " + url + " refused: " + detail);
   }
   if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP ||
       klass == GIT_ERROR_SSL || klass == GIT_ERROR_OS || klass == GIT_ERROR_CALLBACK) {
