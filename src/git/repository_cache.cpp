@@ -296,8 +296,12 @@ Status NetworkError(int rc, const NetworkContext& ctx, const NetworkDeadline& de
   }
   if (rc == GIT_ENOTFOUND || detail.find("status code: 404") != std::string::npos ||
       detail.find("could not find repository") != std::string::npos ||
-      detail.find("failed to resolve path") != std::string::npos) {
+      detail.find("failed to resolve path") != std::string::npos ||
+      detail.find("no such repository") != std::string::npos) {  // git daemon
     return Status(Code::kNotFound, "repository " + url + " not found: " + detail);
+  }
+  if (detail.find("service not enabled") != std::string::npos) {  // a read-only git daemon
+    return Status(Code::kPermissionDenied, std::string(op) + " " + url + " refused: " + detail);
   }
   if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP ||
       klass == GIT_ERROR_SSL || klass == GIT_ERROR_OS || klass == GIT_ERROR_CALLBACK) {
@@ -305,6 +309,35 @@ Status NetworkError(int rc, const NetworkContext& ctx, const NetworkDeadline& de
                   std::string("cannot ") + std::string(op) + " " + url + ": " + detail);
   }
   return Status(Code::kInternal, std::string(op) + " " + url + " failed: " + detail);
+}
+
+// A remote for `url` that lives only as long as the returned handle, on `repo` (nullptr: none).
+Result<RemotePtr> NewRemote(git_repository* repo, const std::string& url) {
+  git_remote* remote = nullptr;
+  // Anonymous (no name): the URL (which may carry credentials) is never written to the cache's
+  // config. No `url.<base>.insteadOf` rewriting: the URL is used as the Release gives it,
+  // whatever the machine's git config says, and libgit2 1.5.1 with PCRE2 10.42 (Debian 12)
+  // leaks about 50 KiB in the regex match of that lookup on every remote it creates
+  // (RepositoryCacheTest.FetchesDoNotGrowMemory).
+  git_remote_create_options options = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  options.repository = repo;
+  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  if (git_remote_create_with_opts(&remote, url.c_str(), &options) != 0) {
+    return Status(Code::kInvalidArgument,
+                  "unsupported git URL " + RedactUrl(url) + ": " + LastGitErrorMessage());
+  }
+  return RemotePtr(remote);
+}
+
+// Checks what must hold before any connection; ssh host keys are always verified.
+Status Preflight(const UrlParts& url, const Credentials& credentials, const std::string& redacted,
+                 std::stop_token stop) {
+  if (stop.stop_requested()) return Status(Code::kCancelled, redacted + ": cancelled");
+  if (url.scheme == "ssh" && credentials.ssh_known_hosts.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  "no known_hosts for " + redacted + ": ssh host keys are always verified");
+  }
+  return Status::Ok();
 }
 
 // ---- reading objects ----
@@ -445,6 +478,26 @@ Status CollectFiles(git_repository* repo, git_odb* odb, const git_tree* tree,
   return Status::Ok();
 }
 
+// `message` ending in the "Key: value" lines of `trailers` after a blank line (git's trailer
+// format); InvalidArgument for an empty message or a key or value that would break the format.
+Result<std::string> WithTrailers(std::string message,
+                                 const std::vector<std::pair<std::string, std::string>>& trailers) {
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
+    message.pop_back();
+  }
+  if (message.empty()) return Status(Code::kInvalidArgument, "empty commit message");
+  if (trailers.empty()) return message + "\n";
+  message += "\n\n";
+  for (const auto& [key, value] : trailers) {
+    if (key.empty() || key.find_first_of(": \t\r\n") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos) {
+      return Status(Code::kInvalidArgument, "invalid commit trailer " + Quote(key));
+    }
+    message += key + ": " + value + "\n";
+  }
+  return message;
+}
+
 // ---- the cache ----
 
 // One cached repository. Its mutexes are never held together: fetch_mu is released before
@@ -544,24 +597,50 @@ class RepositoryCacheImpl : public RepositoryCache {
                                  const std::string& branch, const std::string& path,
                                  const std::string& from_sha, const std::string& message,
                                  const Signature& author, std::stop_token stop) override {
-    auto parsed = CheckUrl(url, options_);
-    if (!parsed.ok()) return parsed.status();
     auto rel = NormalizeRepoPath(path);
     if (!rel) {
       return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
     }
-    std::shared_ptr<Entry> entry = EntryFor(CacheKey(url, credentials));
-    for (int attempt = 0; attempt <= options_.push_retries; ++attempt) {
-      Status fetched = Fetch(url, credentials, stop);
-      if (!fetched.ok()) return fetched;
-      bool moved = false;
-      auto result = TryRestore(*entry, url, *parsed, credentials, branch, *rel, from_sha, message,
-                               author, stop, &moved);
-      if (!moved) return result;
+    std::string redacted = RedactUrl(url);
+    auto pushed =
+        CommitWithRetry(url, credentials, branch, message, author, stop,
+                        [&](git_repository* repo, git_commit* head) -> Result<git_oid> {
+                          auto from = LookupCommit(repo, from_sha, redacted);
+                          if (!from.ok()) return from.status();
+                          auto head_tree = TreeOf(head);
+                          if (!head_tree.ok()) return head_tree.status();
+                          auto from_tree = TreeOf(from->get());
+                          if (!from_tree.ok()) return from_tree.status();
+                          return RestoredTree(repo, head_tree->get(), from_tree->get(), *rel);
+                        });
+    if (!pushed.ok()) return pushed.status();
+    return pushed->info;
+  }
+
+  Result<CommitResult> CommitFiles(const std::string& url, const Credentials& credentials,
+                                   const FileCommit& commit, const FileEdit& edit,
+                                   std::stop_token stop) override {
+    if (commit.paths.empty()) return Status(Code::kInvalidArgument, "no paths to edit");
+    std::vector<std::string> rels;
+    for (const std::string& path : commit.paths) {
+      auto rel = NormalizeRepoPath(path);
+      if (!rel) {
+        return Status(Code::kInvalidArgument, "path " + Quote(path) + " leaves the repository");
+      }
+      rels.push_back(*rel);
     }
-    return Status(Code::kAborted, "branch " + Quote(branch) + " of " + RedactUrl(url) + " moved " +
-                                      std::to_string(options_.push_retries + 1) +
-                                      " times while pushing; giving up");
+    auto message = WithTrailers(commit.message, commit.trailers);
+    if (!message.ok()) return message.status();
+    std::vector<std::string> changed;
+    auto pushed = CommitWithRetry(url, credentials, commit.branch, *message, commit.author, stop,
+                                  [&](git_repository* repo, git_commit* head) {
+                                    changed.clear();
+                                    return EditedTree(repo, head, rels, commit, edit, &changed);
+                                  });
+    if (!pushed.ok()) return pushed.status();
+    CommitResult result{pushed->info, pushed->changed, {}, pushed->attempts};
+    if (pushed->changed) result.files = std::move(changed);
+    return result;
   }
 
  private:
@@ -620,34 +699,6 @@ class RepositoryCacheImpl : public RepositoryCache {
     return RepositoryPtr(repo);
   }
 
-  Result<RemotePtr> Remote(git_repository* repo, const std::string& url) {
-    git_remote* remote = nullptr;
-    // Anonymous (no name): the URL (which may carry credentials) is never written to the cache's
-    // config. No `url.<base>.insteadOf` rewriting: the URL is used as the Release gives it,
-    // whatever the machine's git config says, and libgit2 1.5.1 with PCRE2 10.42 (Debian 12)
-    // leaks about 50 KiB in the regex match of that lookup on every remote it creates
-    // (RepositoryCacheTest.FetchesDoNotGrowMemory).
-    git_remote_create_options options = GIT_REMOTE_CREATE_OPTIONS_INIT;
-    options.repository = repo;
-    options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-    if (git_remote_create_with_opts(&remote, url.c_str(), &options) != 0) {
-      return Status(Code::kInvalidArgument,
-                    "unsupported git URL " + RedactUrl(url) + ": " + LastGitErrorMessage());
-    }
-    return RemotePtr(remote);
-  }
-
-  // Checks what must hold before any connection; ssh host keys are always verified.
-  static Status Preflight(const UrlParts& url, const Credentials& credentials,
-                          const std::string& redacted, std::stop_token stop) {
-    if (stop.stop_requested()) return Status(Code::kCancelled, redacted + ": cancelled");
-    if (url.scheme == "ssh" && credentials.ssh_known_hosts.empty()) {
-      return Status(Code::kFailedPrecondition,
-                    "no known_hosts for " + redacted + ": ssh host keys are always verified");
-    }
-    return Status::Ok();
-  }
-
   Status RunFetch(Entry& entry, const std::string& url, const UrlParts& parsed,
                   const Credentials& credentials, std::stop_token stop) {
     std::string redacted = RedactUrl(url);
@@ -655,7 +706,7 @@ class RepositoryCacheImpl : public RepositoryCache {
     std::lock_guard<std::mutex> lock(entry.write_mu);
     auto repo = Writer(entry);
     if (!repo.ok()) return repo.status();
-    auto remote = Remote(repo->get(), url);
+    auto remote = NewRemote(repo->get(), url);
     if (!remote.ok()) return remote.status();
     RunHook(before_fetch_hook);
     fetches_run++;
@@ -677,30 +728,131 @@ class RepositoryCacheImpl : public RepositoryCache {
     return Status::Ok();
   }
 
+  static Result<TreePtr> TreeOf(const git_commit* commit) {
+    git_tree* tree = nullptr;
+    if (git_commit_tree(&tree, commit) != 0) {
+      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+    }
+    return TreePtr(tree);
+  }
+
+  // The entry at `rel` (not "") of `commit`'s tree `root`; NotFound when missing.
+  static Result<TreeEntryPtr> EntryAt(const git_tree* root, const git_commit* commit,
+                                      const std::string& rel, const std::string& shown) {
+    git_tree_entry* entry = nullptr;
+    if (git_tree_entry_bypath(&entry, root, rel.c_str()) != 0) {
+      char sha7[8];
+      git_oid_tostr(sha7, sizeof(sha7), git_commit_id(commit));
+      return Status(Code::kNotFound, "path " + Quote(shown) + " not found at " + sha7);
+    }
+    return TreeEntryPtr(entry);
+  }
+
   // The tree at `rel` ("" = root) in `commit`; NotFound when missing or not a directory.
   static Result<TreePtr> SubtreeAt(git_repository* repo, git_commit* commit, const std::string& rel,
                                    const std::string& shown) {
-    git_tree* root = nullptr;
-    if (git_commit_tree(&root, commit) != 0) {
-      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
-    }
-    TreePtr root_owned(root);
-    if (rel.empty()) return root_owned;
-    char sha7[8];
-    git_oid_tostr(sha7, sizeof(sha7), git_commit_id(commit));
-    git_tree_entry* entry = nullptr;
-    if (git_tree_entry_bypath(&entry, root, rel.c_str()) != 0) {
-      return Status(Code::kNotFound, "path " + Quote(shown) + " not found at " + sha7);
-    }
-    TreeEntryPtr entry_owned(entry);
-    if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+    auto root = TreeOf(commit);
+    if (!root.ok() || rel.empty()) return root;
+    auto entry = EntryAt(root->get(), commit, rel, shown);
+    if (!entry.ok()) return entry.status();
+    if (git_tree_entry_type(entry->get()) != GIT_OBJECT_TREE) {
+      char sha7[8];
+      git_oid_tostr(sha7, sizeof(sha7), git_commit_id(commit));
       return Status(Code::kNotFound, "path " + Quote(shown) + " is not a directory at " + sha7);
     }
     git_tree* sub = nullptr;
-    if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) != 0) {
+    if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry->get())) != 0) {
       return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
     }
     return TreePtr(sub);
+  }
+
+  // The files CommitFiles gives to its edit: each of `rels` (normalized commit.paths) at `head`,
+  // a file as it is, a directory through CollectFiles. Sorted by path, each once.
+  static Result<std::vector<TreeFile>> FilesAt(git_repository* repo, git_commit* head,
+                                               const std::vector<std::string>& rels,
+                                               const FileCommit& commit) {
+    git_odb* odb = nullptr;
+    if (git_repository_odb(&odb, repo) != 0) {
+      return Status(Code::kInternal, "cannot open object database: " + LastGitErrorMessage());
+    }
+    OdbPtr owned_odb(odb);
+    std::vector<TreeFile> files;
+    size_t total = 0;
+    for (size_t i = 0; i < rels.size(); ++i) {
+      const std::string& shown = commit.paths[i];
+      auto root = TreeOf(head);
+      if (!root.ok()) return root.status();
+      TreePtr dir = std::move(*root);
+      if (!rels[i].empty()) {
+        auto entry = EntryAt(dir.get(), head, rels[i], shown);
+        if (!entry.ok()) return entry.status();
+        git_object_t type = git_tree_entry_type(entry->get());
+        if (type == GIT_OBJECT_BLOB && git_tree_entry_filemode(entry->get()) != GIT_FILEMODE_LINK) {
+          git_blob* blob = nullptr;
+          if (git_blob_lookup(&blob, repo, git_tree_entry_id(entry->get())) != 0) {
+            return Status(Code::kInternal, "cannot read " + shown + ": " + LastGitErrorMessage());
+          }
+          BlobPtr owned(blob);
+          const char* data = static_cast<const char*>(git_blob_rawcontent(blob));
+          files.push_back({rels[i], std::string(data, git_blob_rawsize(blob))});
+          continue;
+        }
+        if (type != GIT_OBJECT_TREE) {
+          return Status(Code::kInvalidArgument,
+                        "path " + Quote(shown) + " is neither a file nor a directory");
+        }
+        git_tree* sub = nullptr;
+        if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry->get())) != 0) {
+          return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
+        }
+        dir = TreePtr(sub);
+      }
+      Status s = CollectFiles(repo, odb, dir.get(), rels[i], shown, commit.limits, &total, &files);
+      if (!s.ok()) return s;
+    }
+    std::sort(files.begin(), files.end(),
+              [](const TreeFile& a, const TreeFile& b) { return a.path < b.path; });
+    files.erase(std::unique(files.begin(), files.end(),
+                            [](const TreeFile& a, const TreeFile& b) { return a.path == b.path; }),
+                files.end());
+    return files;
+  }
+
+  // The id of `head`'s tree with `edit` applied to the files under `rels`; the paths of the
+  // files it changed go to `changed`.
+  static Result<git_oid> EditedTree(git_repository* repo, git_commit* head,
+                                    const std::vector<std::string>& rels, const FileCommit& commit,
+                                    const FileEdit& edit, std::vector<std::string>* changed) {
+    auto files = FilesAt(repo, head, rels, commit);
+    if (!files.ok()) return files.status();
+    auto head_tree = TreeOf(head);
+    if (!head_tree.ok()) return head_tree.status();
+    std::vector<git_tree_update> updates;
+    for (const TreeFile& file : *files) {
+      auto edited = edit(file.path, file.content);
+      if (!edited.ok()) return edited.status();
+      if (!edited->has_value() || **edited == file.content) continue;
+      git_tree_update update{};
+      update.action = GIT_TREE_UPDATE_UPSERT;
+      update.path = file.path.c_str();
+      if (git_blob_create_from_buffer(&update.id, repo, (*edited)->data(), (*edited)->size()) !=
+          0) {
+        return Status(Code::kInternal, "cannot write " + file.path + ": " + LastGitErrorMessage());
+      }
+      auto entry = EntryAt(head_tree->get(), head, file.path, file.path);
+      if (!entry.ok()) return entry.status();
+      update.filemode = git_tree_entry_filemode(entry->get());  // an executable file stays one
+      updates.push_back(update);
+      changed->push_back(file.path);
+    }
+    if (updates.empty()) return *git_tree_id(head_tree->get());
+    git_oid out;
+    if (git_tree_create_updated(&out, repo, head_tree->get(), updates.size(), updates.data()) !=
+        0) {
+      return Status(Code::kInternal, "cannot build tree: " + LastGitErrorMessage());
+    }
+    return out;
   }
 
   // The id of `head_tree` with `rel` replaced by what it is in `from_tree` (removed when
@@ -731,13 +883,48 @@ class RepositoryCacheImpl : public RepositoryCache {
     return out;
   }
 
-  // One attempt of RestorePath on the fetched state. Sets *moved when the branch moved on the
-  // remote before the push landed (retry after a fetch).
-  Result<CommitInfo> TryRestore(Entry& entry, const std::string& url, const UrlParts& parsed,
-                                const Credentials& credentials, const std::string& branch,
-                                const std::string& rel, const std::string& from_sha,
-                                const std::string& message, const Signature& author,
-                                std::stop_token stop, bool* moved) {
+  // Builds the tree of the next commit on `head`: its id (the head's own tree id when nothing
+  // changes). Runs once per attempt, under the copy's write lock.
+  using TreeBuilder = std::function<Result<git_oid>(git_repository* repo, git_commit* head)>;
+
+  // A commit on the branch and whether this call made it.
+  struct Pushed {
+    CommitInfo info;
+    bool changed = false;
+    int attempts = 0;
+  };
+
+  // The push machinery of RestorePath and CommitFiles: fetch, build the tree on the branch head,
+  // commit, push; on a non-fast-forward the same again on the new head, at most push_retries
+  // more times.
+  Result<Pushed> CommitWithRetry(const std::string& url, const Credentials& credentials,
+                                 const std::string& branch, const std::string& message,
+                                 const Signature& author, std::stop_token stop,
+                                 const TreeBuilder& build) {
+    auto parsed = CheckUrl(url, options_);
+    if (!parsed.ok()) return parsed.status();
+    std::shared_ptr<Entry> entry = EntryFor(CacheKey(url, credentials));
+    for (int attempt = 1; attempt <= options_.push_retries + 1; ++attempt) {
+      Status fetched = Fetch(url, credentials, stop);
+      if (!fetched.ok()) return fetched;
+      bool moved = false;
+      auto result = TryCommit(*entry, url, *parsed, credentials, branch, message, author, stop,
+                              build, &moved);
+      if (moved) continue;
+      if (result.ok()) result->attempts = attempt;
+      return result;
+    }
+    return Status(Code::kAborted, "branch " + Quote(branch) + " of " + RedactUrl(url) + " moved " +
+                                      std::to_string(options_.push_retries + 1) +
+                                      " times while pushing; giving up");
+  }
+
+  // One attempt of CommitWithRetry on the fetched state. Sets *moved when the branch moved on
+  // the remote before the push landed (retry after a fetch).
+  Result<Pushed> TryCommit(Entry& entry, const std::string& url, const UrlParts& parsed,
+                           const Credentials& credentials, const std::string& branch,
+                           const std::string& message, const Signature& author,
+                           std::stop_token stop, const TreeBuilder& build, bool* moved) {
     std::string redacted = RedactUrl(url);
     std::lock_guard<std::mutex> lock(entry.write_mu);
     auto repo_or = Writer(entry);
@@ -755,22 +942,11 @@ class RepositoryCacheImpl : public RepositoryCache {
       return Status(Code::kInternal, "cannot read branch " + Quote(branch));
     }
     CommitPtr head(reinterpret_cast<git_commit*>(head_obj));
-    auto from = LookupCommit(repo, from_sha, redacted);
-    if (!from.ok()) return from.status();
-
-    git_tree* head_tree = nullptr;
-    git_tree* from_tree = nullptr;
-    if (git_commit_tree(&head_tree, head.get()) != 0) {
-      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
-    }
-    TreePtr head_tree_owned(head_tree);
-    if (git_commit_tree(&from_tree, from->get()) != 0) {
-      return Status(Code::kInternal, "cannot read tree: " + LastGitErrorMessage());
-    }
-    TreePtr from_tree_owned(from_tree);
-    auto tree_id = RestoredTree(repo, head_tree, from_tree, rel);
+    auto tree_id = build(repo, head.get());
     if (!tree_id.ok()) return tree_id.status();
-    if (git_oid_equal(&*tree_id, git_tree_id(head_tree))) return InfoOf(head.get());
+    if (git_oid_equal(&*tree_id, git_commit_tree_id(head.get()))) {
+      return Pushed{InfoOf(head.get()), false};
+    }
 
     git_tree* new_tree = nullptr;
     if (git_tree_lookup(&new_tree, repo, &*tree_id) != 0) {
@@ -812,7 +988,7 @@ class RepositoryCacheImpl : public RepositoryCache {
       return Status(Code::kInternal, "cannot read new commit: " + LastGitErrorMessage());
     }
     CommitPtr created_owned(created);
-    return InfoOf(created);
+    return Pushed{InfoOf(created), true};
   }
 
   Status Push(git_repository* repo, const std::string& url, const UrlParts& parsed,
@@ -820,7 +996,7 @@ class RepositoryCacheImpl : public RepositoryCache {
               bool* moved) {
     std::string redacted = RedactUrl(url);
     if (Status s = Preflight(parsed, credentials, redacted, stop); !s.ok()) return s;
-    auto remote = Remote(repo, url);
+    auto remote = NewRemote(repo, url);
     if (!remote.ok()) return remote.status();
     NetworkContext ctx{&credentials, &parsed, redacted, SteadyClock::now() + options_.timeout,
                        stop};
@@ -911,6 +1087,40 @@ uint64_t FetchesJoined() { return fetches_joined.load(); }
 std::unique_ptr<RepositoryCache> NewRepositoryCache(CacheOptions options) {
   InitLibgit2();
   return std::make_unique<RepositoryCacheImpl>(std::move(options));
+}
+
+Result<std::string> RemoteHead(const std::string& url, const Credentials& credentials,
+                               const std::string& branch, const CacheOptions& options,
+                               std::stop_token stop) {
+  InitLibgit2();
+  auto parsed = CheckUrl(url, options);
+  if (!parsed.ok()) return parsed.status();
+  std::string redacted = RedactUrl(url);
+  if (branch.empty()) return Status(Code::kInvalidArgument, "empty branch for " + redacted);
+  if (Status s = Preflight(*parsed, credentials, redacted, stop); !s.ok()) return s;
+  auto remote = NewRemote(nullptr, url);
+  if (!remote.ok()) return remote.status();
+  NetworkContext ctx{&credentials, &*parsed, redacted, SteadyClock::now() + options.timeout, stop};
+  git_remote_callbacks callbacks = Callbacks(&ctx);
+  NetworkDeadline deadline(ctx.deadline, stop);
+  int rc = git_remote_connect(remote->get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr);
+  if (rc != 0) return NetworkError(rc, ctx, deadline, "list");
+  const git_remote_head** heads = nullptr;
+  size_t count = 0;
+  rc = git_remote_ls(&heads, &count, remote->get());
+  if (rc != 0) return NetworkError(rc, ctx, deadline, "list");
+  std::string wanted = "refs/heads/" + branch;
+  std::optional<std::string> sha;
+  for (size_t i = 0; i < count && !sha; ++i) {
+    if (heads[i]->name == wanted) {
+      char hex[GIT_OID_HEXSZ + 1];
+      git_oid_tostr(hex, sizeof(hex), &heads[i]->oid);
+      sha = hex;
+    }
+  }
+  git_remote_disconnect(remote->get());
+  if (!sha) return Status(Code::kNotFound, "branch " + Quote(branch) + " not found in " + redacted);
+  return *sha;
 }
 
 }  // namespace flywheel::git

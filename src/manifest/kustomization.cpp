@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "documents.h"
+#include "flywheel/manifest/image_edit.h"
 #include "flywheel/manifest/order.h"
 #include "json_fields.h"
 #include "kustomize.h"
@@ -180,20 +181,6 @@ class KustomizationReader {
   const std::string& file_;
   Diagnostics& diags_;
 };
-
-// Splits an image reference into its name and the rest (":tag", "@digest" or ":tag@digest"). The
-// tag's colon is the last one after the last '/', so "host:5000/app" has no tag.
-std::pair<std::string, std::string> SplitImage(const std::string& image) {
-  size_t at = image.find('@');
-  std::string base = image.substr(0, at);
-  std::string digest = at == std::string::npos ? "" : image.substr(at);
-  size_t colon = base.rfind(':');
-  size_t slash = base.rfind('/');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    return {base.substr(0, colon), base.substr(colon) + digest};
-  }
-  return {base, digest};
-}
 
 bool ApplyToContainers(json& pod_spec, const ImageOverride& o) {
   bool changed = false;

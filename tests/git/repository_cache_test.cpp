@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stop_token>
 #include <string>
@@ -433,6 +434,228 @@ TEST_F(RepositoryCacheTest, RestorePathOfUnknownBranchOrRevisionIsNotFound) {
   auto rev = cache_->RestorePath(remote_.url(), none_, "main", ".",
                                  "0000000000000000000000000000000000000001", "m");
   EXPECT_EQ(rev.status().code(), Code::kNotFound);
+}
+
+// ---- CommitFiles: edit files at the branch head, commit, push with retry ----
+
+// An edit that replaces every "v1" by "v2" and records which files it saw.
+FileEdit V1ToV2(std::vector<std::string>* seen) {
+  return [seen](const std::string& path,
+                const std::string& content) -> Result<std::optional<std::string>> {
+    seen->push_back(path);
+    std::string out = content;
+    for (size_t at; (at = out.find("v1")) != std::string::npos;) out.replace(at, 2, "v2");
+    return std::optional<std::string>(out);
+  };
+}
+
+TEST_F(RepositoryCacheTest, CommitFilesEditsThePathsCommitsWithTrailersAndPushes) {
+  std::string c1 = remote_.Commit({{"apps/web/deploy.yaml", "image: web:v1 # keep\n"},
+                                   {"apps/web/base/kustomization.yaml", "newTag: v1\n"},
+                                   {"apps/web/notes.txt", "v1\n"},
+                                   {"apps/web/run.sh", "echo v1\n"},
+                                   {"apps/api/deploy.yaml", "image: api:v1\n"}},
+                                  "v1");
+  std::vector<std::string> seen;
+  FileCommit commit{.branch = "main",
+                    .paths = {"apps/web", "./apps/web/base", "apps/web/run.sh"},
+                    .message = "Promote web:v2\n",
+                    .trailers = {{"Flywheel-Pipeline-Run", "team-a/web-abc1234"},
+                                 {"Source-Commit", "abc1234def"}},
+                    .author = {.name = "Pipeline Bot", .email = "bot@example.com"}};
+  auto result = cache_->CommitFiles(remote_.url(), none_, commit, V1ToV2(&seen));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->changed);
+  EXPECT_EQ(result->attempts, 1);
+  // Each file once, in path order; a named file whatever its extension; no .txt from a directory.
+  EXPECT_EQ(seen, (std::vector<std::string>{"apps/web/base/kustomization.yaml",
+                                            "apps/web/deploy.yaml", "apps/web/run.sh"}));
+  EXPECT_EQ(result->files, seen);
+  EXPECT_EQ(result->commit.sha, remote_.In({"rev-parse", "main"}));
+  EXPECT_EQ(result->commit.message, "Promote web:v2");
+  EXPECT_EQ(remote_.In({"rev-parse", "main^"}), c1);
+  EXPECT_EQ(remote_.In({"log", "-1", "--format=%an <%ae>|%cn <%ce>", "main"}),
+            "Pipeline Bot <bot@example.com>|Pipeline Bot <bot@example.com>");
+  EXPECT_EQ(remote_.In({"log", "-1", "--format=%B", "main"}),
+            "Promote web:v2\n\nFlywheel-Pipeline-Run: team-a/web-abc1234\n"
+            "Source-Commit: abc1234def");
+  EXPECT_EQ(remote_.In({"log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "main"}),
+            "abc1234def");
+  EXPECT_EQ(remote_.In({"show", "main:apps/web/deploy.yaml"}), "image: web:v2 # keep");
+  EXPECT_EQ(remote_.In({"show", "main:apps/web/base/kustomization.yaml"}), "newTag: v2");
+  EXPECT_EQ(remote_.In({"show", "main:apps/web/run.sh"}), "echo v2");
+  EXPECT_EQ(remote_.In({"show", "main:apps/web/notes.txt"}), "v1");
+  EXPECT_EQ(remote_.In({"show", "main:apps/api/deploy.yaml"}), "image: api:v1");
+  EXPECT_EQ(remote_.In({"diff", "--name-only", c1, "main"}),
+            "apps/web/base/kustomization.yaml\napps/web/deploy.yaml\napps/web/run.sh");
+  EXPECT_EQ(cache_->Resolve(Key(), "main")->sha, result->commit.sha);
+}
+
+TEST_F(RepositoryCacheTest, CommitFilesKeepsFileModes) {
+  remote_.Commit({{"run.sh", "echo v1\n"}}, "v1");
+  std::string work = (tmp_.path() / "work").string();
+  Git({"-C", work, "update-index", "--chmod=+x", "run.sh"});
+  Git({"-C", work, "commit", "-q", "-m", "exec"});
+  Git({"-C", work, "push", "-q", "origin", "HEAD:refs/heads/main"});
+  std::vector<std::string> seen;
+  auto result = cache_->CommitFiles(
+      remote_.url(), none_, {.branch = "main", .paths = {"run.sh"}, .message = "m"}, V1ToV2(&seen));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(remote_.In({"ls-tree", "main", "run.sh"}).substr(0, 6), "100755");
+  EXPECT_EQ(remote_.In({"show", "main:run.sh"}), "echo v2");
+}
+
+// No change (the edit returns the same content, or nullopt): no commit, the head comes back.
+TEST_F(RepositoryCacheTest, CommitFilesIsIdempotent) {
+  std::string c1 = remote_.Commit({{"apps/web/a.yaml", "image: web:v2\n"}}, "already v2");
+  std::vector<std::string> seen;
+  FileCommit commit{.branch = "main", .paths = {"apps/web"}, .message = "m"};
+  auto same = cache_->CommitFiles(remote_.url(), none_, commit, V1ToV2(&seen));
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_FALSE(same->changed);
+  EXPECT_EQ(same->commit.sha, c1);
+  EXPECT_EQ(same->commit.message, "already v2");
+  EXPECT_TRUE(same->files.empty());
+  EXPECT_EQ(seen, std::vector<std::string>{"apps/web/a.yaml"});
+  auto untouched = cache_->CommitFiles(
+      remote_.url(), none_, commit,
+      [](const std::string&, const std::string&) -> Result<std::optional<std::string>> {
+        return std::optional<std::string>();
+      });
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_FALSE(untouched->changed);
+  EXPECT_EQ(remote_.In({"rev-parse", "main"}), c1);
+}
+
+// The branch moves between the fetch and the push (a test seam, as for RestorePath): the edit
+// is applied again on the new head, keeping the other writer's change in the same file.
+TEST_F(RepositoryCacheTest, CommitFilesReappliesTheEditWhenTheBranchMoved) {
+  remote_.Commit({{"apps/web/a.yaml", "image: web:v1\nreplicas: 1\n"}}, "v1");
+  int pushes = 0;
+  std::string moved_to;
+  test_hooks::SetBeforePush([&] {
+    if (pushes++ == 0) {
+      moved_to = remote_.Commit({{"apps/web/a.yaml", "image: web:v1\nreplicas: 3\n"}}, "scale");
+    }
+  });
+  std::vector<std::string> seen;
+  auto result = cache_->CommitFiles(remote_.url(), none_,
+                                    {.branch = "main", .paths = {"apps/web"}, .message = "Promote"},
+                                    V1ToV2(&seen));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(pushes, 2);
+  EXPECT_EQ(result->attempts, 2);
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(remote_.In({"rev-parse", "main^"}), moved_to);
+  EXPECT_EQ(remote_.In({"show", "main:apps/web/a.yaml"}), "image: web:v2\nreplicas: 3");
+
+  // When the other writer already made the change, the retry finds nothing to do.
+  remote_.Commit({{"apps/web/a.yaml", "image: web:v1\n"}}, "back to v1");
+  pushes = 0;
+  test_hooks::SetBeforePush([&] {
+    if (pushes++ == 0) moved_to = remote_.Commit({{"apps/web/a.yaml", "image: web:v2\n"}}, "x");
+  });
+  result = cache_->CommitFiles(remote_.url(), none_,
+                               {.branch = "main", .paths = {"apps/web"}, .message = "Promote"},
+                               V1ToV2(&seen));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_FALSE(result->changed);
+  EXPECT_EQ(result->commit.sha, moved_to);
+  EXPECT_EQ(result->attempts, 2);
+}
+
+TEST_F(RepositoryCacheTest, CommitFilesGivesUpAfterTheRetries) {
+  remote_.Commit({{"a.yaml", "v1\n"}}, "v1");
+  cache_ = NewRepositoryCache(
+      {.root = tmp_.path() / "cache", .push_retries = 2, .allow_file_urls = true});
+  int pushes = 0;
+  test_hooks::SetBeforePush([&] {
+    remote_.Commit({{"other.yaml", std::to_string(++pushes) + "\n"}}, "meanwhile");
+  });
+  std::vector<std::string> seen;
+  auto result = cache_->CommitFiles(
+      remote_.url(), none_, {.branch = "main", .paths = {"."}, .message = "m"}, V1ToV2(&seen));
+  EXPECT_EQ(result.status().code(), Code::kAborted) << result.status().ToString();
+  EXPECT_EQ(result.status().message(),
+            "branch \"main\" of " + remote_.url() + " moved 3 times while pushing; giving up");
+  EXPECT_EQ(pushes, 3);
+  EXPECT_EQ(remote_.In({"show", "main:a.yaml"}), "v1");
+}
+
+TEST_F(RepositoryCacheTest, CommitFilesBadInputIsAPreciseErrorAndPushesNothing) {
+  std::string c1 = remote_.Commit({{"apps/web/a.yaml", "v1\n"}}, "v1");
+  std::vector<std::string> seen;
+  auto commit_with = [&](FileCommit commit, FileEdit edit = nullptr) {
+    return cache_->CommitFiles(remote_.url(), none_, commit, edit ? edit : V1ToV2(&seen)).status();
+  };
+  Status s = commit_with({.branch = "main", .paths = {"apps/nope"}, .message = "m"});
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_EQ(s.message(), "path \"apps/nope\" not found at " + c1.substr(0, 7));
+  s = commit_with({.branch = "nope", .paths = {"."}, .message = "m"});
+  EXPECT_EQ(s.message(), "branch \"nope\" not found in " + remote_.url());
+  s = commit_with({.branch = "main", .paths = {"../x"}, .message = "m"});
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), "path \"../x\" leaves the repository");
+  EXPECT_EQ(commit_with({.branch = "main", .paths = {}, .message = "m"}).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(commit_with({.branch = "main", .paths = {"."}, .message = " \n"}).message(),
+            "empty commit message");
+  for (auto trailer : std::vector<std::pair<std::string, std::string>>{
+           {"Bad Key", "v"}, {"Key:", "v"}, {"", "v"}, {"Key", "two\nlines"}}) {
+    s = commit_with({.branch = "main", .paths = {"."}, .message = "m", .trailers = {trailer}});
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << trailer.first;
+  }
+  s = commit_with(
+      {.branch = "main", .paths = {"."}, .message = "m"},
+      [](const std::string& path, const std::string&) -> Result<std::optional<std::string>> {
+        return Status(Code::kInvalidArgument, path + ":1: no image");
+      });
+  EXPECT_EQ(s.message(), "apps/web/a.yaml:1: no image");
+  EXPECT_EQ(remote_.In({"rev-parse", "main"}), c1);
+}
+
+// ---- RemoteHead: the branch head without a clone ----
+
+TEST_F(RepositoryCacheTest, RemoteHeadListsTheBranchWithoutCloning) {
+  std::string c1 = remote_.Commit({{"a.yaml", "a: 1\n"}}, "v1");
+  CacheOptions options{.allow_file_urls = true};
+  auto head = RemoteHead(remote_.url(), none_, "main", options);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(*head, c1);
+  std::string c2 = remote_.Commit({{"a.yaml", "a: 2\n"}}, "v2");
+  EXPECT_EQ(*RemoteHead(remote_.url(), none_, "main", options), c2);
+  remote_.In({"tag", "v1", c1});
+  auto unknown = RemoteHead(remote_.url(), none_, "v1", options);  // a tag is not a branch
+  EXPECT_EQ(unknown.status().code(), Code::kNotFound);
+  EXPECT_EQ(unknown.status().message(), "branch \"v1\" not found in " + remote_.url());
+  EXPECT_FALSE(fs::exists(tmp_.path() / "cache")) << "nothing is cloned";
+
+  EXPECT_EQ(RemoteHead(remote_.url(), none_, "main").status().message(),
+            "file:// sources are disabled; start the operator with --allow-file-sources");
+  EXPECT_EQ(RemoteHead(remote_.url(), none_, "", options).status().code(), Code::kInvalidArgument);
+  auto missing =
+      RemoteHead("file://" + (tmp_.path() / "nowhere.git").string(), none_, "main", options);
+  EXPECT_EQ(missing.status().code(), Code::kNotFound) << missing.status().ToString();
+  int port = flywheel::testing::FreePort();  // nothing listens there
+  std::string url = "http://someone:url-secret-pw@127.0.0.1:" + std::to_string(port) + "/r.git";
+  auto refused = RemoteHead(url, {.token = "token-secret"}, "main");
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  for (const char* secret : {"url-secret-pw", "token-secret", "someone"}) {
+    EXPECT_EQ(refused.status().message().find(secret), std::string::npos)
+        << refused.status().message();
+  }
+  std::stop_source stop;
+  stop.request_stop();
+  EXPECT_EQ(RemoteHead(remote_.url(), none_, "main", options, stop.get_token()).status().code(),
+            Code::kCancelled);
+}
+
+TEST_F(RepositoryCacheTest, RemoteHeadOfASilentServerTimesOut) {
+  flywheel::testing::SilentServer silent;
+  auto start = std::chrono::steady_clock::now();
+  auto head = RemoteHead(silent.GitUrl("r"), none_, "main", {.timeout = std::chrono::seconds(1)});
+  EXPECT_EQ(head.status().code(), Code::kUnavailable) << head.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 TEST_F(RepositoryCacheTest, MissingFileRepositoryIsAnError) {

@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flywheel/common/status.h"
@@ -73,11 +75,42 @@ struct Signature {
   std::string email = "flywheel@flywheel.dev";
 };
 
+// A change CommitFiles makes to one file: given its repository-relative path and its content at
+// the branch head, the new content, or nullopt (or the same content) to leave it as it is. It is
+// called again on the new head after a non-fast-forward, so it must depend on its arguments
+// only. An error stops CommitFiles before anything is pushed and is returned as it is.
+using FileEdit = std::function<Result<std::optional<std::string>>(const std::string& path,
+                                                                  const std::string& content)>;
+
+// What CommitFiles commits, and where.
+struct FileCommit {
+  std::string branch;
+  // Files or directories ("." = the whole tree), repository-relative. A named file is always
+  // given to the edit; below a directory only the files `limits` selects, recursively. Each
+  // file once, even when paths overlap. A path missing at the head is NotFound.
+  std::vector<std::string> paths;
+  std::string message;  // subject (and body)
+  // "Key: value" lines after a blank line at the end of the message, e.g.
+  // {"Source-Commit", "<sha>"}. A key holds no ':', space or newline; a value no newline.
+  std::vector<std::pair<std::string, std::string>> trailers;
+  Signature author;
+  ReadLimits limits;
+};
+
+// What CommitFiles did.
+struct CommitResult {
+  CommitInfo commit;               // the pushed commit, or the branch head when nothing changed
+  bool changed = false;            // whether a commit was pushed
+  std::vector<std::string> files;  // the files that commit changed, in path order
+  int attempts = 0;                // commits built (pushes tried when changed)
+};
+
 // How a RepositoryCache works.
 struct CacheOptions {
   std::filesystem::path root;  // one bare repository per URL and credential identity below this
   std::chrono::seconds timeout{60};  // per network operation (fetch, push)
-  int push_retries = 5;              // non-fast-forward pushes are retried this often
+  int push_retries =
+      5;  // non-fast-forward pushes (RestorePath, CommitFiles) are retried this often
   // file:// URLs read the operator's own file system (including other tenants' caches): refused
   // with InvalidArgument unless set (the operator's --allow-file-sources; tests and the demo).
   bool allow_file_urls = false;
@@ -124,9 +157,31 @@ class RepositoryCache {
                                          const std::string& from_sha, const std::string& message,
                                          const Signature& author = {},
                                          std::stop_token stop = {}) = 0;
+
+  // Applies `edit` to the files under `commit.paths` at the latest remote head of
+  // `commit.branch`, commits what changed as `commit.author` (author and committer) with the
+  // message and trailers, and pushes it. On a non-fast-forward rejection it fetches and applies
+  // the edit again on the new head, at most CacheOptions::push_retries more times (then
+  // Aborted). Idempotent: when no file changes, nothing is committed and the head is returned
+  // with changed=false. A push the server refuses for another reason (a protected branch, a
+  // hook) is FailedPrecondition with the server's words and is not retried. Works on the copy
+  // of CacheKey(url, credentials); the errors of Fetch, plus NotFound (branch or path),
+  // InvalidArgument (a path leaving the repository, a bad trailer, limits) and the edit's own.
+  virtual Result<CommitResult> CommitFiles(const std::string& url, const Credentials& credentials,
+                                           const FileCommit& commit, const FileEdit& edit,
+                                           std::stop_token stop = {}) = 0;
 };
 
 // The libgit2 implementation.
 std::unique_ptr<RepositoryCache> NewRepositoryCache(CacheOptions options);
+
+// The commit `branch` of `url` points to on the remote now (full SHA), asked without cloning
+// or fetching (what `git ls-remote` does): cheap enough to poll. Uses `options.timeout` and
+// `options.allow_file_urls` (not `root`). NotFound for an unknown branch; otherwise the errors
+// of RepositoryCache::Fetch (Unauthenticated, Unavailable, NotFound for a missing repository,
+// InvalidArgument, FailedPrecondition, Cancelled). Messages never contain credentials.
+Result<std::string> RemoteHead(const std::string& url, const Credentials& credentials,
+                               const std::string& branch, const CacheOptions& options = {},
+                               std::stop_token stop = {});
 
 }  // namespace flywheel::git
