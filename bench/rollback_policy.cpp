@@ -458,6 +458,7 @@ int Count(const flywheel::kube::Client& client, const std::string& kind, const s
 // What one measured phase of the scale scenario saw.
 struct Sample {
   double wall = 0, cpu = 0, prom_cpu = 0, plane_cpu = 0, queries = 0, evaluations = 0;
+  double reconciles = 0, reconcile_seconds = 0;  // of the rollbackpolicy controller
   int64_t rss_kib = 0;
 };
 
@@ -507,6 +508,13 @@ int Scale(const ft::TestEnv& env, const Flags& flags) {
   };
   auto measure = [&](const std::string& label) {
     Log("measuring " + label + " for " + std::to_string(flags.duration) + " s");
+    auto reconciles = [&](const std::string& text) {
+      return std::pair{
+          SumSamples(text, "controller_runtime_reconcile_total", "controller=\"rollbackpolicy\""),
+          SumSamples(text, "controller_runtime_reconcile_time_seconds_sum",
+                     "controller=\"rollbackpolicy\"")};
+    };
+    const auto r0 = reconciles(controller.Metrics());
     const double w0 = SteadyNow(), c0 = CpuSeconds(controller.pid()), p0 = CpuSeconds(prom_pid),
                  k0 = ControlPlaneCpu(env), q0 = prom_queries(),
                  e0 = SumSamples(controller.Metrics(), "flywheel_rollback_evaluations_total", "");
@@ -520,6 +528,9 @@ int Scale(const ft::TestEnv& env, const Flags& flags) {
     s.evaluations =
         SumSamples(controller.Metrics(), "flywheel_rollback_evaluations_total", "") - e0;
     s.rss_kib = StatusKiB(controller.pid(), "VmRSS");
+    const auto r1 = reconciles(controller.Metrics());
+    s.reconciles = r1.first - r0.first;
+    s.reconcile_seconds = r1.second - r0.second;
     return s;
   };
   auto to_json = [](const Sample& s) {
@@ -529,7 +540,9 @@ int Scale(const ft::TestEnv& env, const Flags& flags) {
                 {"control_plane_cpu_s", s.plane_cpu},
                 {"queries", s.queries},
                 {"evaluations", s.evaluations},
-                {"rss_kib", s.rss_kib}};
+                {"rss_kib", s.rss_kib},
+                {"reconciles", s.reconciles},
+                {"reconcile_seconds", s.reconcile_seconds}};
   };
   const Sample baseline = measure("0 policies");
 
