@@ -48,6 +48,7 @@ test-sanitize: deps
 bench: deps build
 	@bench/informer_startup.sh
 	@bench/release_sync.sh
+	@bench/rollback_policy.sh
 
 demo: deps build
 	@hack/demo.sh
