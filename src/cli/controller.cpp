@@ -231,7 +231,17 @@ int RunController(const Invocation& inv) {
   kube::Controller& policy_controller = manager.Add(std::make_unique<kube::Controller>(
       "rollbackpolicy", policies,
       kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));
-  manager.Watch(kApiVersion, "RollbackPolicy", policy_controller.EnqueueObject());
+  kube::EventHandler enqueue_policy = policy_controller.EnqueueObject();
+  manager.Watch(
+      kApiVersion, "RollbackPolicy",
+      {.on_add = enqueue_policy.on_add,
+       .on_update =
+           [enqueue_policy](const kube::ObjectPtr& old_policy, const kube::ObjectPtr& new_policy) {
+             if (rollback::PolicyChangeMatters(*old_policy, *new_policy)) {
+               enqueue_policy.on_update(old_policy, new_policy);
+             }
+           },
+       .on_delete = enqueue_policy.on_delete});
   auto wake_policies = [&manager, &policy_controller](const kube::ObjectPtr& release) {
     std::vector<kube::ObjectPtr> all;
     for (kube::Informer* i : manager.Informers(kApiVersion, "RollbackPolicy")) {

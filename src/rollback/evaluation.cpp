@@ -111,9 +111,11 @@ MetricState Evaluate(const MetricState& previous, const MetricSpec& metric, cons
   return next;
 }
 
-bool Fires(const MetricState& state, const MetricSpec& metric, Time now) {
-  return state.counted_as_breach && state.breaching_since &&
-         now - *state.breaching_since >= metric.for_duration;
+bool Fires(const MetricState& state, const MetricSpec& metric) {
+  // Judged at the last evaluation, not at the reconcile's time: a reconcile between two
+  // evaluations must not stretch the evidence to `for` (the metric may have recovered since).
+  return state.counted_as_breach && state.breaching_since && state.evaluated_at &&
+         *state.evaluated_at - *state.breaching_since >= metric.for_duration;
 }
 
 std::string DescribeBreach(const MetricState& state, const MetricSpec& metric) {

@@ -48,4 +48,13 @@ webhook::AlertPolicyLookup AlertPolicyLookupFor(
   };
 }
 
+bool PolicyChangeMatters(const json& old_policy, const json& new_policy) {
+  const json old_meta = old_policy.value("metadata", json::object());
+  const json new_meta = new_policy.value("metadata", json::object());
+  for (const char* field : {"generation", "annotations", "labels", "deletionTimestamp"}) {
+    if (old_meta.value(field, json()) != new_meta.value(field, json())) return true;
+  }
+  return false;
+}
+
 }  // namespace flywheel::rollback

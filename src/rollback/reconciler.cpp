@@ -46,8 +46,10 @@ std::optional<Time> TimeOf(const json& object, const char* field) {
   return t.ok() ? std::optional<Time>(*t) : std::nullopt;
 }
 
+// The delay until `when`, rounded up to the millisecond (never early: an evaluation woken a
+// fraction too soon would find nothing due and wait another interval).
 milliseconds Until(Time when, Time now) {
-  auto d = std::chrono::duration_cast<milliseconds>(when - now);
+  auto d = std::chrono::ceil<milliseconds>(when - now);
   return std::max(d, milliseconds(100));
 }
 
@@ -273,7 +275,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
   for (const MetricSpec& metric : run.spec.metrics) {
     auto it = std::find_if(run.states.begin(), run.states.end(),
                            [&](const MetricState& s) { return s.name == metric.name; });
-    if (it == run.states.end() || !Fires(*it, metric, run.now)) continue;
+    if (it == run.states.end() || !Fires(*it, metric)) continue;
     if (Status s = Act(run, metric.name, DescribeBreach(*it, metric), it->value); !s.ok()) {
       return s;
     }

@@ -37,7 +37,7 @@ std::vector<bool> Evaluations(const PolicySpec& spec, const std::vector<Observat
   Time now = kT0;
   for (const Observation& o : seen) {
     state = Evaluate(state, spec.metrics[0], o, spec, now);
-    fired.push_back(Fires(state, spec.metrics[0], now));
+    fired.push_back(Fires(state, spec.metrics[0]));
     now += step;
   }
   if (last) *last = state;
@@ -130,6 +130,18 @@ TEST(EvaluationTest, ErrorsAsBreachRollBackAfterFor) {
   EXPECT_EQ(fired, (std::vector<bool>{false, false, false, false, false, false, true}));
 }
 
+TEST(EvaluationTest, FiresOnlyOnTheEvidenceOfAnEvaluation) {
+  // for: 30s, interval 10s: breaching at 0, 10, 20 s. A reconcile at 35 s (no evaluation due)
+  // has no evaluation showing 30 s of breach: nothing fires until the one at 30 s says so.
+  PolicySpec spec = Spec(">", 0.05, "30s");
+  MetricState state;
+  for (int t : {0, 10, 20})
+    state = Evaluate(state, spec.metrics[0], V(0.2), spec, kT0 + seconds(t));
+  EXPECT_FALSE(Fires(state, spec.metrics[0])) << "the last evaluation saw 20 s of breach";
+  state = Evaluate(state, spec.metrics[0], V(0.2), spec, kT0 + seconds(30));
+  EXPECT_TRUE(Fires(state, spec.metrics[0]));
+}
+
 TEST(EvaluationTest, ASuccessfulEvaluationResetsTheErrorCount) {
   MetricState last;
   Evaluations(Spec(">", 0.05, "0s"), {Observation::Error("x"), Observation::Error("y"), V(0.01)},
@@ -149,9 +161,9 @@ TEST(EvaluationTest, TheTimerSurvivesARestartThroughStatus) {
   EXPECT_EQ(*restored.breaching_since, *state.breaching_since);
   EXPECT_TRUE(restored.counted_as_breach);
   MetricState later = Evaluate(restored, spec.metrics[0], V(0.2), spec, kT0 + seconds(30));
-  EXPECT_FALSE(Fires(later, spec.metrics[0], kT0 + seconds(30))) << "29.3 s is not 30 s";
+  EXPECT_FALSE(Fires(later, spec.metrics[0])) << "29.3 s is not 30 s";
   later = Evaluate(later, spec.metrics[0], V(0.2), spec, kT0 + seconds(31));
-  EXPECT_TRUE(Fires(later, spec.metrics[0], kT0 + seconds(31)));
+  EXPECT_TRUE(Fires(later, spec.metrics[0]));
 }
 
 TEST(EvaluationTest, DescribesABreachAsTheIssueAsks) {

@@ -63,9 +63,9 @@ bool Compares(double value, Operator op, double threshold);
 MetricState Evaluate(const MetricState& previous, const MetricSpec& metric, const Observation& seen,
                      const PolicySpec& spec, Time now);
 
-// Whether a metric demands a rollback at `now`: its last evaluation counted as a breach and the
-// breach has lasted at least `for` (for: 0s = one breaching evaluation).
-bool Fires(const MetricState& state, const MetricSpec& metric, Time now);
+// Whether a metric demands a rollback: its last evaluation counted as a breach and, at that
+// evaluation, the breach had lasted at least `for` (for: 0s = one breaching evaluation).
+bool Fires(const MetricState& state, const MetricSpec& metric);
 
 // "error-ratio 0.21 > 0.05 for 5m" (or "... (no data)", "... (query failed: ...)").
 std::string DescribeBreach(const MetricState& state, const MetricSpec& metric);

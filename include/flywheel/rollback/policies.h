@@ -23,4 +23,10 @@ std::vector<std::string> PoliciesGuarding(const nlohmann::json& release,
 webhook::AlertPolicyLookup AlertPolicyLookupFor(
     kube::Client client, std::function<kube::ObjectPtr(const std::string&)> cached_policy);
 
+// Whether an update of a RollbackPolicy needs a reconcile: its spec (generation), annotations
+// (an alert, a reconcile request), labels or deletion changed. The controller's own status
+// writes do not (the next evaluation is already queued), which halves the reconciles per
+// evaluation.
+bool PolicyChangeMatters(const nlohmann::json& old_policy, const nlohmann::json& new_policy);
+
 }  // namespace flywheel::rollback
