@@ -31,36 +31,6 @@ std::string ScriptPod(const RealNode& node, const std::string& name, const std::
          node.Image(image) + "\n    command: [sh, -c, '" + script + "']\n";
 }
 
-// A Deployment on the real node serving busybox's /www with httpd on port 8080, Ready when GET
-// `probe_path` answers 2xx.
-std::string WebDeployment(const RealNode& node, const std::string& name, int replicas,
-                          const std::string& probe_path) {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
-         "}\n"
-         "spec:\n"
-         "  replicas: " +
-         std::to_string(replicas) +
-         "\n"
-         "  selector: {matchLabels: {app: " +
-         name +
-         "}}\n"
-         "  template:\n"
-         "    metadata: {labels: {app: " +
-         name +
-         "}}\n"
-         "    spec:\n"
-         "      terminationGracePeriodSeconds: 1\n" +
-         node.Placement(6) +
-         "      containers:\n"
-         "      - name: web\n"
-         "        image: " +
-         node.Image("busybox") +
-         "\n"
-         "        command: [httpd, -f, -p, '8080', -h, /www]\n"
-         "        readinessProbe: {httpGet: {path: " +
-         probe_path + ", port: 8080}, periodSeconds: 1}\n";
-}
-
 // `kubectl get` of one field of an object, by JSONPath.
 std::string Field(const TestEnv& env, const std::string& ns, const std::string& object,
                   const std::string& jsonpath) {

@@ -16,25 +16,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string Deployment(const RealNode& node, const std::string& image) {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
-         "spec:\n"
-         "  replicas: 1\n"
-         "  selector: {matchLabels: {app: web}}\n"
-         "  template:\n"
-         "    metadata: {labels: {app: web}}\n"
-         "    spec:\n"
-         "      terminationGracePeriodSeconds: 1\n" +
-         node.Placement(6) +
-         "      containers:\n"
-         "      - name: web\n"
-         "        image: " +
-         image +
-         "\n"
-         "        command: [httpd, -f, -p, '8080', -h, /www]\n"
-         "        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}\n";
-}
-
 TEST(ReleaseOnRealPodsTest, HealthFollowsRealPodsAndSaysWhyAnImageCannotBePulled) {
   FLYWHEEL_REQUIRE_REAL_NODE(env, node);
   ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
@@ -48,7 +29,7 @@ TEST(ReleaseOnRealPodsTest, HealthFollowsRealPodsAndSaysWhyAnImageCannotBePulled
   {
     GitRepo repo(repos, "deploy");
     const std::string good =
-        repo.Commit({{"web.yaml", Deployment(*node, node->Image("busybox"))}}, "good");
+        repo.Commit({{"web.yaml", WebDeployment(*node, "web", 1, "/")}}, "good");
     ControllerProcess controller(*env, ns.name());
     ASSERT_TRUE(
         client.Create(ReleaseObject(ns.name(), "web", repo.FileUrl(), {{"healthTimeout", "20s"}}))
@@ -59,7 +40,8 @@ TEST(ReleaseOnRealPodsTest, HealthFollowsRealPodsAndSaysWhyAnImageCannotBePulled
     ASSERT_EQ(StatusField(rel, "health"), "Healthy") << rel.dump(2) << node->Diagnostics();
 
     const std::string missing = node->registry() + "/testenv/missing:1";
-    const std::string bad = repo.Commit({{"web.yaml", Deployment(*node, missing)}}, "bad image");
+    const std::string bad =
+        repo.Commit({{"web.yaml", WebDeployment(*node, "web", 1, "/", missing)}}, "bad image");
     rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
       return StatusField(r, "lastAppliedRevision") == bad && StatusField(r, "health") == "Degraded";
     });

@@ -129,4 +129,34 @@ std::string RealNode::Diagnostics() const {
   return out;
 }
 
+// A Deployment on the real node serving busybox's /www with httpd on port 8080, Ready when GET
+// `probe_path` answers 2xx.
+std::string WebDeployment(const RealNode& node, const std::string& name, int replicas,
+                          const std::string& probe_path, const std::string& image) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
+         "}\n"
+         "spec:\n"
+         "  replicas: " +
+         std::to_string(replicas) +
+         "\n"
+         "  selector: {matchLabels: {app: " +
+         name +
+         "}}\n"
+         "  template:\n"
+         "    metadata: {labels: {app: " +
+         name +
+         "}}\n"
+         "    spec:\n"
+         "      terminationGracePeriodSeconds: 1\n" +
+         node.Placement(6) +
+         "      containers:\n"
+         "      - name: web\n"
+         "        image: " +
+         (image.empty() ? node.Image("busybox") : image) +
+         "\n"
+         "        command: [httpd, -f, -p, '8080', -h, /www]\n"
+         "        readinessProbe: {httpGet: {path: " +
+         probe_path + ", port: 8080}, periodSeconds: 1}\n";
+}
+
 }  // namespace flywheel::testing

@@ -41,6 +41,12 @@ class RealNode {
   std::map<std::string, std::string> images_;
 };
 
+// A Deployment (YAML) on the real node serving busybox's /www with httpd on port 8080, Ready
+// when GET `probe_path` answers 2xx; `image` replaces the busybox image (e.g. one that cannot
+// be pulled).
+std::string WebDeployment(const RealNode& node, const std::string& name, int replicas,
+                          const std::string& probe_path, const std::string& image = "");
+
 // Fails the current test with the reason when the testenv has no real node (never skips: a
 // machine where containers cannot run must not turn the real-node tests green); otherwise yields
 // the testenv as `env` and the node as `node`.
