@@ -48,6 +48,19 @@ std::optional<Time> TimeOf(const json& object, const char* field) {
 
 // The delay until `when`, rounded up to the millisecond (never early: an evaluation woken a
 // fraction too soon would find nothing due and wait another interval).
+constexpr std::chrono::seconds kQuietWriteEvery{60};
+
+// `status` without what changes at every evaluation of a check that keeps its state.
+json WithoutEvaluationNoise(json status) {
+  if (status.contains("metrics") && status["metrics"].is_array()) {
+    for (json& m : status["metrics"]) {
+      m.erase("evaluatedAt");
+      m.erase("value");
+    }
+  }
+  return status;
+}
+
 milliseconds Until(Time when, Time now) {
   auto d = std::chrono::ceil<milliseconds>(when - now);
   return std::max(d, milliseconds(100));
@@ -58,9 +71,15 @@ milliseconds Until(Time when, Time now) {
 // The status this controller last wrote for a policy, with the resourceVersions before and after
 // the write: a reconcile that reads the object at the version the write replaced (the cache has
 // not caught up) starts from this status instead, so no breach timer is lost.
+// Between writes it also holds the newest status that differed from the written one only in
+// the checks' `evaluatedAt` and `value` (`unwritten`): those are written at most every
+// kQuietWriteEvery, so a policy whose checks keep passing costs one status write a minute, not
+// one per evaluation (the API server's and the controller's largest cost at scale).
 struct RollbackPolicyReconciler::Written {
   std::string version_before, version_after;
   json status;
+  json unwritten;  // null when the server has the newest status
+  Time at;         // when `status` was written
 };
 
 // Everything one reconcile works with.
@@ -114,16 +133,21 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::Reconcile(const std::str
   run.now = options_.now();
   run.server_version = kube::MetaString(run.policy, "resourceVersion");
   run.status = run.policy.value("status", json::object());
+  run.server_status = run.status;
   {
     std::lock_guard lock(mu_);
     auto it = written_.find(key);
     if (it != written_.end() && it->second->version_before == run.server_version) {
-      run.status = it->second->status;  // the cache lags behind our own write
+      run.server_status = it->second->status;  // the cache lags behind our own write
       run.server_version = it->second->version_after;
       run.policy["metadata"]["resourceVersion"] = run.server_version;
     }
+    run.status = run.server_status;
+    if (it != written_.end() && it->second->version_after == run.server_version &&
+        !it->second->unwritten.is_null()) {
+      run.status = it->second->unwritten;  // newer evaluations, not written yet
+    }
   }
-  run.server_status = run.status;
   std::vector<std::string> had_metrics;
   for (const json& m : run.status.value("metrics", json::array())) {
     had_metrics.push_back(m.value("name", ""));
@@ -528,7 +552,20 @@ Result<std::shared_ptr<prom::Client>> RollbackPolicyReconciler::PromClient(Run& 
 
 Status RollbackPolicyReconciler::WriteStatus(Run& run) {
   run.status["observedGeneration"] = run.generation;
-  if (run.status == run.server_status) return Status::Ok();
+  {
+    std::lock_guard lock(mu_);
+    auto it = written_.find(run.key);
+    const bool ours = it != written_.end() && it->second->version_after == run.server_version;
+    if (run.status == run.server_status) {
+      if (ours) it->second->unwritten = nullptr;
+      return Status::Ok();
+    }
+    if (ours && run.now - it->second->at < kQuietWriteEvery &&
+        WithoutEvaluationNoise(run.status) == WithoutEvaluationNoise(run.server_status)) {
+      it->second->unwritten = run.status;
+      return Status::Ok();
+    }
+  }
   json object = run.policy;
   object["status"] = run.status;
   object["metadata"]["resourceVersion"] = run.server_version;
@@ -544,6 +581,7 @@ Status RollbackPolicyReconciler::WriteStatus(Run& run) {
   written->version_before = run.server_version;
   written->version_after = kube::MetaString(*updated, "resourceVersion");
   written->status = updated->value("status", json::object());
+  written->at = run.now;
   std::lock_guard lock(mu_);
   written_[run.key] = std::move(written);
   return Status::Ok();

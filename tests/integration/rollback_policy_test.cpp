@@ -142,6 +142,12 @@ TEST_F(RollbackPolicyTest, ABreachLastingForRollsBackOnceWithARevertCommit) {
            s["metrics"][0].value("state", "") == "Passing";
   });
   ASSERT_EQ(S(policy).value("phase", ""), "Watching") << policy.dump(2);
+  // Evaluations that change nothing but `evaluatedAt` are not written each time (at most once a
+  // minute): four seconds of passing evaluations leave the object as it was.
+  const std::string version = kube::MetaString(policy, "resourceVersion");
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(kube::MetaString(GetPolicy(client, ns.name(), "web-errors"), "resourceVersion"),
+            version);
 
   exporter_.SetErrorRatio(0.2);  // B misbehaves
   json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
