@@ -495,5 +495,56 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
   EXPECT_EQ(notified[0].value("namespace", ""), ns.name());
 }
 
+// An alert recorded before the watched revision was applied judged the revision before it: it is
+// ignored (AlertIgnored), and only an alert received while the revision runs rolls it back.
+TEST_F(RollbackPolicyTest, AnAlertFromBeforeTheRevisionIsIgnored) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rbp-old-alert");
+  auto client = env->Client();
+  ASSERT_TRUE(client
+                  .Create({{"apiVersion", "v1"},
+                           {"kind", "Secret"},
+                           {"metadata", {{"name", "am"}, {"namespace", ns.name()}}},
+                           {"data", {{"token", Base64Encode("t0k3n")}}}})
+                  .ok());
+  ControllerProcess controller(*env, ns.name());
+  auto [a, b] = ReleaseAtB(client, ns.name());
+  json policy = PolicyObject(ns.name(), "web-alerts", prometheus_->url(), "0s");
+  policy["spec"].erase("metrics");
+  policy["spec"].erase("prometheus");
+  policy["spec"]["alertmanager"] = {{"tokenSecretRef", {{"name", "am"}}},
+                                    {"matchLabels", {{"alertname", "WebDown"}}}};
+  ASSERT_TRUE(client.Create(policy).ok());
+  WaitPolicy(client, ns.name(), "web-alerts",
+             [&](const json& p) { return S(p).value("watchedRevision", "") == b; });
+  auto record = [&](const std::string& id, Time received) {
+    json alert = {{"id", id},
+                  {"fingerprint", "f" + id},
+                  {"startsAt", FormatRfc3339(received)},
+                  {"alertname", "WebDown"},
+                  {"labels", {{"alertname", "WebDown"}}},
+                  {"receivedAt", FormatRfc3339(received)}};
+    json patch = {{"metadata", {{"annotations", {{"flywheel.dev/alert", alert.dump()}}}}}};
+    ASSERT_TRUE(client
+                    .Patch("flywheel.dev/v1alpha1", "RollbackPolicy", ns.name(), "web-alerts",
+                           kube::PatchType::kMerge, patch.dump())
+                    .ok());
+  };
+  record("old", std::chrono::system_clock::now() - std::chrono::hours(1));
+  json p = WaitPolicy(client, ns.name(), "web-alerts",
+                      [&](const json& x) { return S(x).value("lastHandledAlert", "") == "old"; });
+  ASSERT_EQ(S(p).value("lastHandledAlert", ""), "old") << p.dump(2);
+  EXPECT_FALSE(S(p).contains("lastRollback")) << p.dump(2);
+  EXPECT_EQ(EventCount(client, ns.name(), "AlertIgnored"), 1);
+  EXPECT_EQ(StatusField(GetRelease(client, ns.name(), "web"), "lastAppliedRevision"), b);
+
+  record("new", std::chrono::system_clock::now());
+  json rel = WaitRelease(client, ns.name(), "web", [&](const json& r) {
+    return S(r).value("lastRollback", json::object()).value("fromRevision", "") == b;
+  });
+  EXPECT_EQ(S(rel).value("lastRollback", json::object()).value("trigger", ""), "alertmanager")
+      << rel.dump(2);
+}
+
 }  // namespace
 }  // namespace flywheel::testing
