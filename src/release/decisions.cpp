@@ -6,6 +6,13 @@
 
 namespace flywheel::release {
 
+bool IsRejected(const nlohmann::json& status, const std::string& sha) {
+  for (const auto& r : status.value("rejectedRevisions", nlohmann::json::array())) {
+    if (r.value("revision", "") == sha) return true;
+  }
+  return false;
+}
+
 RevisionDecision ChooseRevision(const json& status, const ReleaseSpec& spec,
                                 const std::string& resolved_sha) {
   if (!IsRejected(status, resolved_sha)) return {RevisionDecision::Kind::kRun, resolved_sha, ""};

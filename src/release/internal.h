@@ -113,7 +113,6 @@ json* HistoryEntry(json& status, const std::string& revision);
 void PrependBounded(json& list, json entry, size_t limit);
 // The history fields that describe a commit.
 json HistoryRecord(const git::CommitInfo& commit);
-bool IsRejected(const json& status, const std::string& sha);
 std::vector<ObjectRef> Inventory(const json& status);
 json InventoryJson(const std::vector<ObjectRef>& refs);
 

@@ -54,13 +54,6 @@ json HistoryRecord(const git::CommitInfo& commit) {
           {"committedAt", FormatRfc3339(commit.committed_at)}};
 }
 
-bool IsRejected(const json& status, const std::string& sha) {
-  for (const auto& r : status.value("rejectedRevisions", json::array())) {
-    if (r.value("revision", "") == sha) return true;
-  }
-  return false;
-}
-
 std::vector<ObjectRef> Inventory(const json& status) {
   std::vector<ObjectRef> refs;
   for (const auto& e : status.value("inventory", json::array())) {

@@ -8,13 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<Time> TimeField(const json& entry, const char* field) {
-  if (!entry.contains(field) || !entry[field].is_string()) return std::nullopt;
-  auto t = ParseRfc3339(entry[field].get<std::string>());
-  if (!t.ok()) return std::nullopt;
-  return *t;
-}
-
 // Go's duration text without its zero tails: "5m" for 5m0s, "1h" for 1h0m0s.
 std::string Compact(Duration d) {
   std::string text = FormatDuration(d);
@@ -33,6 +26,13 @@ bool CountsAsBreach(const std::string& state, const PolicySpec& spec) {
 }
 
 }  // namespace
+
+std::optional<Time> TimeField(const json& entry, const char* field) {
+  if (!entry.contains(field) || !entry[field].is_string()) return std::nullopt;
+  auto t = ParseRfc3339(entry[field].get<std::string>());
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
 
 MetricState MetricState::FromJson(const json& entry, const PolicySpec& spec) {
   MetricState s;

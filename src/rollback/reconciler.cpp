@@ -33,19 +33,6 @@ std::string RequestId(const std::string& ns, const std::string& policy, const st
   return "rbp-" + Sha256Hex(ns + "/" + policy + "@" + sha).substr(0, 20);
 }
 
-bool IsRejected(const json& release_status, const std::string& sha) {
-  for (const json& r : release_status.value("rejectedRevisions", json::array())) {
-    if (r.value("revision", "") == sha) return true;
-  }
-  return false;
-}
-
-std::optional<Time> TimeOf(const json& object, const char* field) {
-  if (!object.contains(field) || !object[field].is_string()) return std::nullopt;
-  auto t = ParseRfc3339(object[field].get<std::string>());
-  return t.ok() ? std::optional<Time>(*t) : std::nullopt;
-}
-
 // The delay until `when`, rounded up to the millisecond (never early: an evaluation woken a
 // fraction too soon would find nothing due and wait another interval).
 constexpr std::chrono::seconds kQuietWriteEvery{60};
@@ -95,6 +82,7 @@ struct RollbackPolicyReconciler::Run {
   json release;         // the cached Release (null when missing)
   std::string watched;  // the revision being evaluated
   std::vector<MetricState> states;
+  bool blocked = false;  // a rollback was due but not sent; Ready says why (Blocked)
 };
 
 RollbackPolicyReconciler::RollbackPolicyReconciler(
@@ -224,7 +212,8 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
   // revision is applied.
   const std::string watched = run.status.value("watchedRevision", "");
   const bool current = !applied.empty() && newest.value("revision", "") == applied &&
-                       newest.value("result", "") != "RolledBack" && !IsRejected(rstatus, applied);
+                       newest.value("result", "") != "RolledBack" &&
+                       !release::IsRejected(rstatus, applied);
   if (!current) {
     const json last = run.status.value("lastRollback", json::object());
     const bool ours = !last.value("dryRun", false) && !watched.empty() &&
@@ -237,7 +226,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
     return kube::ReconcileResult::Done();
   }
 
-  auto applied_at = TimeOf(newest, "appliedAt");
+  auto applied_at = TimeField(newest, "appliedAt");
   if (applied != watched) {
     // A new revision: a new window, new timers.
     run.status["watchedRevision"] = applied;
@@ -267,7 +256,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
       const std::string alertname = a.value("alertname", "alert");
       const std::string reason =
           "Alertmanager alert " + alertname + " firing since " + a.value("startsAt", "?");
-      auto received = TimeOf(a, "receivedAt");
+      auto received = TimeField(a, "receivedAt");
       if (received && applied_at && *received < *applied_at) {
         // It judged the revision before this one (it arrived while nothing new was watched).
         events_.Emit(run.policy, "Normal", "AlertIgnored", "Rollback",
@@ -307,11 +296,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
   }
 
   // Ready says whether the checks can be evaluated; a blocked rollback set its own reason.
-  const json* cond = kube::FindCondition(conditions, "Ready");
-  const std::string reason = cond ? cond->value("reason", "") : "";
-  const bool blocked =
-      reason == "ReleaseSuspended" || reason == "NoRollbackTarget" || reason == "CoolingDown";
-  if (!blocked || run.status.value("phase", "") == "RolledBack") {
+  if (!run.blocked) {
     std::string failing;
     for (const MetricState& s : run.states) {
       if (s.state == "Error") {
@@ -424,7 +409,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
                 "), but no earlier revision became healthy");
     return Status::Ok();
   }
-  if (auto at = TimeOf(last, "at"); at && !last.value("dryRun", false)) {
+  if (auto at = TimeField(last, "at"); at && !last.value("dryRun", false)) {
     const Time until = *at + std::chrono::duration_cast<Time::duration>(run.spec.cooldown);
     if (run.now < until) {
       Blocked(run, "CoolingDown",
@@ -449,7 +434,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
         request_in_annotation.ok() &&
         request_in_annotation->id != fstatus.value("lastHandledRollback", "");
     if (fstatus.value("lastAppliedRevision", "") != run.watched ||
-        IsRejected(fstatus, run.watched) || other_pending) {
+        release::IsRejected(fstatus, run.watched) || other_pending) {
       events_.Emit(run.policy, "Normal", "AlreadyRolledBack", "Rollback",
                    "revision " + Short(run.watched) + " of " + run.spec.release +
                        " is already being rolled back or no longer runs; nothing to do (" + reason +
@@ -483,6 +468,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
 
 void RollbackPolicyReconciler::Blocked(Run& run, const std::string& reason,
                                        const std::string& message) {
+  run.blocked = true;
   auto changed = kube::SetCondition(run.status["conditions"],
                                     {"Ready", kube::ConditionStatus::kFalse, reason, message},
                                     run.generation, run.now);

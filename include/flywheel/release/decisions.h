@@ -12,6 +12,9 @@
 // in milliseconds; the reconciler gathers the inputs and carries the decisions out.
 namespace flywheel::release {
 
+// Whether `sha` is in status.rejectedRevisions (rolled back; auto-sync skips it).
+bool IsRejected(const nlohmann::json& status, const std::string& sha);
+
 // Which revision a Release should run.
 struct RevisionDecision {
   enum class Kind {

@@ -13,6 +13,10 @@
 // fixed instants; the reconciler gathers the inputs and carries the verdicts out.
 namespace flywheel::rollback {
 
+// The RFC 3339 time at `object[field]`, or none when absent or unparsable (status and
+// annotation fields the controller reads back).
+std::optional<Time> TimeField(const nlohmann::json& object, const char* field);
+
 // What one query answered: a value, no data (empty or NaN), or an error (Prometheus' message).
 struct Observation {
   enum class Kind { kValue, kNoData, kError };
