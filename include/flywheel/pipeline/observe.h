@@ -1,0 +1,64 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flywheel::pipeline {
+
+// What a build pod's status says about one step (one container of the pod).
+struct StepObservation {
+  std::string name;
+  // Pending (not started), Running, Succeeded, Failed, Skipped (a step before it failed, or
+  // the pod ended before it ran).
+  std::string phase = "Pending";
+  std::optional<int> exit_code;
+  // Why the step is where it is: the container's terminated reason (Completed, Error,
+  // OOMKilled, ...) or, while it waits, its waiting reason (ErrImagePull, ImagePullBackOff,
+  // CreateContainerConfigError, ...).
+  std::string reason;
+  std::string message;  // the waiting or terminated message of the container, if any
+  std::string started_at, finished_at;  // RFC 3339, as the pod status has them ("" if unknown)
+  std::string termination_message;      // the container's terminated message (may be a log tail)
+};
+
+// What a build pod's status says about the run (before the promotion, which is not in the pod).
+struct PodObservation {
+  // Pending (not scheduled or no step started yet), Running, Succeeded (every step and the
+  // image build succeeded), Failed (a step failed), TimedOut (the pod's activeDeadlineSeconds
+  // ran out: pod reason DeadlineExceeded).
+  std::string phase = "Pending";
+  std::string reason;   // for the Succeeded condition: e.g. Running, StepFailed, TimedOut
+  std::string message;  // e.g. `step "test" failed with exit code 1`
+  std::string failed_step;  // the step that failed ("" when none)
+  std::string start_time;   // pod status.startTime
+  std::vector<StepObservation> steps;  // in `step_names` order
+  // A step that cannot start because its image cannot be pulled or its container cannot be
+  // created (ErrImagePull, ImagePullBackOff, InvalidImageName, CreateContainerConfigError,
+  // CreateContainerError): its name, and since when it has been waiting to run (the previous
+  // step's finishedAt, else the pod's startTime, else its creationTimestamp), so the caller can
+  // fail the run after a bounded wait.
+  std::string stuck_step, stuck_reason, stuck_message, stuck_since;
+};
+
+// Reads a build pod (init containers then containers, matched by name to `step_names`, which is
+// PipelineSpec::PodStepNames()).
+PodObservation ObservePod(const nlohmann::json& pod, const std::vector<std::string>& step_names);
+
+// The last `max_bytes` bytes of a log (cut at a line start when one is in reach, valid UTF-8),
+// with every occurrence of each non-empty secret value replaced by "***" (values are matched
+// before cutting, so a secret across the cut is masked too; values shorter than 4 bytes are not
+// masked, as they would mask ordinary text).
+std::string LogTail(std::string_view log, size_t max_bytes, const std::vector<std::string>& secrets);
+
+// The image digest ("sha256:<64 hex>") the build-image step wrote to its termination message,
+// or nothing.
+std::optional<std::string> DigestFromTerminationMessage(std::string_view message);
+
+// The Secret names a pod references (env valueFrom.secretKeyRef, envFrom.secretRef, secret
+// volumes, projected secret sources, imagePullSecrets), so their values can be masked in logs.
+std::vector<std::string> ReferencedSecrets(const nlohmann::json& pod);
+
+}  // namespace flywheel::pipeline
