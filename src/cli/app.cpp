@@ -63,8 +63,9 @@ int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostre
 }
 
 std::vector<Command> DefaultCommands() {
-  return {ControllerCommand(), GetCommand(),  HistoryCommand(), RollbackCommand(),
-          StatusCommand(),     SyncCommand(), VersionCommand()};
+  return {CancelCommand(), ControllerCommand(), GetCommand(), HistoryCommand(),
+          LogsCommand(),   RollbackCommand(),   RunCommand(), StatusCommand(),
+          SyncCommand(),   VersionCommand()};
 }
 
 }  // namespace flywheel::cli

@@ -9,6 +9,7 @@
 #include <thread>
 #include <tuple>
 
+#include "flywheel/api/names.h"
 #include "flywheel/cli/app.h"
 #include "flywheel/cli/flags.h"
 #include "flywheel/common/logging.h"
@@ -18,6 +19,7 @@
 #include "flywheel/kube/events.h"
 #include "flywheel/kube/manager.h"
 #include "flywheel/notify/notifier.h"
+#include "flywheel/pipeline/reconciler.h"
 #include "flywheel/release/reconciler.h"
 #include "flywheel/rollback/policies.h"
 #include "flywheel/rollback/reconciler.h"
@@ -72,6 +74,11 @@ int RunController(const Invocation& inv) {
   std::string git_webhook_secret_file;
   bool allow_file_sources = false;
   release::ReleaseReconcilerOptions release_options;
+  pipeline::PipelineOptions pipeline_options;
+  if (const char* image = std::getenv("FLYWHEEL_IMAGE"); image && *image)
+    pipeline_options.pod.clone_image = image;
+  std::vector<std::string> builder_images;
+  std::string image_pull_timeout = FormatDuration(pipeline_options.image_pull_timeout);
   std::string log_level = "info", log_format = "text";
   double qps = 0;
   int burst = 0;
@@ -95,6 +102,16 @@ int RunController(const Invocation& inv) {
                "ServiceAccount to impersonate for Releases that name none (unset: the operator's)");
   flags.String("git-webhook-secret-file", &git_webhook_secret_file,
                "File holding the shared secret of /hooks/git (unset: receiver disabled)");
+  flags.String(
+      "clone-image", &pipeline_options.pod.clone_image,
+      "Image of the clone step of build pods: the operator's own (default $FLYWHEEL_IMAGE)");
+  flags.Strings("builder-image", &builder_images,
+                "Image of an artifact builder, as <builder>=<image> (buildah, kaniko, buildkit; "
+                "repeatable)");
+  flags.Strings("insecure-registry", &pipeline_options.pod.insecure_registries,
+                "Registry host:port that artifact builders push to over plain HTTP (repeatable)");
+  flags.String("image-pull-timeout", &image_pull_timeout,
+               "How long a build step may wait for its image (or container) before its run fails");
   flags.Bool("leader-elect", &mo.leader_elect,
              "Elect a leader with a Lease so only one replica reconciles");
   flags.String("leader-election-id", &mo.leader_election.lease_name, "Name of the Lease");
@@ -115,6 +132,26 @@ int RunController(const Invocation& inv) {
   flags.String("log-level", &log_level, "trace, debug, info, warn or error");
   flags.String("log-format", &log_format, "text or json");
   if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage)) return *exit;
+  pipeline_options.pod.builder_images = {{"buildah", "quay.io/buildah/stable:v1.38"},
+                                         {"kaniko", "gcr.io/kaniko-project/executor:v1.23.2"},
+                                         {"buildkit", "moby/buildkit:v0.18.2-rootless"}};
+  for (const auto& b : builder_images) {
+    auto eq = b.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == b.size() ||
+        !pipeline_options.pod.builder_images.contains(b.substr(0, eq))) {
+      inv.err << "flywheel controller: --builder-image " << b
+              << ": want <builder>=<image> with builder buildah, kaniko or buildkit\n";
+      return kExitUsage;
+    }
+    pipeline_options.pod.builder_images[b.substr(0, eq)] = b.substr(eq + 1);
+  }
+  if (auto d = ParseDuration(image_pull_timeout); !d.ok() || d->count() <= 0) {
+    inv.err << "flywheel controller: --image-pull-timeout: "
+            << (d.ok() ? std::string("must be positive") : d.status().message()) << "\n";
+    return kExitUsage;
+  } else {
+    pipeline_options.image_pull_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
   for (auto [flag, text, target] :
        {std::tuple{"leader-elect-lease-duration", &lease_duration,
                    &mo.leader_election.lease_duration},
@@ -261,20 +298,82 @@ int RunController(const Invocation& inv) {
                          {}, rollback::AlertPolicyLookupFor(*client, cached_policy),
                          webhook::AlertDispatcher(*client)));
 
+  // Pipelines and their runs; build pods are watched by label only.
+  auto list_kind = [&manager](const std::string& kind) {
+    std::vector<kube::ObjectPtr> all;
+    for (kube::Informer* i : manager.Informers(kApiVersion, kind)) {
+      auto items = i->store().List();
+      all.insert(all.end(), items.begin(), items.end());
+    }
+    return all;
+  };
+  // A verified push, or a promotion this operator pushed, wakes what follows the repository.
+  auto wake_releases = webhook::PushDispatcher(
+      *client, {release::ReleasePushTarget([list_kind] { return list_kind("Release"); })});
+  pipeline_options.wake_releases = wake_releases;
+  pipeline_options.git.allow_file_urls = allow_file_sources;
+  manager.Informers("v1", "Pod", api::kPipelineRunLabel);
+  pipeline::Caches pipeline_caches{
+      .pipeline =
+          [&manager](const std::string& key) {
+            return manager.Cached(kApiVersion, "Pipeline", key);
+          },
+      .run =
+          [&manager](const std::string& key) {
+            return manager.Cached(kApiVersion, "PipelineRun", key);
+          },
+      .pod = [&manager](const std::string& key) { return manager.Cached("v1", "Pod", key); },
+      .runs =
+          [&manager](const std::string& ns) {
+            std::vector<kube::ObjectPtr> all;
+            for (kube::Informer* i : manager.Informers(kApiVersion, "PipelineRun")) {
+              auto items = i->store().ByNamespace(ns);
+              all.insert(all.end(), items.begin(), items.end());
+            }
+            return all;
+          }};
+  pipeline::PipelineMetrics pipeline_metrics(manager.metrics().registry());
+  pipeline::PipelineReconciler pipelines(*client, pipeline_caches, events, pipeline_options);
+  pipeline::PipelineRunReconciler runs(*client, pipeline_caches, *git_cache, events,
+                                       pipeline_metrics, notifier, pipeline_options);
+  kube::Controller& pipeline_controller = manager.Add(std::make_unique<kube::Controller>(
+      "pipeline", pipelines,
+      kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));
+  kube::Controller& run_controller = manager.Add(std::make_unique<kube::Controller>(
+      "pipelinerun", runs,
+      kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));
+  manager.Watch(kApiVersion, "Pipeline", pipeline_controller.EnqueueObject());
+  manager.Watch("v1", "Pod", run_controller.EnqueueOwner("PipelineRun"));
+  // A run's change wakes its Pipeline (summaries, pruning) and the Pipeline's unfinished runs
+  // (a Queue waits for the older ones to end; Replace cancels the older ones).
+  auto run_changed = [&pipeline_controller, &run_controller,
+                      runs_of = pipeline_caches.runs](const kube::ObjectPtr& run) {
+    const std::string ns = kube::MetaString(*run, "namespace");
+    const std::string pipeline =
+        (*run)["spec"].value("pipelineRef", nlohmann::json::object()).value("name", "");
+    run_controller.Enqueue(ns + "/" + kube::MetaString(*run, "name"));
+    if (pipeline.empty()) return;
+    pipeline_controller.Enqueue(ns + "/" + pipeline);
+    for (const auto& sibling : pipeline::RunsOf(runs_of(ns), pipeline)) {
+      if (!pipeline::IsFinished(*sibling))
+        run_controller.Enqueue(ns + "/" + kube::MetaString(*sibling, "name"));
+    }
+  };
+  manager.Watch(kApiVersion, "PipelineRun",
+                {.on_add = run_changed,
+                 .on_update = [run_changed](const kube::ObjectPtr&,
+                                            const kube::ObjectPtr& now) { run_changed(now); },
+                 .on_delete = run_changed});
+
   if (!webhook_secret.empty()) {
-    auto list_releases = [&manager] {
-      std::vector<kube::ObjectPtr> all;
-      for (kube::Informer* i : manager.Informers(kApiVersion, "Release")) {
-        auto items = i->store().List();
-        all.insert(all.end(), items.begin(), items.end());
-      }
-      return all;
-    };
     manager.AddWebhook(
         "/hooks/git",
         webhook::GitWebhookHandler(
             {.secret = webhook_secret},
-            webhook::PushDispatcher(*client, {release::ReleasePushTarget(list_releases)})));
+            webhook::PushDispatcher(
+                *client,
+                {release::ReleasePushTarget([list_kind] { return list_kind("Release"); }),
+                 pipeline::PipelinePushTarget([list_kind] { return list_kind("Pipeline"); })})));
   } else {
     spdlog::info("git webhook receiver /hooks/git disabled (no --git-webhook-secret-file)");
   }

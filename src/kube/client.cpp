@@ -256,6 +256,14 @@ Result<json> Client::GetPath(const std::string& path) const {
   return DoJson(std::move(req), true);
 }
 
+Result<std::string> Client::GetText(const std::string& path) const {
+  http::Request req;
+  req.target = path;
+  auto resp = Do(std::move(req), true);
+  if (!resp.ok()) return resp.status();
+  return std::move(resp->body);
+}
+
 Result<ResourceInfo> Client::Resource(std::string_view api_version, std::string_view kind) const {
   const std::string key(api_version);
   auto find = [&]() -> std::optional<ResourceInfo> {
@@ -509,6 +517,31 @@ Status Client::Watch(std::string_view api_version, std::string_view kind, std::s
   if (!stream.ok()) return stream;
   if (http_status != 200) return StatusFromResponse(http_status, error_body, "");
   return result;
+}
+
+Status Client::StreamText(const std::string& path,
+                          const std::function<bool(std::string_view)>& on_data,
+                          std::stop_token stop) const {
+  http::Request req;
+  req.target = path;
+  req.timeout = std::chrono::hours(24);  // a followed log may be quiet for long
+  if (Status s = AddHeaders(req); !s.ok()) return s;
+  if (shared_->limiter) shared_->limiter->Accept();
+  int http_status = 0;
+  std::string error_body;
+  http::StreamHandler handler;
+  handler.on_headers = [&](int code, const http::Headers&) { http_status = code; };
+  handler.on_data = [&](std::string_view chunk) {
+    if (http_status != 200) {
+      if (error_body.size() < 65536) error_body.append(chunk);
+      return true;
+    }
+    return on_data(chunk);
+  };
+  Status stream = shared_->http->Stream(req, handler, stop);
+  if (!stream.ok()) return stream;
+  if (http_status != 200) return StatusFromResponse(http_status, error_body, "");
+  return Status::Ok();
 }
 
 }  // namespace flywheel::kube

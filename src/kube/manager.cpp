@@ -29,7 +29,8 @@ Manager::Manager(Client client, ManagerOptions options)
 
 Manager::~Manager() = default;
 
-std::vector<Informer*> Manager::Informers(const std::string& api_version, const std::string& kind) {
+std::vector<Informer*> Manager::Informers(const std::string& api_version, const std::string& kind,
+                                          const std::string& label_selector) {
   for (auto& k : kinds_) {
     if (k.api_version == api_version && k.kind == kind) {
       std::vector<Informer*> out;
@@ -41,8 +42,11 @@ std::vector<Informer*> Manager::Informers(const std::string& api_version, const 
   std::vector<std::string> namespaces = options_.namespaces;
   if (namespaces.empty()) namespaces.push_back("");
   for (const auto& ns : namespaces) {
-    k.informers.push_back(std::make_unique<Informer>(
-        client_, InformerOptions{.api_version = api_version, .kind = kind, .namespace_name = ns}));
+    k.informers.push_back(
+        std::make_unique<Informer>(client_, InformerOptions{.api_version = api_version,
+                                                            .kind = kind,
+                                                            .namespace_name = ns,
+                                                            .label_selector = label_selector}));
   }
   kinds_.push_back(std::move(k));
   return Informers(api_version, kind);

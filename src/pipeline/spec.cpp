@@ -134,8 +134,8 @@ Result<PipelineSpec> PipelineSpec::Parse(const json& pipeline) {
   } else if (concurrency == "Allow") {
     s.concurrency = Concurrency::kAllow;
   } else {
-    return Status(Code::kInvalidArgument, "spec.concurrency: \"" + concurrency +
-                                              "\" is not one of Replace, Queue, Allow");
+    return Status(Code::kInvalidArgument,
+                  "spec.concurrency: \"" + concurrency + "\" is not one of Replace, Queue, Allow");
   }
   auto timeout = DurationField(spec, "spec", "timeout", s.timeout);
   if (!timeout.ok()) return timeout.status();
@@ -169,9 +169,9 @@ Result<RunSpec> RunSpec::Parse(const json& run) {
   if (r.pipeline.empty())
     return Status(Code::kInvalidArgument, "spec.pipelineRef.name is required");
   r.revision = spec.value("revision", "");
-  bool hex = !r.revision.empty() &&
-             std::all_of(r.revision.begin(), r.revision.end(),
-                         [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  bool hex = !r.revision.empty() && std::all_of(r.revision.begin(), r.revision.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
   if (!hex || (r.revision.size() != 40 && r.revision.size() != 64)) {
     return Status(Code::kInvalidArgument,
                   "spec.revision: \"" + r.revision +

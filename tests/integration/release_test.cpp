@@ -1,7 +1,6 @@
 // Releases end to end: a real `flywheel controller` process against the testenv, syncing from real
 // git servers (file://, git daemon, nginx + git http-backend with basic auth, sshd).
 #include <gtest/gtest.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -525,20 +524,6 @@ TEST_F(ReleaseTest, SyncsOverGitDaemonHttpWithBasicAuthAndSsh) {
     EXPECT_EQ(ConfigMapValue(client, targets[i++]->name(), "served"), "1") << name;
   }
   EXPECT_EQ(controller.Log().find("s3cret-pass"), std::string::npos);
-}
-
-std::string HmacHex(const std::string& key, const std::string& body) {
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
 }
 
 TEST_F(ReleaseTest, SignedGitHubPushSyncsAtOnce) {

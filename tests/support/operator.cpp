@@ -1,6 +1,7 @@
 #include "support/operator.h"
 
 #include <gtest/gtest.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "flywheel/http/client.h"
 #include "support/net.h"
 
 namespace flywheel::testing {
@@ -137,6 +139,34 @@ int EventCount(const kube::Client& client, const std::string& ns, const std::str
     n += e.contains("series") ? e["series"].value("count", 1) : 1;
   }
   return n;
+}
+
+std::string HmacHex(const std::string& key, const std::string& body) {
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
+
+int PostGitHubPush(int port, const std::string& secret, const std::string& body,
+                   const std::string& delivery) {
+  auto http = http::NewClient({.base_url = "http://127.0.0.1:" + std::to_string(port)});
+  if (!http.ok()) return -1;
+  http::Request req{
+      .method = "POST", .target = "/hooks/git", .body = body, .timeout = std::chrono::seconds(5)};
+  req.headers = {{"Content-Type", "application/json"},
+                 {"X-GitHub-Event", "push"},
+                 {"X-GitHub-Delivery", delivery},
+                 {"X-Hub-Signature-256", "sha256=" + HmacHex(secret, body)}};
+  auto resp = (*http)->Send(req);
+  return resp.ok() ? resp->status : -1;
 }
 
 }  // namespace flywheel::testing

@@ -75,6 +75,15 @@ std::string ConfigMapValue(const kube::Client& client, const std::string& ns,
 size_t Labelled(const kube::Client& client, const std::string& kind, const std::string& ns,
                 const std::string& release);
 
+// The hex HMAC-SHA256 of `body` under `key`: a GitHub push webhook's X-Hub-Signature-256 value
+// after "sha256=".
+std::string HmacHex(const std::string& key, const std::string& body);
+
+// POSTs a GitHub `push` webhook (JSON `body`, signed with `secret`) to the controller's
+// /hooks/git on `port`; returns the HTTP status, or -1 when it could not be sent.
+int PostGitHubPush(int port, const std::string& secret, const std::string& body,
+                   const std::string& delivery);
+
 // Events in `ns` with `reason` whose note starts with `prefix`, counting each series' count.
 // -1 when the list fails.
 int EventCount(const kube::Client& client, const std::string& ns, const std::string& reason,

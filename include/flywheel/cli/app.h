@@ -46,4 +46,9 @@ Command HistoryCommand();
 // `flywheel status <release>`: a Release and the RollbackPolicies watching it.
 Command StatusCommand();
 
+// Pipeline commands (src/cli/pipeline.cpp).
+Command RunCommand();
+Command CancelCommand();
+Command LogsCommand();
+
 }  // namespace flywheel::cli

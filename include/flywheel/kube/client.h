@@ -159,6 +159,14 @@ class Client {
 
   // A raw GET of a path such as /version or /readyz, with the same auth and error mapping.
   Result<json> GetPath(const std::string& path) const;
+  // GET of a path whose answer is text, not JSON (e.g. a pod's log:
+  // /api/v1/namespaces/<ns>/pods/<name>/log?container=<c>&tailLines=<n>).
+  Result<std::string> GetText(const std::string& path) const;
+  // GET of a path whose answer is streamed text (a pod's log with follow=true): each chunk goes
+  // to `on_data` as it arrives, until the server ends the answer (Ok), `on_data` returns false
+  // (Ok) or `stop` (kCancelled). A non-200 answer is the API server's error.
+  Status StreamText(const std::string& path, const std::function<bool(std::string_view)>& on_data,
+                    std::stop_token stop = {}) const;
 
  private:
   struct Shared;

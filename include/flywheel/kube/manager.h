@@ -46,8 +46,10 @@ class Manager {
   const ManagerOptions& options() const { return options_; }
 
   // The informers of a kind (one per watched namespace), created on first use. Add handlers
-  // before Run().
-  std::vector<Informer*> Informers(const std::string& api_version, const std::string& kind);
+  // before Run(). `label_selector` (used when they are created) limits the cache to the
+  // objects it selects, e.g. only build pods among all pods.
+  std::vector<Informer*> Informers(const std::string& api_version, const std::string& kind,
+                                   const std::string& label_selector = "");
   // Delivers the kind's events to `handler`.
   void Watch(const std::string& api_version, const std::string& kind, EventHandler handler);
   // Finds a cached object by key across the kind's informers.

@@ -3,6 +3,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "flywheel/common/status.h"
 #include "flywheel/pipeline/spec.h"
@@ -15,6 +16,9 @@ struct BuildPodOptions {
   std::string clone_image = "flywheel:latest";
   // The image of each artifact builder: "buildah", "kaniko", "buildkit" -> image reference.
   std::map<std::string, std::string> builder_images;
+  // Registries ("host:port") the builder pushes to over plain HTTP (the testenv's and the
+  // demo's loopback registry).
+  std::vector<std::string> insecure_registries;
 };
 
 // The build pod of the PipelineRun `run` (its metadata: name, namespace, uid; its

@@ -30,8 +30,8 @@ struct PodObservation {
   // image build succeeded), Failed (a step failed), TimedOut (the pod's activeDeadlineSeconds
   // ran out: pod reason DeadlineExceeded).
   std::string phase = "Pending";
-  std::string reason;   // for the Succeeded condition: e.g. Running, StepFailed, TimedOut
-  std::string message;  // e.g. `step "test" failed with exit code 1`
+  std::string reason;       // for the Succeeded condition: e.g. Running, StepFailed, TimedOut
+  std::string message;      // e.g. `step "test" failed with exit code 1`
   std::string failed_step;  // the step that failed ("" when none)
   std::string start_time;   // pod status.startTime
   std::vector<StepObservation> steps;  // in `step_names` order
@@ -51,7 +51,8 @@ PodObservation ObservePod(const nlohmann::json& pod, const std::vector<std::stri
 // with every occurrence of each non-empty secret value replaced by "***" (values are matched
 // before cutting, so a secret across the cut is masked too; values shorter than 4 bytes are not
 // masked, as they would mask ordinary text).
-std::string LogTail(std::string_view log, size_t max_bytes, const std::vector<std::string>& secrets);
+std::string LogTail(std::string_view log, size_t max_bytes,
+                    const std::vector<std::string>& secrets);
 
 // The image digest ("sha256:<64 hex>") the build-image step wrote to its termination message,
 // or nothing.
