@@ -164,17 +164,21 @@ std::string Timeout(const json& pod) {
   return FormatDuration(std::chrono::seconds(it->get<int64_t>()));
 }
 
-// What `step` was doing when the pod stopped, for a message: `while step "x" was running`.
-std::string WhileDoing(const StepObservation* step) {
-  if (step == nullptr) return " before its first step started";
+// Where the run was when the pod stopped, for a message: ` while step "x" was running`.
+// `current` is the first step that did not succeed; `reached` whether the kubelet wrote the
+// status of any step.
+std::string WhileDoing(const StepObservation* current, bool reached) {
+  if (!reached) return " before its first step started";
+  if (current == nullptr) return " after its last step";
   std::string doing = "running";
-  if (step->phase == "Pending") {
+  if (current->phase == "Pending") {
     doing = "waiting to start";
-    if (IsStuckReason(step->reason)) {
-      doing += " (" + step->reason + (step->message.empty() ? "" : ": " + step->message) + ")";
+    if (IsStuckReason(current->reason)) {
+      doing +=
+          " (" + current->reason + (current->message.empty() ? "" : ": " + current->message) + ")";
     }
   }
-  return " while step \"" + step->name + "\" was " + doing;
+  return " while step \"" + current->name + "\" was " + doing;
 }
 
 // The message of a pod that is not running yet: why it is not scheduled, when the scheduler
@@ -249,19 +253,19 @@ PodObservation ObservePod(const json& pod, const std::vector<std::string>& step_
     o.reason = "TimedOut";
     std::string timeout = Timeout(pod);
     o.message = "the run exceeded its timeout" + (timeout.empty() ? "" : " of " + timeout) +
-                WhileDoing(any_status ? current : nullptr);
+                WhileDoing(current, any_status);
     std::string pod_message = Str(status, "message");
     stop("DeadlineExceeded", pod_message.empty() ? o.message : pod_message);
   } else if (Disrupted(status, disruption, disruption_message)) {
     o.phase = "Failed";
     o.reason = "PodEvicted";
-    o.message = "the build pod was evicted" + WhileDoing(any_status ? current : nullptr) +
+    o.message = "the build pod was evicted" + WhileDoing(current, any_status) +
                 (disruption_message.empty() ? "" : ": " + disruption_message);
     stop(disruption, disruption_message);
   } else if (DeletedUnder(metadata, failed)) {
     o.phase = "Failed";
     o.reason = "PodDeleted";
-    o.message = "the build pod was deleted" + WhileDoing(any_status ? current : nullptr);
+    o.message = "the build pod was deleted" + WhileDoing(current, any_status);
     stop("PodDeleted", o.message);
   } else if (failed != nullptr) {
     o.phase = "Failed";
@@ -273,7 +277,7 @@ PodObservation ObservePod(const json& pod, const std::vector<std::string>& step_
     std::string reason = Str(status, "reason"), why = Str(status, "message");
     o.phase = "Failed";
     o.reason = "PodFailed";
-    o.message = "the build pod failed" + WhileDoing(any_status ? current : nullptr) +
+    o.message = "the build pod failed" + WhileDoing(current, any_status) +
                 (reason.empty() ? "" : ": " + reason) + (why.empty() ? "" : ": " + why);
     stop(reason.empty() ? "PodFailed" : reason, why);
   } else {
