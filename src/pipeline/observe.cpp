@@ -327,7 +327,10 @@ std::string LogTail(std::string_view log, size_t max_bytes,
   // are masked together (the longest reach wins). Line breaks stay, so the log keeps its lines.
   std::vector<bool> masked(log.size(), false);
   for (const auto& value : values) {
-    if (value.size() < 4) continue;
+    // Short values would mask ordinary words, blank ones indentation (a blank line of a key).
+    bool blank = std::all_of(value.begin(), value.end(),
+                             [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+    if (value.size() < 4 || blank) continue;
     for (size_t at = log.find(value); at != std::string_view::npos; at = log.find(value, at + 1)) {
       for (size_t i = at; i < at + value.size(); ++i) masked[i] = log[i] != '\n';
     }

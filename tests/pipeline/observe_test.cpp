@@ -611,6 +611,10 @@ TEST(LogTailTest, ValuesShorterThanFourBytesAreNotMasked) {
   EXPECT_EQ(LogTail("set x=abc and y=abcd\n", 100, {"abc", "", "abcd"}), "set x=abc and y=***\n");
 }
 
+TEST(LogTailTest, BlankValuesAreNotMasked) {
+  EXPECT_EQ(LogTail("    indented\n", 100, {"    ", "key:\n    \n  value-1\n"}), "    indented\n");
+}
+
 TEST(LogTailTest, OverlappingAndNestedSecretsAreMaskedWhole) {
   // "password1" contains "pass"; "abcdef" and "defghi" overlap in "abcdefghi".
   EXPECT_EQ(

@@ -64,8 +64,8 @@ PodObservation ObservePod(const nlohmann::json& pod, const std::vector<std::stri
 // what is kept, else at a character; invalid UTF-8 replaced by U+FFFD), with every occurrence of
 // each secret value, and of each line of a multi-line value, replaced by "***" (values are
 // matched before cutting, so a secret across the cut is masked too; overlapping occurrences are
-// masked as one; line breaks are kept; values shorter than 4 bytes are not masked, as they
-// would mask ordinary text).
+// masked as one; line breaks are kept; values shorter than 4 bytes or blank are not masked, as
+// they would mask ordinary text or indentation).
 std::string LogTail(std::string_view log, size_t max_bytes,
                     const std::vector<std::string>& secrets);
 
