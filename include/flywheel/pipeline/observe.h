@@ -16,10 +16,15 @@ struct StepObservation {
   std::string phase = "Pending";
   std::optional<int> exit_code;
   // Why the step is where it is: the container's terminated reason (Completed, Error,
-  // OOMKilled, ...) or, while it waits, its waiting reason (ErrImagePull, ImagePullBackOff,
-  // CreateContainerConfigError, ...).
+  // OOMKilled, StartError, ...) or, while it waits, its waiting reason (PodInitializing,
+  // ErrImagePull, ImagePullBackOff, CreateContainerConfigError, ...). A step the pod stopped
+  // has the pod's reason instead: DeadlineExceeded, Evicted (or the DisruptionTarget
+  // condition's reason, e.g. EvictionByEvictionAPI), PodDeleted, or the kubelet's reason for
+  // failing the pod.
   std::string reason;
-  std::string message;  // the waiting or terminated message of the container, if any
+  // The waiting or terminated message of the container, if any; for a step the pod stopped,
+  // the pod's message.
+  std::string message;
   std::string started_at, finished_at;  // RFC 3339, as the pod status has them ("" if unknown)
   std::string termination_message;      // the container's terminated message (may be a log tail)
 };
@@ -27,19 +32,27 @@ struct StepObservation {
 // What a build pod's status says about the run (before the promotion, which is not in the pod).
 struct PodObservation {
   // Pending (not scheduled or no step started yet), Running, Succeeded (every step and the
-  // image build succeeded), Failed (a step failed), TimedOut (the pod's activeDeadlineSeconds
-  // ran out: pod reason DeadlineExceeded).
+  // image build succeeded), Failed (a step failed, or the pod was evicted, deleted or failed by
+  // the kubelet), TimedOut (the pod's activeDeadlineSeconds ran out: pod reason
+  // DeadlineExceeded). A deleted pod is Failed: the caller that deleted it (cancel, Replace)
+  // says Cancelled itself.
   std::string phase = "Pending";
-  std::string reason;       // for the Succeeded condition: e.g. Running, StepFailed, TimedOut
-  std::string message;      // e.g. `step "test" failed with exit code 1`
-  std::string failed_step;  // the step that failed ("" when none)
-  std::string start_time;   // pod status.startTime
+  // For the Succeeded condition (docs/pipeline.md, "Run status from the pod"): Pending,
+  // Running, Succeeded, StepFailed, CloneFailed, BuildFailed, TimedOut, PodEvicted, PodDeleted,
+  // PodFailed, or the stuck step's waiting reason (e.g. ImagePullBackOff).
+  std::string reason;
+  std::string message;  // e.g. `step "test" failed with exit code 1 (Error)`
+  // The step that failed or that the pod stopped ("" when none, or when the pod stopped before
+  // the kubelet reached any step).
+  std::string failed_step;
+  std::string start_time;              // pod status.startTime
   std::vector<StepObservation> steps;  // in `step_names` order
   // A step that cannot start because its image cannot be pulled or its container cannot be
-  // created (ErrImagePull, ImagePullBackOff, InvalidImageName, CreateContainerConfigError,
-  // CreateContainerError): its name, and since when it has been waiting to run (the previous
-  // step's finishedAt, else the pod's startTime, else its creationTimestamp), so the caller can
-  // fail the run after a bounded wait.
+  // created (ErrImagePull, ImagePullBackOff, InvalidImageName, ErrImageNeverPull,
+  // CreateContainerConfigError, CreateContainerError): its name, and since when it has been waiting
+  // to run (the previous step's finishedAt, else the pod's startTime, else its creationTimestamp),
+  // so the caller can fail the run after a bounded wait. Only while the pod runs; the phase stays
+  // Pending or Running and the reason is the waiting reason.
   std::string stuck_step, stuck_reason, stuck_message, stuck_since;
 };
 
@@ -47,15 +60,17 @@ struct PodObservation {
 // PipelineSpec::PodStepNames()).
 PodObservation ObservePod(const nlohmann::json& pod, const std::vector<std::string>& step_names);
 
-// The last `max_bytes` bytes of a log (cut at a line start when one is in reach, valid UTF-8),
-// with every occurrence of each non-empty secret value replaced by "***" (values are matched
-// before cutting, so a secret across the cut is masked too; values shorter than 4 bytes are not
-// masked, as they would mask ordinary text).
+// The last `max_bytes` bytes of a log (cut at a line start when one starts in the first half of
+// what is kept, else at a character; invalid UTF-8 replaced by U+FFFD), with every occurrence of
+// each secret value, and of each line of a multi-line value, replaced by "***" (values are
+// matched before cutting, so a secret across the cut is masked too; overlapping occurrences are
+// masked as one; line breaks are kept; values shorter than 4 bytes or blank are not masked, as
+// they would mask ordinary text or indentation).
 std::string LogTail(std::string_view log, size_t max_bytes,
                     const std::vector<std::string>& secrets);
 
-// The image digest ("sha256:<64 hex>") the build-image step wrote to its termination message,
-// or nothing.
+// The image digest ("sha256:<64 lower-case hex>") the build-image step wrote to its termination
+// message, alone or within text, or nothing (also when the text holds two different digests).
 std::optional<std::string> DigestFromTerminationMessage(std::string_view message);
 
 // The Secret names a pod references (env valueFrom.secretKeyRef, envFrom.secretRef, secret
