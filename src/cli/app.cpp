@@ -63,8 +63,8 @@ int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostre
 }
 
 std::vector<Command> DefaultCommands() {
-  return {ControllerCommand(), GetCommand(),  HistoryCommand(), RollbackCommand(),
-          StatusCommand(),     SyncCommand(), VersionCommand()};
+  return {ControllerCommand(), GetCommand(),    GitCloneCommand(), HistoryCommand(),
+          RollbackCommand(),   StatusCommand(), SyncCommand(),     VersionCommand()};
 }
 
 }  // namespace flywheel::cli
