@@ -227,6 +227,16 @@ TEST_F(CloneTest, UnreachableHostIsUnavailable) {
   EXPECT_TRUE(IsEmptyDir(Dest()));
 }
 
+TEST_F(CloneTest, AHostThatNeverAnswersTimesOut) {
+  flywheel::testing::SilentServer silent;
+  CloneRequest request = Request(silent.GitUrl("app"), second_);
+  request.timeout = std::chrono::seconds(1);
+  auto info = Clone(request);
+  ASSERT_EQ(info.status().code(), Code::kUnavailable) << info.status().ToString();
+  EXPECT_EQ(info.status().message(), "fetch " + silent.GitUrl("app") + " timed out");
+  EXPECT_TRUE(IsEmptyDir(Dest()));
+}
+
 TEST_F(CloneTest, RefusesANonEmptyDestinationAndLeavesItAlone) {
   fs::create_directories(Dest());
   tmp_.Write("dest/keep.txt", "mine\n");
