@@ -88,6 +88,7 @@ class Fetcher {
     git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
     opts.callbacks = Callbacks(&ctx);
     opts.update_fetchhead = 0;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_AUTO;  // tags into what is fetched, like git
     std::vector<char*> specs;
     for (std::string& spec : refspecs) specs.push_back(spec.data());
     git_strarray array{specs.data(), specs.size()};

@@ -95,13 +95,19 @@ TEST_F(CloneTest, ClonesTheBranchHeadOverFile) {
 }
 
 TEST_F(CloneTest, ChecksOutAnOlderCommitOfTheBranch) {
-  auto info = Clone(Request(repo_->FileUrl(), first_));
+  repo_->Tag("v1", first_);
+  repo_->Tag("elsewhere", repo_->Commit({{"other.txt", "x\n"}}, "elsewhere", "other"));
+  // Over git://: libgit2's file:// transport copies objects beyond the branch, and with them tags.
+  GitDaemon daemon(tmp_.Path("repos"));
+  auto info = Clone(Request(daemon.Url("app"), first_));
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_EQ(info->sha, first_);
   EXPECT_EQ(info->message, "first");
   ExpectCheckedOut(first_);
   EXPECT_EQ(tmp_.Read("dest/README.md"), "hello\n");
   EXPECT_EQ(GitIn(Dest(), {"rev-parse", "origin/main"}), second_) << "the branch tip is known";
+  EXPECT_EQ(GitIn(Dest(), {"describe", "--tags"}), "v1");
+  EXPECT_EQ(GitIn(Dest(), {"tag", "-l"}), "v1") << "only the tags into the fetched history";
 }
 
 TEST_F(CloneTest, ClonesOverGitDaemon) {
