@@ -3,6 +3,7 @@
 // Secret mounted as files; git servers on the host's loopback (hostNetwork).
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -13,16 +14,29 @@
 namespace flywheel::testing {
 namespace {
 
-TEST(GitCloneRealNodeTest, ClonesIntoAnEmptyDirAsNonRootWithCredentialsFromASecretVolume) {
+// A repository with one commit served by git daemon on loopback.
+class GitCloneRealNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    ASSERT_TRUE(GitServersAvailable(&why)) << why;
+    repo_ = std::make_unique<GitRepo>(tmp_.Path("repos"), "app");
+    first_ = repo_->Commit({{"README.md", "first\n"}}, "first");
+    daemon_ = std::make_unique<GitDaemon>(tmp_.Path("repos"));
+  }
+
+  kube::testing::TempDir tmp_;
+  std::unique_ptr<GitRepo> repo_;
+  std::string first_;
+  std::unique_ptr<GitDaemon> daemon_;
+};
+
+TEST_F(GitCloneRealNodeTest, ClonesIntoAnEmptyDirAsNonRootWithCredentialsFromASecretVolume) {
   FLYWHEEL_REQUIRE_REAL_NODE(env, node);
-  std::string why;
-  ASSERT_TRUE(GitServersAvailable(&why)) << why;
-  kube::testing::TempDir tmp;
-  GitRepo repo(tmp.Path("repos"), "app");
-  const std::string first = repo.Commit({{"README.md", "first\n"}}, "first");
-  const std::string second = repo.Commit({{"README.md", "second\n"}}, "Second commit");
-  GitDaemon daemon(tmp.Path("repos"));
-  GitHttpServer http(tmp.Path("repos"), "alice", "s3cret-pw");
+  const std::string& first = first_;
+  const std::string second = repo_->Commit({{"README.md", "second\n"}}, "Second commit");
+  GitDaemon& daemon = *daemon_;
+  GitHttpServer http(tmp_.Path("repos"), "alice", "s3cret-pw");
   ScopedNamespace ns(*env, "real-clone");
 
   const std::string locked =
@@ -88,14 +102,9 @@ TEST(GitCloneRealNodeTest, ClonesIntoAnEmptyDirAsNonRootWithCredentialsFromASecr
 
 // A clone that fails makes its container fail with the one-line cause as the message, so the
 // steps after it never start.
-TEST(GitCloneRealNodeTest, AMissingRevisionFailsTheCloneContainerWithTheCause) {
+TEST_F(GitCloneRealNodeTest, AMissingRevisionFailsTheCloneContainerWithTheCause) {
   FLYWHEEL_REQUIRE_REAL_NODE(env, node);
-  std::string why;
-  ASSERT_TRUE(GitServersAvailable(&why)) << why;
-  kube::testing::TempDir tmp;
-  GitRepo repo(tmp.Path("repos"), "app");
-  repo.Commit({{"README.md", "first\n"}}, "first");
-  GitDaemon daemon(tmp.Path("repos"));
+  GitDaemon& daemon = *daemon_;
   ScopedNamespace ns(*env, "real-clone-missing");
   const std::string missing = "0123456789abcdef0123456789abcdef01234567";
   const std::string manifest =
