@@ -63,9 +63,9 @@ int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostre
 }
 
 std::vector<Command> DefaultCommands() {
-  return {CancelCommand(), ControllerCommand(), GetCommand(), HistoryCommand(),
-          LogsCommand(),   RollbackCommand(),   RunCommand(), StatusCommand(),
-          SyncCommand(),   VersionCommand()};
+  return {CancelCommand(),  ControllerCommand(), GetCommand(),      GitCloneCommand(),
+          HistoryCommand(), LogsCommand(),       RollbackCommand(), RunCommand(),
+          StatusCommand(),  SyncCommand(),       VersionCommand()};
 }
 
 }  // namespace flywheel::cli

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "flywheel/common/base64.h"
+#include "flywheel/common/time.h"
 #include "flywheel/http/server.h"
 #include "support/eventually.h"
 #include "support/git_server.h"

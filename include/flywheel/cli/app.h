@@ -43,6 +43,9 @@ Command RollbackCommand();
 Command SyncCommand();
 Command HistoryCommand();
 
+// `flywheel git-clone --url --branch --revision --dest [--credentials]`: the build pod's clone.
+Command GitCloneCommand();
+
 // `flywheel status <release>`: a Release and the RollbackPolicies watching it.
 Command StatusCommand();
 

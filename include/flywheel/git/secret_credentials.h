@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -15,5 +16,11 @@ namespace flywheel::git {
 // a missing or malformed key is InvalidArgument naming it, never showing a value.
 Result<Credentials> CredentialsFromSecret(const nlohmann::json& secret, const std::string& what,
                                           const std::string& url);
+
+// The same credentials from a Secret mounted as files (the build pod's clone): one file per key
+// in `dir`, named like the keys, raw content (no base64). The same rules and messages as
+// CredentialsFromSecret, with "credentials <dir>" naming the source; a missing file is a
+// missing key; `dir` not a directory or a file that cannot be read is InvalidArgument.
+Result<Credentials> CredentialsFromFiles(const std::filesystem::path& dir, const std::string& url);
 
 }  // namespace flywheel::git
