@@ -449,21 +449,21 @@ void PipelineRunReconciler::CaptureTails(Run& run) {
   for (const auto& name : ReferencedSecrets(*run.pod)) {
     auto secret = client_.Get("v1", "Secret", run.ns, name);
     if (!secret.ok()) continue;
-    for (const auto& [k, v] : secret->value("data", json::object()).items()) {
+    // (The items of a named object: iterating a temporary's items() would dangle.)
+    const json data = secret->value("data", json::object());
+    for (const auto& [k, v] : data.items()) {
       auto value = kube::SecretValue(*secret, k, "Secret " + name);
       if (value.ok() && !value->empty()) secrets.push_back(*value);
-    }
-    for (const auto& [k, v] : secret->value("stringData", json::object()).items()) {
-      if (v.is_string()) secrets.push_back(v.get<std::string>());
     }
   }
   const std::string pod_name = kube::MetaString(*run.pod, "name");
   for (const StepObservation* o : wanted) {
     std::string log;
-    auto text = client_.GetText("/api/v1/namespaces/" + run.ns + "/pods/" + pod_name +
-                                "/log?container=" + o->name +
-                                "&tailLines=" + std::to_string(kLogTailLines) +
-                                "&limitBytes=" + std::to_string(kLogLimitBytes));
+    auto text =
+        client_.WithCallTimeout(options_.log_timeout)
+            .GetText("/api/v1/namespaces/" + run.ns + "/pods/" + pod_name +
+                     "/log?container=" + o->name + "&tailLines=" + std::to_string(kLogTailLines) +
+                     "&limitBytes=" + std::to_string(kLogLimitBytes));
     if (text.ok() && !text->empty()) {
       log = *text;
     } else {

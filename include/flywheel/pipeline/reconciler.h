@@ -37,6 +37,9 @@ struct PipelineOptions {
   // after this long.
   std::chrono::milliseconds image_pull_timeout = std::chrono::minutes(2);
   size_t log_tail_bytes = 4096;  // status.steps[].logTail bound
+  // Bound on one pods/log read (the API server asks the node's kubelet, which may not answer:
+  // a node gone, or a kwok node that serves no logs); the termination message is used then.
+  std::chrono::milliseconds log_timeout = std::chrono::seconds(10);
   // Called after a promotion pushed (or found in place) a commit, as if the manifest
   // repository's server had sent a push webhook: wakes the Releases that follow it.
   std::function<void(const webhook::GitPush&)> wake_releases;
