@@ -132,6 +132,11 @@ int RunController(const Invocation& inv) {
   flags.String("log-level", &log_level, "trace, debug, info, warn or error");
   flags.String("log-format", &log_format, "text or json");
   if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage)) return *exit;
+  const bool clone_image_set =
+      std::getenv("FLYWHEEL_IMAGE") != nullptr ||
+      std::find_if(inv.args.begin(), inv.args.end(), [](const std::string& a) {
+        return a.rfind("--clone-image", 0) == 0;
+      }) != inv.args.end();
   pipeline_options.pod.builder_images = {{"buildah", "quay.io/buildah/stable:v1.38"},
                                          {"kaniko", "gcr.io/kaniko-project/executor:v1.23.2"},
                                          {"buildkit", "moby/buildkit:v0.18.2-rootless"}};
@@ -203,6 +208,26 @@ int RunController(const Invocation& inv) {
   } else {
     spdlog::info("API server {}.{} reachable", version->value("major", "?"),
                  version->value("minor", "?"));
+  }
+  // In a cluster the clone step runs the operator's own image: read it from this pod unless a
+  // flag or $FLYWHEEL_IMAGE named one (kustomize's `images:` retags the pod, not an env value).
+  if (!clone_image_set) {
+    const char* pod = std::getenv("POD_NAME");
+    const char* pod_ns = std::getenv("POD_NAMESPACE");
+    if (pod && *pod && pod_ns && *pod_ns) {
+      auto self = client->Get("v1", "Pod", pod_ns, pod);
+      if (self.ok()) {
+        for (const auto& c : (*self)["spec"].value("containers", nlohmann::json::array())) {
+          if (c.value("name", "") == "controller")
+            pipeline_options.pod.clone_image = c.value("image", "");
+        }
+        spdlog::info("build pods clone with this pod's image {}", pipeline_options.pod.clone_image);
+      } else {
+        spdlog::warn(
+            "cannot read this pod ({}/{}) to learn its image: {}; build pods clone with {}", pod_ns,
+            pod, self.status().message(), pipeline_options.pod.clone_image);
+      }
+    }
   }
   for (const auto& kind : kKinds) {
     if (auto r = client->Resource(kApiVersion, kind); !r.ok()) {
