@@ -50,7 +50,8 @@ bool Finished(const json& run) {
 std::string Describe(const json& run) {
   const json status = run.value("status", json::object());
   std::string out = status.value("phase", "Pending");
-  if (const json* c = kube::FindCondition(status.value("conditions", json::array()), "Succeeded"))
+  const json conditions = status.value("conditions", json::array());
+  if (const json* c = kube::FindCondition(conditions, "Succeeded"))
     out += " (" + c->value("reason", "") + "): " + c->value("message", "");
   return out;
 }
@@ -280,7 +281,8 @@ int Logs(const Invocation& inv) {
           return true;
         });
         shown = st.ok();
-      } else if (auto text = client->GetText(path); text.ok()) {
+      } else if (auto text = client->WithCallTimeout(std::chrono::seconds(10)).GetText(path);
+                 text.ok()) {
         inv.out << *text;
         shown = true;
       }

@@ -500,7 +500,8 @@ Status PipelineRunReconciler::WriteStatus(Run& run) {
 
 void PipelineRunReconciler::Report(const Run& run) {
   const std::string phase = run.status.value("phase", "");
-  const json* cond = kube::FindCondition(run.status["conditions"], "Succeeded");
+  const json conditions = run.status.value("conditions", json::array());
+  const json* cond = kube::FindCondition(conditions, "Succeeded");
   const std::string reason = cond ? cond->value("reason", "") : "";
   const std::string message = cond ? cond->value("message", "") : "";
   const std::string pipeline = run.spec.pipeline.empty() ? "unknown" : run.spec.pipeline;

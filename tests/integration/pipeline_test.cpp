@@ -16,6 +16,7 @@
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/operator.h"
+#include "support/process.h"
 #include "support/testenv.h"
 
 namespace flywheel::testing {
@@ -633,6 +634,56 @@ TEST_F(PipelineTest, AnUnknownBranchOrMissingSecretIsAConditionAndAnEvent) {
   std::this_thread::sleep_for(2s);
   EXPECT_TRUE(Runs(client, ns.name()).empty());
   EXPECT_EQ(EventCount(client, ns.name(), "SourceNotFound"), 1) << "an Event per change only";
+}
+
+TEST_F(PipelineTest, TheCommandLineStartsCancelsAndShowsRuns) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "pl-cli");
+  auto client = env->Client();
+  const std::string c1 = app_->Commit({{"a", "1"}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(
+      client.Create(PipelineObject(ns.name(), "web", app_->FileUrl(), {{"concurrency", "Allow"}}))
+          .ok());
+  const std::string first = RunName("web", c1);
+  WaitFor(client, "PipelineRun", ns.name(), first,
+          [](const json& r) { return !S(r).value("podName", "").empty(); });
+  auto flywheel = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), FLYWHEEL_BINARY);
+    args.insert(args.end(), {"--kubeconfig", env->kubeconfig(), "-n", ns.name()});
+    return RunProcess(args);
+  };
+  // A re-run of the commit by a prefix of its SHA: a second run with a generated name.
+  auto r = flywheel({"run", "web", "--revision", c1.substr(0, 10)});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("created for " + c1.substr(0, 7)), std::string::npos) << r.out;
+  std::vector<std::string> runs = Runs(client, ns.name());
+  ASSERT_EQ(runs.size(), 2u) << ::testing::PrintToString(runs);
+  const std::string rerun = runs[0] == first ? runs[1] : runs[0];
+  EXPECT_EQ(rerun.rfind(first + "-", 0), 0u) << rerun;
+  EXPECT_EQ(Get(client, "PipelineRun", ns.name(), rerun)["spec"].value("revision", ""), c1);
+  // An unknown prefix is refused before anything is created.
+  r = flywheel({"run", "web", "--revision", "ffffff"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("matches no revision"), std::string::npos) << r.err;
+
+  // The first run's test step fails; logs shows its tail (kwok serves no log: the tail in
+  // status), the cancel of the re-run waits until it is Cancelled.
+  SetPod(client, ns.name(), first, "Failed", {{"clone", "terminated"}, {"build", "terminated"}},
+         {{"test", "terminated", 1, "expected 4, got 5\n"}});
+  WaitFor(client, "PipelineRun", ns.name(), first,
+          [](const json& o) { return !Step(o, "test").value("logTail", "").empty(); });
+  r = flywheel({"logs", first, "--step", "test"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("expected 4, got 5"), std::string::npos) << r.out << r.err;
+  r = flywheel({"cancel", rerun, "--wait", "60s"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Cancelled"), std::string::npos) << r.out;
+  EXPECT_EQ(Phase(Get(client, "PipelineRun", ns.name(), rerun)), "Cancelled");
+  r = flywheel({"get", "pipelineruns"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(first), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Failed"), std::string::npos) << r.out;
 }
 
 }  // namespace
