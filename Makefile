@@ -49,6 +49,7 @@ bench: deps build
 	@bench/informer_startup.sh
 	@bench/release_sync.sh
 	@bench/rollback_policy.sh
+	@bench/pipeline.sh
 
 demo: deps build
 	@hack/demo.sh

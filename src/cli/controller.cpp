@@ -349,11 +349,12 @@ int RunController(const Invocation& inv) {
           },
       .pod = [&manager](const std::string& key) { return manager.Cached("v1", "Pod", key); },
       .runs =
-          [&manager](const std::string& ns) {
+          [&manager](const std::string& ns, const std::string& pipeline) {
             std::vector<kube::ObjectPtr> all;
             for (kube::Informer* i : manager.Informers(kApiVersion, "PipelineRun")) {
-              auto items = i->store().ByNamespace(ns);
-              all.insert(all.end(), items.begin(), items.end());
+              for (auto& r : i->store().ByLabel(api::kPipelineLabel, pipeline)) {
+                if (kube::MetaString(*r, "namespace") == ns) all.push_back(std::move(r));
+              }
             }
             return all;
           }};
@@ -379,7 +380,7 @@ int RunController(const Invocation& inv) {
     run_controller.Enqueue(ns + "/" + kube::MetaString(*run, "name"));
     if (pipeline.empty()) return;
     pipeline_controller.Enqueue(ns + "/" + pipeline);
-    for (const auto& sibling : pipeline::RunsOf(runs_of(ns), pipeline)) {
+    for (const auto& sibling : pipeline::RunsOf(runs_of(ns, pipeline), pipeline)) {
       if (!pipeline::IsFinished(*sibling))
         run_controller.Enqueue(ns + "/" + kube::MetaString(*sibling, "name"));
     }

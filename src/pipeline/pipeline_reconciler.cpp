@@ -167,7 +167,7 @@ Result<kube::ReconcileResult> PipelineReconciler::Reconcile(const std::string& k
   }
 
   // The runs: summaries, and pruning beyond historyLimit (oldest finished first).
-  std::vector<kube::ObjectPtr> runs = RunsOf(caches_.runs(ns), name);
+  std::vector<kube::ObjectPtr> runs = RunsOf(caches_.runs(ns, name), name);
   if (!runs.empty()) status["lastRun"] = Summary(*runs.back());
   std::vector<kube::ObjectPtr> succeeded, failed;
   for (const auto& r : runs) {

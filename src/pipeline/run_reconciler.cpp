@@ -150,6 +150,16 @@ Result<kube::ReconcileResult> PipelineRunReconciler::Advance(Run& run, std::stop
     return kube::ReconcileResult::Done();
   }
   run.pipeline = *pipeline;
+  // The Pipeline's runs are found by label: a run made by hand without it gets it first (the
+  // update wakes this run again).
+  const json labels = run.run["metadata"].value("labels", json::object());
+  if (!labels.is_object() || labels.value(api::kPipelineLabel, "") != run.spec.pipeline) {
+    json patch{{"metadata", {{"labels", {{api::kPipelineLabel, run.spec.pipeline}}}}}};
+    auto patched = client_.Patch(api::kGroupVersion, internal::kRunKind, run.ns, run.name,
+                                 kube::PatchType::kMerge, patch.dump());
+    if (!patched.ok()) return patched.status();
+    return kube::ReconcileResult::Done();
+  }
   auto pipeline_spec = PipelineSpec::Parse(run.pipeline);
   if (!pipeline_spec.ok()) {
     Finish(run, "Failed", "InvalidPipeline",
@@ -187,7 +197,8 @@ Result<kube::ReconcileResult> PipelineRunReconciler::Advance(Run& run, std::stop
   }
 
   // Concurrency with the Pipeline's other runs (oldest first).
-  std::vector<kube::ObjectPtr> siblings = RunsOf(caches_.runs(run.ns), run.spec.pipeline);
+  std::vector<kube::ObjectPtr> siblings =
+      RunsOf(caches_.runs(run.ns, run.spec.pipeline), run.spec.pipeline);
   auto self = std::find_if(siblings.begin(), siblings.end(), [&](const kube::ObjectPtr& r) {
     return kube::MetaString(*r, "name") == run.name;
   });

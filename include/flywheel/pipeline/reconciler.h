@@ -22,10 +22,13 @@
 namespace flywheel::pipeline {
 
 // Where the Pipeline controllers read what they watch: the informer caches of Pipelines,
-// PipelineRuns and build pods, by key ("namespace/name"), and a namespace's runs.
+// PipelineRuns and build pods, by key ("namespace/name"), and the runs of one Pipeline (those
+// labelled flywheel.dev/pipeline=<pipeline> in its namespace: the cache's label index, so a
+// reconcile reads its own Pipeline's runs, not the namespace's).
 struct Caches {
   std::function<kube::ObjectPtr(const std::string&key)> pipeline, run, pod;
-  std::function<std::vector<kube::ObjectPtr>(const std::string& ns)> runs;
+  std::function<std::vector<kube::ObjectPtr>(const std::string& ns, const std::string& pipeline)>
+      runs;
 };
 
 // How the Pipeline controllers run (the operator's flags).
