@@ -686,5 +686,28 @@ TEST_F(PipelineTest, TheCommandLineStartsCancelsAndShowsRuns) {
   EXPECT_NE(r.out.find("Failed"), std::string::npos) << r.out;
 }
 
+TEST_F(PipelineTest, APodThePodSecurityAdmissionRefusesFailsTheRunWithItsWords) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "pl-psa");
+  auto client = env->Client();
+  auto r = env->Kubectl(
+      {"label", "namespace", ns.name(), "pod-security.kubernetes.io/enforce=restricted"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string c1 = app_->Commit({{"a", "1"}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  // The buildah builder needs capabilities the restricted level forbids.
+  json pipeline = PipelineObject(ns.name(), "web", app_->FileUrl());
+  pipeline["spec"]["artifact"] = {{"image", "registry.local:5000/acme/web"}};
+  ASSERT_TRUE(client.Create(pipeline).ok());
+  json run = WaitFor(client, "PipelineRun", ns.name(), RunName("web", c1),
+                     [](const json& o) { return Phase(o) == "Failed"; });
+  ASSERT_EQ(Phase(run), "Failed") << run.dump(2);
+  const std::string dump = run.dump();
+  EXPECT_NE(dump.find("PodRejected"), std::string::npos) << run.dump(2);
+  EXPECT_NE(dump.find("restricted"), std::string::npos) << "the admission's own words: " << dump;
+  EXPECT_TRUE(Get(client, "Pod", ns.name(), RunName("web", c1)).empty());
+  EXPECT_TRUE(Eventually([&] { return EventCount(client, ns.name(), "PodRejected") == 1; }, 30s));
+}
+
 }  // namespace
 }  // namespace flywheel::testing
