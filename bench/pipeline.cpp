@@ -331,19 +331,10 @@ void Promote(const Flags& f, const ft::TestEnv& env) {
 
 int main(int argc, char** argv) {
   const Flags f = ParseFlags(argc, argv);
-  std::string why;
-  const ft::TestEnv* env = ft::TestEnv::Get(&why);
-  if (env == nullptr) {
-    std::cerr << "no testenv: " << why << "\n";
-    return 1;
-  }
-  try {
-    if (f.mode == "push") Push(f, *env);
-    if (f.mode == "scale") Scale(f, *env);
-    if (f.mode == "promote") Promote(f, *env);
-  } catch (const std::exception& e) {
-    std::cerr << "bench: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return RunAgainstTestEnv([&](const ft::TestEnv& env) {
+    if (f.mode == "push") Push(f, env);
+    if (f.mode == "scale") Scale(f, env);
+    if (f.mode == "promote") Promote(f, env);
+    return 0;
+  });
 }

@@ -484,16 +484,7 @@ int Scale(const ft::TestEnv& env, const Flags& flags) {
 
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
-  std::string why;
-  const ft::TestEnv* env = ft::TestEnv::Get(&why);
-  if (env == nullptr) {
-    std::cerr << "bench: " << why << "\n";
-    return 1;
-  }
-  try {
-    return flags.mode == "latency" ? Latency(*env, flags) : Scale(*env, flags);
-  } catch (const std::exception& e) {
-    std::cerr << "bench: error: " << e.what() << "\n";
-    return 1;
-  }
+  return RunAgainstTestEnv([&](const ft::TestEnv& env) {
+    return flags.mode == "latency" ? Latency(env, flags) : Scale(env, flags);
+  });
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -180,6 +181,23 @@ class Controller {
 
 inline void Require(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error(what);
+}
+
+// A driver's main: runs `body` against the testenv the script started; 1 with the reason on
+// stderr when there is none or `body` throws, else what `body` returns.
+inline int RunAgainstTestEnv(const std::function<int(const ft::TestEnv&)>& body) {
+  std::string why;
+  const ft::TestEnv* env = ft::TestEnv::Get(&why);
+  if (env == nullptr) {
+    std::cerr << "bench: no testenv: " << why << "\n";
+    return 1;
+  }
+  try {
+    return body(*env);
+  } catch (const std::exception& e) {
+    std::cerr << "bench: error: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace flywheel::bench

@@ -337,7 +337,14 @@ int RunController(const Invocation& inv) {
       *client, {release::ReleasePushTarget([list_kind] { return list_kind("Release"); })});
   pipeline_options.wake_releases = wake_releases;
   pipeline_options.git.allow_file_urls = allow_file_sources;
-  manager.Informers("v1", "Pod", api::kPipelineRunLabel);
+  // Build pods are cached without what the controllers never read: their annotations (which
+  // carry the steps' scripts) and managedFields.
+  manager.Informers("v1", "Pod", api::kPipelineRunLabel, [](nlohmann::json& pod) {
+    if (auto m = pod.find("metadata"); m != pod.end() && m->is_object()) {
+      m->erase("managedFields");
+      m->erase("annotations");
+    }
+  });
   pipeline::Caches pipeline_caches{
       .pipeline =
           [&manager](const std::string& key) {

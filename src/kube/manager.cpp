@@ -30,7 +30,8 @@ Manager::Manager(Client client, ManagerOptions options)
 Manager::~Manager() = default;
 
 std::vector<Informer*> Manager::Informers(const std::string& api_version, const std::string& kind,
-                                          const std::string& label_selector) {
+                                          const std::string& label_selector,
+                                          std::function<void(nlohmann::json&)> transform) {
   for (auto& k : kinds_) {
     if (k.api_version == api_version && k.kind == kind) {
       std::vector<Informer*> out;
@@ -46,7 +47,8 @@ std::vector<Informer*> Manager::Informers(const std::string& api_version, const 
         std::make_unique<Informer>(client_, InformerOptions{.api_version = api_version,
                                                             .kind = kind,
                                                             .namespace_name = ns,
-                                                            .label_selector = label_selector}));
+                                                            .label_selector = label_selector,
+                                                            .transform = transform}));
   }
   kinds_.push_back(std::move(k));
   return Informers(api_version, kind);

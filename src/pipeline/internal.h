@@ -2,9 +2,12 @@
 
 // What the Pipeline and PipelineRun controllers share (not part of the component's interface).
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "flywheel/common/status.h"
+#include "flywheel/common/time.h"
 #include "flywheel/git/repository_cache.h"
 #include "flywheel/kube/client.h"
 
@@ -12,6 +15,13 @@ namespace flywheel::pipeline::internal {
 
 inline constexpr const char* kPipelineKind = "Pipeline";
 inline constexpr const char* kRunKind = "PipelineRun";
+
+// The delay until `when`, rounded up to the millisecond and at least 100 ms (a reconcile woken a
+// fraction too soon would find nothing due and wait a whole period more).
+inline std::chrono::milliseconds Until(Time when, Time now) {
+  return std::max(std::chrono::ceil<std::chrono::milliseconds>(when - now),
+                  std::chrono::milliseconds(100));
+}
 
 inline std::string KeyOf(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 

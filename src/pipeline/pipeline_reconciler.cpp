@@ -12,6 +12,7 @@
 namespace flywheel::pipeline {
 
 using internal::KeyOf;
+using internal::Until;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
@@ -34,10 +35,6 @@ json Summary(const json& run) {
     if (status.contains(field) && status[field].is_string()) s[field] = status[field];
   }
   return s;
-}
-
-milliseconds Until(Time when, Time now) {
-  return std::max(std::chrono::ceil<milliseconds>(when - now), milliseconds(100));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 namespace flywheel::pipeline {
 
 using internal::KeyOf;
+using internal::Until;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
@@ -26,10 +27,6 @@ namespace {
 // masking, so a secret cut by the bound is still recognized).
 constexpr int kLogTailLines = 200;
 constexpr int kLogLimitBytes = 64 * 1024;
-
-milliseconds Until(Time when, Time now) {
-  return std::max(std::chrono::ceil<milliseconds>(when - now), milliseconds(100));
-}
 
 std::optional<Time> TimeOf(const std::string& text) {
   if (text.empty()) return std::nullopt;

@@ -7,14 +7,13 @@
 
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "flywheel/common/base64.h"
 #include "flywheel/common/time.h"
-#include "flywheel/http/server.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
+#include "support/notify_receiver.h"
 #include "support/operator.h"
 #include "support/process.h"
 #include "support/testenv.h"
@@ -240,15 +239,8 @@ TEST_F(PipelineTest, AFailingStepStopsTheRunWithItsLogTailAndAlerts) {
                            {"metadata", {{"name", "nexus"}, {"namespace", ns.name()}}},
                            {"data", {{"token", Base64Encode(token)}}}})
                   .ok());
-  std::mutex mu;
-  std::vector<json> notified;
-  auto receiver =
-      http::Server::Start({}, {{"/notify", [&](const http::ServerRequest& req) {
-                                  std::lock_guard lock(mu);
-                                  notified.push_back(json::parse(req.body, nullptr, false));
-                                  return http::ServerResponse{.status = 200};
-                                }}});
-  ASSERT_TRUE(receiver.ok()) << receiver.status().ToString();
+  NotifyReceiver receiver;
+  ASSERT_TRUE(receiver.ok()) << receiver.error();
   ControllerProcess controller(*env, ns.name());
   json pipeline = PipelineObject(ns.name(), "web", app_->FileUrl());
   pipeline["spec"]["steps"][0]["env"] = {
@@ -256,8 +248,7 @@ TEST_F(PipelineTest, AFailingStepStopsTheRunWithItsLogTailAndAlerts) {
        {"valueFrom", {{"secretKeyRef", {{"name", "nexus"}, {"key", "token"}}}}}}};
   pipeline["spec"]["steps"].push_back(
       {{"name", "package"}, {"image", "registry.example.invalid/tools:1"}, {"script", "tar"}});
-  pipeline["spec"]["notify"] = {
-      {{"url", "http://127.0.0.1:" + std::to_string((*receiver)->port()) + "/notify"}}};
+  pipeline["spec"]["notify"] = {{{"url", receiver.url()}}};
   ASSERT_TRUE(client.Create(pipeline).ok());
   const std::string run_name = RunName("web", c1);
   WaitFor(client, "PipelineRun", ns.name(), run_name,
@@ -290,14 +281,9 @@ TEST_F(PipelineTest, AFailingStepStopsTheRunWithItsLogTailAndAlerts) {
   EXPECT_NE(cond->value("message", "").find("test"), std::string::npos) << cond->dump();
   EXPECT_TRUE(Eventually(
       [&] { return EventCount(client, ns.name(), cond->value("reason", "")) == 1; }, 30s));
-  ASSERT_TRUE(Eventually(
-      [&] {
-        std::lock_guard lock(mu);
-        return !notified.empty();
-      },
-      30s));
+  ASSERT_TRUE(Eventually([&] { return !receiver.Received().empty(); }, 30s));
   {
-    std::lock_guard lock(mu);
+    const std::vector<json> notified = receiver.Received();
     EXPECT_EQ(notified[0].value("event", ""), "PipelineRunFailed") << notified[0].dump(2);
     EXPECT_EQ(notified[0]["details"].value("step", ""), "test") << notified[0].dump(2);
     EXPECT_EQ(notified[0]["details"].value("exitCode", -1), 2);

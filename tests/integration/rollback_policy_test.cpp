@@ -15,6 +15,7 @@
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/net.h"
+#include "support/notify_receiver.h"
 #include "support/operator.h"
 #include "support/prometheus.h"
 #include "support/test_exporter.h"
@@ -428,15 +429,8 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
                            {"metadata", {{"name", "am"}, {"namespace", ns.name()}}},
                            {"data", {{"token", Base64Encode(kToken)}}}})
                   .ok());
-  std::mutex mu;
-  std::vector<json> notified;
-  auto receiver =
-      http::Server::Start({}, {{"/notify", [&](const http::ServerRequest& req) {
-                                  std::lock_guard lock(mu);
-                                  notified.push_back(json::parse(req.body, nullptr, false));
-                                  return http::ServerResponse{.status = 200};
-                                }}});
-  ASSERT_TRUE(receiver.ok()) << receiver.status().ToString();
+  NotifyReceiver receiver;
+  ASSERT_TRUE(receiver.ok()) << receiver.error();
   ControllerProcess controller(*env, ns.name());
   auto [a, b] = ReleaseAtB(client, ns.name());
   json policy = PolicyObject(ns.name(), "web-alerts", prometheus_->url(), "0s");
@@ -444,8 +438,7 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
   policy["spec"].erase("prometheus");
   policy["spec"]["alertmanager"] = {{"tokenSecretRef", {{"name", "am"}}},
                                     {"matchLabels", {{"alertname", "WebHighErrorRate"}}}};
-  policy["spec"]["notify"] = {
-      {{"url", "http://127.0.0.1:" + std::to_string((*receiver)->port()) + "/notify"}}};
+  policy["spec"]["notify"] = {{{"url", receiver.url()}}};
   ASSERT_TRUE(client.Create(policy).ok());
   WaitPolicy(client, ns.name(), "web-alerts",
              [&](const json& p) { return S(p).value("watchedRevision", "") == b; });
@@ -480,13 +473,8 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
   EXPECT_EQ(S(p).value("lastRollback", json::object()).value("trigger", ""),
             "alertmanager/WebHighErrorRate")
       << p.dump(2);
-  ASSERT_TRUE(Eventually(
-      [&] {
-        std::lock_guard lock(mu);
-        return !notified.empty();
-      },
-      30s));
-  std::lock_guard lock(mu);
+  ASSERT_TRUE(Eventually([&] { return !receiver.Received().empty(); }, 30s));
+  const std::vector<json> notified = receiver.Received();
   ASSERT_EQ(notified.size(), 1u);
   EXPECT_EQ(notified[0].value("event", ""), "RolledBack") << notified[0].dump(2);
   EXPECT_NE(notified[0].value("text", "").find("rolled back web from " + b.substr(0, 7)),

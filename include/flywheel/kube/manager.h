@@ -47,9 +47,11 @@ class Manager {
 
   // The informers of a kind (one per watched namespace), created on first use. Add handlers
   // before Run(). `label_selector` (used when they are created) limits the cache to the
-  // objects it selects, e.g. only build pods among all pods.
+  // objects it selects, e.g. only build pods among all pods; `transform` (likewise) replaces
+  // the default one (InformerOptions::transform) to drop more of each object before it is cached.
   std::vector<Informer*> Informers(const std::string& api_version, const std::string& kind,
-                                   const std::string& label_selector = "");
+                                   const std::string& label_selector = "",
+                                   std::function<void(nlohmann::json&)> transform = {});
   // Delivers the kind's events to `handler`.
   void Watch(const std::string& api_version, const std::string& kind, EventHandler handler);
   // Finds a cached object by key across the kind's informers.
