@@ -123,7 +123,11 @@ mkdir -p "$tmp/context"
 # --- toolbox: shell, git, make, gcc/g++, curl (hack/images/toolbox.Dockerfile) ---------------
 toolbox_image="testenv/toolbox:$(key "$here/toolbox.Dockerfile")"
 bud "$toolbox_image" "$here/toolbox.Dockerfile" "$tmp/context"
-images=("busybox $busybox_image" "pause $pause_image" "toolbox $toolbox_image")
+# --- buildah: the Pipeline artifact builder (hack/images/buildah.Dockerfile) -------------------
+buildah_image="testenv/buildah:$(key "$here/buildah.Dockerfile")"
+bud "$buildah_image" "$here/buildah.Dockerfile" "$tmp/context"
+images=("busybox $busybox_image" "pause $pause_image" "toolbox $toolbox_image"
+  "buildah $buildah_image")
 
 # --- flywheel: the project's Dockerfile, stage `prebuilt`, with the binary built here ---------
 if [ -x "$binary" ]; then

@@ -19,6 +19,7 @@ node_bridge=fw$node_id
 node_cgroup=/flywheel-$node_id
 node_net=flywheel-$node_id
 node_taint=flywheel.dev/node=real:NoSchedule
+node_ip= # the bridge's address (the pods' gateway and the kubelet's), set by start_node
 
 # start_registry: the distribution registry on a free loopback port, its storage in
 # $dir/registry (which hack/images/build.sh --seed filled).
@@ -36,6 +37,18 @@ YAML
   wait_for registry 30 curl -sf "http://$registry/v2/"
 }
 
+# start_pod_registry: a second registry process on the same storage, listening on the bridge's
+# address with the loopback registry's port, for pods on the real node (a build pod pulls its base
+# image and pushes its artifact there); the bridge must exist. Distribution keeps all of its
+# state in the storage folder, so both processes serve the same repositories and tags.
+start_pod_registry() {
+  pod_registry=$node_ip:${registry##*:}
+  sed "s|^http: {addr: .*}|http: {addr: $pod_registry}|" "$dir/registry.yml" \
+    >"$dir/registry-pods.yml"
+  start registry-pods docker-registry serve "$dir/registry-pods.yml"
+  wait_for "registry on $pod_registry" 30 curl -sf "http://$pod_registry/v2/"
+}
+
 # node_subnet: the third and second octets of a free 10.x.y.0/24 for the bridge, derived from
 # $node_id (stable for one $dir) and moved on while the host already routes it.
 node_subnet() {
@@ -47,7 +60,7 @@ node_subnet() {
 
 # start_node: containerd, the bridge and the kubelet; waits until the node is Ready.
 start_node() {
-  local prefix node_ip c
+  local prefix c
   mkdir -p "$node"/{containerd,cni,kubelet,pod-logs}
   # Written first: node-clean.sh reads it to find what to remove, even after a killed run.
   cat >"$node/params" <<PARAMS
@@ -60,6 +73,7 @@ PARAMS
   ip link add "$node_bridge" type bridge
   ip addr add "$node_ip/24" dev "$node_bridge"
   ip link set "$node_bridge" up
+  start_pod_registry
 
   # The kubelet's cgroupRoot must exist in every hierarchy it uses.
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2 only

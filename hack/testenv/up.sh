@@ -20,7 +20,7 @@ running() {
   [ -f "$dir/kubeconfig" ] || return 1
   local f
   local names=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok registry)
-  [ "$real_node" = 0 ] || names+=(containerd kubelet)
+  [ "$real_node" = 0 ] || names+=(registry-pods containerd kubelet)
   for name in "${names[@]}"; do
     kill -0 "$(cat "$dir/pids/$name.pid" 2>/dev/null)" 2>/dev/null || return 1
   done
@@ -235,6 +235,8 @@ FLYWHEEL_TESTENV_ETCD=http://127.0.0.1:$etcd_port
 FLYWHEEL_TESTENV_REGISTRY=$registry
 FLYWHEEL_TESTENV_REAL_NODE=$real_node_name
 FLYWHEEL_TESTENV_REAL_NODE_TAINT=$node_taint
+FLYWHEEL_TESTENV_REAL_NODE_GATEWAY=$node_ip
+FLYWHEEL_TESTENV_POD_REGISTRY=${pod_registry:-}
 $(while read -r name image; do
     echo "FLYWHEEL_TESTENV_IMAGE_${name^^}=$registry/$image"
   done <<<"$images")

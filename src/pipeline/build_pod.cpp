@@ -198,11 +198,16 @@ Result<json> BuilderContainer(const ArtifactSpec& artifact, const std::string& r
     c["command"] = command;
     mounts.push_back(Mount(kBuilderStorageVolume, "/var/lib/containers"));
     volumes.push_back({{"name", kBuilderStorageVolume}, {"emptyDir", json::object()}});
+    // buildah as root without CAP_SYS_ADMIN re-executes itself in a user namespace (identity
+    // mapping) to get the mounts of chroot isolation there; creating it is refused by the
+    // RuntimeDefault seccomp profile and the container AppArmor profile, hence Unconfined.
     c["securityContext"] = {{"runAsUser", 0},
                             {"runAsGroup", 0},
                             {"runAsNonRoot", false},
                             {"allowPrivilegeEscalation", false},
-                            {"capabilities", RootBuilderCapabilities(true)}};
+                            {"capabilities", RootBuilderCapabilities(true)},
+                            {"seccompProfile", {{"type", "Unconfined"}}},
+                            {"appArmorProfile", {{"type", "Unconfined"}}}};
   } else if (artifact.builder == "kaniko") {
     std::vector<std::string> command = {"/kaniko/executor", "--context=dir://" + context,
                                         "--dockerfile=" + dockerfile, "--destination=" + tag,

@@ -242,7 +242,8 @@ TEST(BuildPodTest, FullExampleRunsCloneThenStepsThenTheImageBuild) {
   EXPECT_EQ(image["securityContext"], json::parse(R"({"runAsUser": 0, "runAsGroup": 0,
       "runAsNonRoot": false, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"],
       "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETFCAP", "SETGID",
-      "SETPCAP", "SETUID", "SYS_CHROOT"]}})"));
+      "SETPCAP", "SETUID", "SYS_CHROOT"]}, "seccompProfile": {"type": "Unconfined"},
+      "appArmorProfile": {"type": "Unconfined"}})"));
   EXPECT_FALSE(image.contains("env"));
   EXPECT_EQ(image["terminationMessagePolicy"], "FallbackToLogsOnError");
 }

@@ -111,10 +111,11 @@ bool CanConnect(int family, const sockaddr* addr, socklen_t len) {
   return ok;
 }
 
-bool TcpAccepts(int port) {
+// Whether something accepts TCP connections on `port` of the IPv4 `address`.
+bool TcpAccepts(int port, const std::string& address = "127.0.0.1") {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) return false;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   return CanConnect(AF_INET, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
 }
@@ -185,15 +186,16 @@ void Stop(std::unique_ptr<BackgroundProcess>& server) {
 
 // Starts a server on a free port: `start(port)` spawns it, then this waits until the port
 // accepts connections. Retries on another port when the server exits (e.g. the port was taken
-// in the meantime); returns the port.
+// in the meantime); returns the port. `address` is where it listens.
 int StartOnFreePort(const std::string& what, std::unique_ptr<BackgroundProcess>& process,
-                    const std::function<std::unique_ptr<BackgroundProcess>(int port)>& start) {
+                    const std::function<std::unique_ptr<BackgroundProcess>(int port)>& start,
+                    const std::string& address = "127.0.0.1") {
   std::string last_error;
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     int port = FreePort();
     process = start(port);
     try {
-      WaitReady(*process, what, [port] { return TcpAccepts(port); });
+      WaitReady(*process, what, [port, &address] { return TcpAccepts(port, address); });
       return port;
     } catch (const std::runtime_error& e) {
       last_error = e.what();
@@ -335,20 +337,24 @@ std::string GitRepo::Head(const std::string& branch) {
 
 // --- GitDaemon -------------------------------------------------------------------------------
 
-GitDaemon::GitDaemon(const std::string& base_dir) {
+GitDaemon::GitDaemon(const std::string& base_dir, const std::string& address) : address_(address) {
   const std::string base = fs::absolute(base_dir).lexically_normal().string();
   // git-daemon itself, not `git daemon`: the `git` wrapper runs it as a child that would
   // outlive a kill of the wrapper.
   const std::string daemon = TrimNewline(Run({Program("git"), "--exec-path"})) + "/git-daemon";
   tmp_ = MakeTempDir("flywheel-gitdaemon");
   try {
-    port_ = StartOnFreePort("git daemon", process_, [&](int port) {
-      return std::make_unique<BackgroundProcess>(
-          std::vector<std::string>{daemon, "--reuseaddr", "--verbose", "--informative-errors",
-                                   "--export-all", "--base-path=" + base, "--listen=127.0.0.1",
-                                   "--port=" + std::to_string(port), base},
-          tmp_ + "/daemon.log");
-    });
+    port_ = StartOnFreePort(
+        "git daemon", process_,
+        [&](int port) {
+          return std::make_unique<BackgroundProcess>(
+              std::vector<std::string>{daemon, "--reuseaddr", "--verbose", "--informative-errors",
+                                       "--export-all", "--base-path=" + base,
+                                       "--listen=" + address_, "--port=" + std::to_string(port),
+                                       base},
+              tmp_ + "/daemon.log");
+        },
+        address_);
   } catch (...) {
     RemoveDir(tmp_);
     throw;
@@ -361,7 +367,7 @@ GitDaemon::~GitDaemon() {
 }
 
 std::string GitDaemon::Url(const std::string& repo_name) const {
-  return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo_name + ".git";
+  return "git://" + address_ + ":" + std::to_string(port_) + "/" + repo_name + ".git";
 }
 
 // --- GitHttpServer ---------------------------------------------------------------------------

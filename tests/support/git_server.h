@@ -49,16 +49,18 @@ class GitRepo {
   std::string work_;
 };
 
-// `git daemon` serving every repository below `base_dir` on a free loopback port, read-only
-// (git://127.0.0.1:<port>/<name>.git). Stopped by the destructor.
+// `git daemon` serving every repository below `base_dir` on a free port of `address` (loopback
+// unless given, e.g. the real node's bridge address for pods), read-only
+// (git://<address>:<port>/<name>.git). Stopped by the destructor.
 class GitDaemon {
  public:
-  explicit GitDaemon(const std::string& base_dir);
+  explicit GitDaemon(const std::string& base_dir, const std::string& address = "127.0.0.1");
   ~GitDaemon();
-  std::string Url(const std::string& repo_name) const;  // git://127.0.0.1:<port>/<name>.git
+  std::string Url(const std::string& repo_name) const;  // git://<address>:<port>/<name>.git
   int port() const { return port_; }
 
  private:
+  std::string address_;
   int port_ = 0;
   std::string tmp_;  // the daemon's log
   std::unique_ptr<BackgroundProcess> process_;

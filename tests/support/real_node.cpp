@@ -63,6 +63,8 @@ const RealNode* RealNode::Get(const TestEnv& env, std::string* why) {
     auto vars = ReadEnvFile(env.dir() + "/env");
     n.name_ = vars["FLYWHEEL_TESTENV_REAL_NODE"];
     n.registry_ = vars["FLYWHEEL_TESTENV_REGISTRY"];
+    n.gateway_ = vars["FLYWHEEL_TESTENV_REAL_NODE_GATEWAY"];
+    n.pod_registry_ = vars["FLYWHEEL_TESTENV_POD_REGISTRY"];
     // key=value:Effect
     const std::string taint = vars["FLYWHEEL_TESTENV_REAL_NODE_TAINT"];
     n.taint_key_ = taint.substr(0, taint.find('='));

@@ -20,6 +20,12 @@ class RealNode {
   const std::string& name() const { return name_; }
   // host:port of the registry (plain HTTP, loopback).
   const std::string& registry() const { return registry_; }
+  // The bridge's address on the host: the gateway of the node's pods, which reach the host's
+  // servers listening there (pods without hostNetwork cannot reach loopback).
+  const std::string& gateway() const { return gateway_; }
+  // host:port of the same registry as pods reach it (the gateway, plain HTTP): the name an image
+  // built in a pod is pushed under and pulled by.
+  const std::string& pod_registry() const { return pod_registry_; }
   // The reference of an image built by hack/images/build.sh, by its name there ("busybox",
   // "pause"); fails the test when the testenv has no such image.
   std::string Image(const std::string& name) const;
@@ -36,6 +42,8 @@ class RealNode {
   const TestEnv* env_ = nullptr;
   std::string name_;
   std::string registry_;
+  std::string gateway_;
+  std::string pod_registry_;
   std::string taint_key_;
   std::string taint_value_;
   std::map<std::string, std::string> images_;
