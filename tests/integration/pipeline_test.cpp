@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "flywheel/common/base64.h"
@@ -693,6 +694,72 @@ TEST_F(PipelineTest, APodThePodSecurityAdmissionRefusesFailsTheRunWithItsWords) 
   EXPECT_NE(dump.find("restricted"), std::string::npos) << "the admission's own words: " << dump;
   EXPECT_TRUE(Get(client, "Pod", ns.name(), RunName("web", c1)).empty());
   EXPECT_TRUE(Eventually([&] { return EventCount(client, ns.name(), "PodRejected") == 1; }, 30s));
+}
+
+TEST_F(PipelineTest, APromotionOverHttpUsesItsSecretAndAProtectedBranchFailsTheRunOnce) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "pl-http");
+  auto client = env->Client();
+  const std::string password = "pr0mote-pw";
+  GitRepo deploy(repos_, "deploy");
+  GitHttpServer http(repos_, "bot", password);
+  const std::string manifest =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n"
+      "  containers: [{name: web, image: \"reg.local/web:old\"}]\n";
+  deploy.Commit({{"web/pod.yaml", manifest}}, "init");
+  ASSERT_TRUE(
+      client
+          .Create(
+              {{"apiVersion", "v1"},
+               {"kind", "Secret"},
+               {"metadata", {{"name", "deploy-git"}, {"namespace", ns.name()}}},
+               {"data", {{"username", Base64Encode("bot")}, {"password", Base64Encode(password)}}}})
+          .ok());
+  const std::string c1 = app_->Commit({{"a", "1"}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  json pipeline = PipelineObject(ns.name(), "web", app_->FileUrl());
+  pipeline["spec"]["artifact"] = {{"image", "reg.local/web"}};
+  pipeline["spec"]["promote"] = {
+      {"url", http.Url("deploy")}, {"paths", {"web"}}, {"secretRef", {{"name", "deploy-git"}}}};
+  ASSERT_TRUE(client.Create(pipeline).ok());
+  auto build = [&](const std::string& name) {
+    WaitFor(client, "PipelineRun", ns.name(), name,
+            [](const json& r) { return !S(r).value("podName", "").empty(); });
+    SetPod(client, ns.name(), name, "Succeeded",
+           {{"clone", "terminated"}, {"build", "terminated"}, {"test", "terminated"}},
+           {{"build-image", "terminated"}});
+    return WaitFor(client, "PipelineRun", ns.name(), name,
+                   [](const json& r) { return Phase(r) == "Succeeded" || Phase(r) == "Failed"; });
+  };
+  json run = build(RunName("web", c1));
+  ASSERT_EQ(Phase(run), "Succeeded") << run.dump(2);
+  EXPECT_EQ(S(run)["promotion"].value("commit", ""), deploy.Head());
+  EXPECT_EQ(S(run)["promotion"].value("url", ""), http.Url("deploy"));
+  EXPECT_NE(deploy.Show("web/pod.yaml").find("reg.local/web:" + c1.substr(0, 7)),
+            std::string::npos);
+
+  // The branch becomes protected: the next promotion is refused for good, once.
+  const std::string hook = deploy.bare_path() + "/hooks/pre-receive";
+  std::ofstream(hook) << "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n";
+  ASSERT_EQ(std::system(("chmod 0755 " + hook).c_str()), 0);
+  const std::string head = deploy.Head();
+  const std::string c2 = app_->Commit({{"a", "2"}}, "two");
+  run = build(RunName("web", c2));
+  ASSERT_EQ(Phase(run), "Failed") << run.dump(2);
+  EXPECT_NE(run.dump().find("PromotionFailed"), std::string::npos) << run.dump(2);
+  EXPECT_NE(run.dump().find("rejected: pre-receive hook declined"), std::string::npos)
+      << run.dump(2);
+  EXPECT_EQ(deploy.Head(), head);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return controller.Metrics().find("flywheel_pipeline_promotions_total{namespace=\"" +
+                                         ns.name() + "\",pipeline=\"web\",result=\"failed\"} 1") !=
+               std::string::npos;
+      },
+      30s))
+      << controller.Metrics();
+  EXPECT_EQ(controller.Log().find(password), std::string::npos);
+  EXPECT_EQ(run.dump().find(password), std::string::npos);
 }
 
 }  // namespace

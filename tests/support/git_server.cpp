@@ -152,8 +152,13 @@ std::vector<int> Children(int pid) {
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    std::string stat;
+    try {  // a process that exits while it is read fails the read (ESRCH): skip it
+      std::ifstream in(entry.path() / "stat");
+      stat.assign(std::istreambuf_iterator<char>(in), {});
+    } catch (const std::ios_base::failure&) {
+      continue;
+    }
     auto paren = stat.rfind(')');  // after "pid (comm)": " state ppid ..."
     if (paren == std::string::npos) continue;
     std::stringstream fields(stat.substr(paren + 1));
