@@ -79,6 +79,7 @@ int RunController(const Invocation& inv) {
     pipeline_options.pod.clone_image = image;
   std::vector<std::string> builder_images;
   std::string image_pull_timeout = FormatDuration(pipeline_options.image_pull_timeout);
+  std::string pod_log_timeout = FormatDuration(pipeline_options.log_timeout);
   std::string log_level = "info", log_format = "text";
   double qps = 0;
   int burst = 0;
@@ -112,6 +113,9 @@ int RunController(const Invocation& inv) {
                 "Registry host:port that artifact builders push to over plain HTTP (repeatable)");
   flags.String("image-pull-timeout", &image_pull_timeout,
                "How long a build step may wait for its image (or container) before its run fails");
+  flags.String("pod-log-timeout", &pod_log_timeout,
+               "Bound on reading a build step's log tail from the API server (then its "
+               "termination message is used)");
   flags.Bool("leader-elect", &mo.leader_elect,
              "Elect a leader with a Lease so only one replica reconciles");
   flags.String("leader-election-id", &mo.leader_election.lease_name, "Name of the Lease");
@@ -149,6 +153,13 @@ int RunController(const Invocation& inv) {
       return kExitUsage;
     }
     pipeline_options.pod.builder_images[b.substr(0, eq)] = b.substr(eq + 1);
+  }
+  if (auto d = ParseDuration(pod_log_timeout); !d.ok() || d->count() <= 0) {
+    inv.err << "flywheel controller: --pod-log-timeout: "
+            << (d.ok() ? std::string("must be positive") : d.status().message()) << "\n";
+    return kExitUsage;
+  } else {
+    pipeline_options.log_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   }
   if (auto d = ParseDuration(image_pull_timeout); !d.ok() || d->count() <= 0) {
     inv.err << "flywheel controller: --image-pull-timeout: "

@@ -230,12 +230,22 @@ int Logs(const Invocation& inv) {
   client_flags.Register(flags);
   flags.String("step", &step, "Only this step's log");
   flags.Bool("follow", &follow, "Follow the running step's log until the run ends");
+  std::string request_timeout = "10s";
+  flags.String("request-timeout", &request_timeout,
+               "Bound on each log read (a node that does not answer: the tail kept in status)");
   std::vector<std::string> args = inv.args;
   for (auto& a : args) {
     if (a == "-f") a = "--follow";
   }
   std::vector<std::string> positional;
   if (auto exit = flags.ParseCommandLine(args, inv, kLogsUsage, &positional)) return *exit;
+  auto log_timeout = ParseDuration(request_timeout);
+  if (!log_timeout.ok() || log_timeout->count() <= 0) {
+    inv.err << "flywheel logs: --request-timeout: "
+            << (log_timeout.ok() ? std::string("must be positive") : log_timeout.status().message())
+            << "\n";
+    return kExitUsage;
+  }
   if (positional.size() != 1) {
     inv.err << "flywheel logs: expected exactly one PipelineRun name\n";
     return kExitUsage;
@@ -281,7 +291,11 @@ int Logs(const Invocation& inv) {
           return true;
         });
         shown = st.ok();
-      } else if (auto text = client->WithCallTimeout(std::chrono::seconds(10)).GetText(path);
+      } else if (auto text =
+                     client
+                         ->WithCallTimeout(
+                             std::chrono::duration_cast<std::chrono::milliseconds>(*log_timeout))
+                         .GetText(path);
                  text.ok()) {
         inv.out << *text;
         shown = true;

@@ -660,7 +660,7 @@ TEST_F(PipelineTest, TheCommandLineStartsCancelsAndShowsRuns) {
          {{"test", "terminated", 1, "expected 4, got 5\n"}});
   WaitFor(client, "PipelineRun", ns.name(), first,
           [](const json& o) { return !Step(o, "test").value("logTail", "").empty(); });
-  r = flywheel({"logs", first, "--step", "test"});
+  r = flywheel({"logs", first, "--step", "test", "--request-timeout", "2s"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("expected 4, got 5"), std::string::npos) << r.out << r.err;
   r = flywheel({"cancel", rerun, "--wait", "60s"});

@@ -27,25 +27,15 @@ ControllerProcess::ControllerProcess(const TestEnv& env, const std::string& ns,
                                      const std::string& secret,
                                      const std::vector<std::string>& extra_args)
     : dir_(TempDir("flywheel-controller")), webhook_port_(FreePort()), metrics_port_(FreePort()) {
-  std::vector<std::string> argv = {FLYWHEEL_BINARY,
-                                   "controller",
-                                   "--kubeconfig",
-                                   env.kubeconfig(),
-                                   "--namespace",
-                                   ns,
-                                   "--metrics-bind-address",
-                                   "127.0.0.1:" + std::to_string(metrics_port_),
-                                   "--health-probe-bind-address",
-                                   "0",
-                                   "--webhook-bind-address",
-                                   "127.0.0.1:" + std::to_string(webhook_port_),
-                                   "--git-cache-dir",
-                                   dir_ + "/git",
-                                   "--allow-file-sources",
-                                   "--concurrent",
-                                   "4",
-                                   "--log-level",
-                                   "debug"};
+  std::vector<std::string> argv = {
+      FLYWHEEL_BINARY, "controller", "--kubeconfig", env.kubeconfig(), "--namespace", ns,
+      "--metrics-bind-address", "127.0.0.1:" + std::to_string(metrics_port_),
+      "--health-probe-bind-address", "0", "--webhook-bind-address",
+      "127.0.0.1:" + std::to_string(webhook_port_), "--git-cache-dir", dir_ + "/git",
+      "--allow-file-sources", "--concurrent", "4", "--log-level", "debug",
+      // kwok nodes serve no logs: fall back to the termination
+      // message quickly
+      "--pod-log-timeout", "2s"};
   if (!secret.empty()) {
     std::ofstream(dir_ + "/secret") << secret << "\n";
     argv.push_back("--git-webhook-secret-file");
