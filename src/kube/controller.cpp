@@ -53,8 +53,15 @@ void Controller::ProcessOne(const std::string& key, std::stop_token stop) {
     auto result = reconciler_.Reconcile(key, stop);
     if (!result.ok()) {
       outcome = "error";
-      spdlog::error("controller {}: reconcile {} failed: {}", name_, key,
-                    result.status().ToString());
+      // A write that lost a race to a newer version of its object (409 Conflict) is routine
+      // with caches: it is retried from a fresh read, so it is not logged as an error.
+      if (result.status().code() == Code::kAborted) {
+        spdlog::debug("controller {}: reconcile {} retried after a conflict: {}", name_, key,
+                      result.status().message());
+      } else {
+        spdlog::error("controller {}: reconcile {} failed: {}", name_, key,
+                      result.status().ToString());
+      }
       queue_->AddRateLimited(key);
     } else if (result->requeue_after.count() > 0) {
       outcome = "requeue_after";

@@ -95,12 +95,18 @@ Result<kube::ReconcileResult> PipelineRunReconciler::Reconcile(const std::string
   if (run.pod && kube::MetaString(*run.pod, "uid").empty()) run.pod = nullptr;
 
   if (IsFinished(run.run)) {
-    // A finished run never leaves a running pod behind (cancelled, timed out, stuck): the end
-    // is written first, then the pod goes.
+    // A run stopped by the controller (cancelled, timed out, a step that cannot start) never
+    // leaves a running pod behind: the end is written first, then the pod goes. A run whose
+    // step failed keeps its pod (kubectl logs): the kubelet ends it, and its status may still
+    // say Running for a moment after the step's exit.
     const std::string phase = run.status.value("phase", "");
+    const json conditions = run.status.value("conditions", json::array());
+    const json* succeeded = kube::FindCondition(conditions, "Succeeded");
+    const bool stopped = phase == "Cancelled" || phase == "TimedOut" ||
+                         (succeeded && succeeded->value("reason", "") == "StepCannotStart");
     const std::string pod_phase =
         run.pod ? (*run.pod).value("status", json::object()).value("phase", "") : "";
-    if (run.pod && pod_phase != "Succeeded" && pod_phase != "Failed" &&
+    if (stopped && run.pod && pod_phase != "Succeeded" && pod_phase != "Failed" &&
         !(*run.pod)["metadata"].contains("deletionTimestamp")) {
       Status s = client_.Delete("v1", "Pod", run.ns, kube::MetaString(*run.pod, "name"),
                                 {.precondition_uid = kube::MetaString(*run.pod, "uid")});
