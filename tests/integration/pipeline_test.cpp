@@ -12,6 +12,7 @@
 
 #include "flywheel/common/base64.h"
 #include "flywheel/common/time.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/notify_receiver.h"
@@ -149,11 +150,8 @@ class PipelineTest : public ::testing::Test {
     std::string why;
     env_ = TestEnv::Get(&why);
     if (env_ == nullptr) GTEST_SKIP() << why;
-    ASSERT_EQ(env_->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-    ASSERT_EQ(env_->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                             "crd/pipelines.flywheel.dev", "crd/pipelineruns.flywheel.dev"})
-                  .exit_code,
-              0);
+    InstallCrds(*env_);
+    if (HasFatalFailure()) return;
     repos_ = TempDir("flywheel-pl-repos");
     app_ = std::make_unique<GitRepo>(repos_, "app");
   }

@@ -12,6 +12,7 @@
 #include "flywheel/common/time.h"
 #include "flywheel/http/server.h"
 #include "support/alertmanager.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/net.h"
@@ -92,11 +93,8 @@ class RollbackPolicyTest : public ::testing::Test {
     std::string why;
     env_ = TestEnv::Get(&why);
     if (env_ == nullptr) GTEST_SKIP() << why;
-    ASSERT_EQ(env_->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-    ASSERT_EQ(env_->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                             "crd/releases.flywheel.dev", "crd/rollbackpolicies.flywheel.dev"})
-                  .exit_code,
-              0);
+    InstallCrds(*env_);
+    if (HasFatalFailure()) return;
     repos_ = TempDir("flywheel-rbp-repos");
     repo_ = std::make_unique<GitRepo>(repos_, "deploy");
     prometheus_ =
