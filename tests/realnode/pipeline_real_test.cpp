@@ -293,6 +293,18 @@ TEST_F(PipelineRealNodeTest, AFailingTestFailsTheRunWithItsOutputAndNothingIsPus
     EXPECT_NE(tail.find(line), std::string::npos) << line << "not in\n" << tail;
   }
 
+  // The failed run keeps its pod: `flywheel logs` reads every step's log from the node.
+  EXPECT_EQ(env->Kubectl({"get", "pod", "-n", ns.name(), "app-" + sha7}).exit_code, 0)
+      << "the pod of a run whose step failed was deleted";
+  auto logs = RunProcess(
+      {FLYWHEEL_BINARY, "logs", "app-" + sha7, "--kubeconfig", env->kubeconfig(), "-n", ns.name()});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  for (const char* text : {"==> clone (Succeeded) <==", "==> build (Succeeded) <==",
+                           "==> test (Failed) <==", "FAIL: add(2, 2) = 5, want 4"}) {
+    EXPECT_NE(logs.out.find(text), std::string::npos) << text << " not in\n" << logs.out;
+  }
+  EXPECT_EQ(logs.out.find("log is gone"), std::string::npos) << logs.out;
+
   // The builder never started and nothing reached the registry.
   json image_step = Step(run, "build-image");
   EXPECT_EQ(image_step.value("phase", ""), "Skipped") << run.dump(2);
