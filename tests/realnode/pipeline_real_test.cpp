@@ -316,5 +316,54 @@ TEST_F(PipelineRealNodeTest, AFailingTestFailsTheRunWithItsOutputAndNothingIsPus
   EXPECT_NE(status.find(" 404"), std::string::npos) << status;
 }
 
+TEST_F(PipelineRealNodeTest, LogsFollowsARunningStepUntilItEnds) {
+  FLYWHEEL_REQUIRE_REAL_NODE(env, node);
+  ScopedNamespace ns(*env, "real-pipeline-logs");
+  const std::string sha = app_->Commit({{"README", "slow\n"}}, "slow");
+  const std::string run_name = "slow-" + sha.substr(0, 7);
+  Start(*env, *node, ns.name());
+  ASSERT_FALSE(HasFatalFailure());
+  // One line a second for eight seconds, then a second step.
+  const std::string yaml =
+      "apiVersion: flywheel.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: slow}\nspec:\n"
+      "  source: {url: '" +
+      daemon_->Url("app") +
+      "', branch: main, pollInterval: 1s}\n"
+      "  steps:\n"
+      "  - name: ticks\n    image: " +
+      node->Image("toolbox") +
+      "\n"
+      "    script: |\n      for i in 1 2 3 4 5 6 7 8; do echo \"tick $i\"; sleep 1; done\n"
+      "  - {name: after, image: " +
+      node->Image("toolbox") +
+      ", script: echo after}\n"
+      "  podTemplate:\n" +
+      node->Placement(4);
+  auto r = env->Kubectl({"apply", "-n", ns.name(), "-f", "-"}, yaml);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto client = env->Client();
+  json run;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto o = client.Get(kGroup, "PipelineRun", ns.name(), run_name);
+        run = o.ok() ? *o : json::object();
+        return Step(run, "ticks").value("phase", "") == "Running";
+      },
+      kRunWait))
+      << run.dump(2) << node->Diagnostics();
+  // Started while the step runs (at most a line or two printed): following, the command ends
+  // with the step and has every line.
+  auto logs = RunProcess({FLYWHEEL_BINARY, "logs", run_name, "--step", "ticks", "-f",
+                          "--kubeconfig", env->kubeconfig(), "-n", ns.name()});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  for (int i = 1; i <= 8; ++i) {
+    EXPECT_NE(logs.out.find("tick " + std::to_string(i) + "\n"), std::string::npos)
+        << "tick " << i << " not in\n"
+        << logs.out;
+  }
+  run = WaitFinished(*env, *node, ns.name(), run_name);
+  EXPECT_EQ(S(run).value("phase", ""), "Succeeded") << run.dump(2);
+}
+
 }  // namespace
 }  // namespace flywheel::testing
