@@ -175,8 +175,12 @@ int TransferProgress(const git_indexer_progress* /*stats*/, void* payload) {
   return CheckDeadline(static_cast<NetworkContext*>(payload));
 }
 
-int SidebandProgress(const char* /*str*/, int /*len*/, void* payload) {
-  return CheckDeadline(static_cast<NetworkContext*>(payload));
+int SidebandProgress(const char* str, int len, void* payload) {
+  auto* ctx = static_cast<NetworkContext*>(payload);
+  // Kept for a rejected push, whose reason (a hook's output) the server sends this way.
+  if (str != nullptr && len > 0 && ctx->remote_messages.size() < 2048)
+    ctx->remote_messages.append(str, std::min<size_t>(len, 2048 - ctx->remote_messages.size()));
+  return CheckDeadline(ctx);
 }
 
 int PushTransferProgress(unsigned int /*current*/, unsigned int /*total*/, size_t /*bytes*/,

@@ -58,6 +58,7 @@ struct NetworkContext {
   bool cancelled = false;
   std::optional<Status> host_key_error;
   std::vector<std::string> push_rejections;  // status texts from push_update_reference
+  std::string remote_messages;  // what the server printed (sideband: hook output), bounded
 };
 
 // The callbacks of a fetch, push or connect bound to `ctx`: credentials (one attempt, then

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -705,8 +706,22 @@ class RepositoryCacheImpl : public RepositoryCache {
       }
     }
     if (!ctx.push_rejections.empty()) {
+      // The server's own words (a protected branch's hook says why) after its status text.
+      std::string said;
+      std::string line;
+      for (char c : ctx.remote_messages + "\n") {
+        if (c != '\n' && c != '\r') {
+          line += c;
+          continue;
+        }
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+          line.pop_back();
+        if (!line.empty() && said.size() < 512) said += (said.empty() ? "" : "; ") + line;
+        line.clear();
+      }
       return Status(Code::kFailedPrecondition,
-                    "push to " + redacted + " rejected: " + Scrub(ctx.push_rejections[0], ctx));
+                    "push to " + redacted + " rejected: " + Scrub(ctx.push_rejections[0], ctx) +
+                        (said.empty() ? "" : " (the server said: " + Scrub(said, ctx) + ")"));
     }
     return Status::Ok();
   }

@@ -204,8 +204,9 @@ TEST_F(GitPromoteTest, CommitFilesRejectedForGoodIsAClearErrorAndNotRetried) {
   auto result =
       cache_->CommitFiles(http.Url("deploy"), alice_, Promotion("abc1234"), Promote("abc1234"));
   EXPECT_EQ(result.status().code(), Code::kFailedPrecondition) << result.status().ToString();
-  EXPECT_EQ(result.status().message(),
-            "push to " + http.Url("deploy") + " rejected: pre-receive hook declined");
+  EXPECT_EQ(result.status().message(), "push to " + http.Url("deploy") +
+                                           " rejected: pre-receive hook declined (the server "
+                                           "said: main is protected)");
   EXPECT_EQ(pushes, 1);
   EXPECT_EQ(repo_->Head(), first_);
 

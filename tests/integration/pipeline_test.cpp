@@ -749,7 +749,9 @@ TEST_F(PipelineTest, APromotionOverHttpUsesItsSecretAndAProtectedBranchFailsTheR
   run = build(RunName("web", c2));
   ASSERT_EQ(Phase(run), "Failed") << run.dump(2);
   EXPECT_NE(run.dump().find("PromotionFailed"), std::string::npos) << run.dump(2);
-  EXPECT_NE(run.dump().find("rejected: pre-receive hook declined"), std::string::npos)
+  EXPECT_NE(run.dump().find("rejected: pre-receive hook declined (the server said: main is "
+                            "protected)"),
+            std::string::npos)
       << run.dump(2);
   EXPECT_EQ(deploy.Head(), head);
   EXPECT_TRUE(Eventually(
