@@ -10,6 +10,7 @@
 #include "flywheel/cli/flags.h"
 #include "flywheel/common/time.h"
 #include "flywheel/kube/conditions.h"
+#include "flywheel/pipeline/reconciler.h"
 
 namespace flywheel::cli {
 namespace {
@@ -42,11 +43,6 @@ constexpr const char* kLogsUsage =
     "\n"
     "Flags:\n";
 
-bool Finished(const json& run) {
-  const std::string phase = run.value("status", json::object()).value("phase", "");
-  return phase == "Succeeded" || phase == "Failed" || phase == "Cancelled" || phase == "TimedOut";
-}
-
 std::string Describe(const json& run) {
   const json status = run.value("status", json::object());
   std::string out = status.value("phase", "Pending");
@@ -69,7 +65,7 @@ int WaitRun(const Invocation& inv, const kube::Client& client, const std::string
         inv.out << "pipelinerun " << ns << "/" << name << ": " << Describe(*run) << "\n";
         shown = now;
       }
-      if (Finished(*run)) {
+      if (pipeline::IsFinished(*run)) {
         const std::string phase = run->value("status", json::object()).value("phase", "");
         return phase == "Succeeded" || (command == "flywheel cancel" && phase == "Cancelled")
                    ? kExitOk
@@ -155,19 +151,8 @@ int RunPipeline(const Invocation& inv) {
   // A generated name: a re-run of a commit must not collide with the run the controller made.
   std::string prefix = name + "-" + full.substr(0, 7) + "-";
   if (prefix.size() > 58) prefix = name.substr(0, 57) + "-";
-  json run{{"apiVersion", api::kGroupVersion},
-           {"kind", "PipelineRun"},
-           {"metadata",
-            {{"generateName", prefix},
-             {"namespace", ns},
-             {"labels", {{api::kPipelineLabel, name}}},
-             {"ownerReferences", json::array({{{"apiVersion", api::kGroupVersion},
-                                               {"kind", "Pipeline"},
-                                               {"name", name},
-                                               {"uid", kube::MetaString(*pipeline, "uid")},
-                                               {"controller", true},
-                                               {"blockOwnerDeletion", true}}})}}},
-           {"spec", {{"pipelineRef", {{"name", name}}}, {"revision", full}}}};
+  json run = pipeline::NewRunObject(*pipeline, full);
+  run["metadata"]["generateName"] = prefix;
   auto created = client->Create(run);
   if (!created.ok()) {
     inv.err << "flywheel run: " << created.status().message() << "\n";
@@ -206,7 +191,7 @@ int CancelRun(const Invocation& inv) {
     inv.err << "flywheel cancel: " << run.status().message() << "\n";
     return kExitFailure;
   }
-  if (Finished(*run)) {
+  if (pipeline::IsFinished(*run)) {
     inv.out << "pipelinerun " << ns << "/" << name << " already finished: " << Describe(*run)
             << "\n";
     return kExitOk;

@@ -83,23 +83,13 @@ Result<std::string> PipelineReconciler::CreateRun(const json& pipeline, const st
   const std::string ns = kube::MetaString(pipeline, "namespace");
   const std::string name = kube::MetaString(pipeline, "name");
   // <pipeline>-<sha7>; on a collision with another commit's run (same 7 characters), a longer
-  // prefix of the SHA.
-  for (size_t len : {7, 12, 20, 40}) {
-    size_t room = kMaxRunName - std::min(kMaxRunName - 1, name.size() + 1);
-    std::string run_name = name + "-" + revision.substr(0, std::min(len, room));
-    json run{{"apiVersion", api::kGroupVersion},
-             {"kind", internal::kRunKind},
-             {"metadata",
-              {{"name", run_name},
-               {"namespace", ns},
-               {"labels", {{api::kPipelineLabel, name}}},
-               {"ownerReferences", json::array({{{"apiVersion", api::kGroupVersion},
-                                                 {"kind", internal::kPipelineKind},
-                                                 {"name", name},
-                                                 {"uid", kube::MetaString(pipeline, "uid")},
-                                                 {"controller", true},
-                                                 {"blockOwnerDeletion", true}}})}}},
-             {"spec", {{"pipelineRef", {{"name", name}}}, {"revision", revision}}}};
+  // prefix of the SHA, as long as the name stays a label value (63 characters).
+  const size_t room = kMaxRunName - std::min(kMaxRunName - 7, name.size() + 1);
+  for (size_t len : {size_t{7}, size_t{12}, size_t{20}, room}) {
+    if (len > room) break;
+    json run = NewRunObject(pipeline, revision);
+    const std::string run_name = name + "-" + revision.substr(0, len);
+    run["metadata"]["name"] = run_name;
     auto made = client_.Create(run, {.drop_managed_fields = true});
     if (made.ok()) {
       created = true;
@@ -113,7 +103,6 @@ Result<std::string> PipelineReconciler::CreateRun(const json& pipeline, const st
         spec.value("pipelineRef", json::object()).value("name", "") == name) {
       return run_name;  // made before (a restart, another delivery): exactly one run per commit
     }
-    if (std::min(len, room) >= revision.size() || len >= room) break;
   }
   return Status(Code::kAlreadyExists,
                 "cannot name a PipelineRun for " + revision + ": every candidate name is taken");

@@ -81,7 +81,19 @@ PipelineRunReconciler::PipelineRunReconciler(kube::Client client, Caches caches,
 Result<kube::ReconcileResult> PipelineRunReconciler::Reconcile(const std::string& key,
                                                                std::stop_token stop) {
   kube::ObjectPtr cached = caches_.run(key);
-  if (!cached) return kube::ReconcileResult::Done();
+  {
+    std::lock_guard lock(mu_);
+    if (!cached) {
+      replaced_.erase(key);
+      return kube::ReconcileResult::Done();
+    }
+    // The cache still holds the version this controller's last status write replaced: its own
+    // write has not arrived yet (the watch event wakes the run again). Working from the old
+    // status would redo what that write recorded (log reads, Secret reads) only to conflict.
+    auto it = replaced_.find(key);
+    if (it != replaced_.end() && it->second == kube::MetaString(*cached, "resourceVersion"))
+      return kube::ReconcileResult::After(milliseconds(500));
+  }
   Run run;
   run.key = key;
   run.run = *cached;
@@ -92,7 +104,6 @@ Result<kube::ReconcileResult> PipelineRunReconciler::Reconcile(const std::string
   run.server_status = run.run.value("status", json::object());
   run.status = run.server_status.is_object() ? run.server_status : json::object();
   run.pod = caches_.pod(key);
-  if (run.pod && kube::MetaString(*run.pod, "uid").empty()) run.pod = nullptr;
 
   if (IsFinished(run.run)) {
     // A run stopped by the controller (cancelled, timed out, a step that cannot start) never
@@ -272,8 +283,12 @@ Result<kube::ReconcileResult> PipelineRunReconciler::Advance(Run& run, std::stop
 
   // Follow the pod.
   const json& pod = *run.pod;
-  if (kube::MetaString(pod, "name") != run.status.value("podName", kube::MetaString(pod, "name")))
-    return kube::ReconcileResult::After(milliseconds(500));
+  // A pod of the same name owned by an earlier run of that name (deleted and made again) is
+  // not ours: wait for the garbage collector to remove it.
+  bool ours = false;
+  for (const auto& ref : pod["metadata"].value("ownerReferences", json::array()))
+    ours = ours || ref.value("uid", "") == kube::MetaString(run.run, "uid");
+  if (!ours) return kube::ReconcileResult::After(milliseconds(500));
   run.status["podName"] = kube::MetaString(pod, "name");
   if (!run.status.contains("startTime"))
     run.status["startTime"] = pod["metadata"].value("creationTimestamp", FormatRfc3339(run.now));
@@ -509,6 +524,8 @@ Status PipelineRunReconciler::WriteStatus(Run& run) {
     run.finished = false;
     return updated.status();
   }
+  std::lock_guard lock(mu_);
+  replaced_[run.key] = kube::MetaString(run.run, "resourceVersion");
   return Status::Ok();
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "flywheel/api/names.h"
+
 namespace flywheel::pipeline {
 
 using nlohmann::json;
@@ -182,5 +184,22 @@ Result<RunSpec> RunSpec::Parse(const json& run) {
 }
 
 std::string ShortRevision(const std::string& revision) { return revision.substr(0, 7); }
+
+json NewRunObject(const json& pipeline, const std::string& revision) {
+  const json meta = pipeline.value("metadata", json::object());
+  const std::string name = meta.value("name", "");
+  return {{"apiVersion", api::kGroupVersion},
+          {"kind", "PipelineRun"},
+          {"metadata",
+           {{"namespace", meta.value("namespace", "")},
+            {"labels", {{api::kPipelineLabel, name}}},
+            {"ownerReferences", json::array({{{"apiVersion", api::kGroupVersion},
+                                              {"kind", "Pipeline"},
+                                              {"name", name},
+                                              {"uid", meta.value("uid", "")},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}})}}},
+          {"spec", {{"pipelineRef", {{"name", name}}}, {"revision", revision}}}};
+}
 
 }  // namespace flywheel::pipeline

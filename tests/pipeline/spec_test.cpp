@@ -165,3 +165,28 @@ TEST(RunSpecTest, ARunNamesItsPipelineAndAFullRevision) {
 
 }  // namespace
 }  // namespace flywheel::pipeline
+
+namespace flywheel::pipeline {
+namespace {
+
+TEST(NewRunObjectTest, ARunIsOwnedByItsPipelineAndLabelledWithIt) {
+  const nlohmann::json pipeline = {
+      {"metadata", {{"name", "web"}, {"namespace", "team"}, {"uid", "u-1"}}}};
+  const std::string sha(40, 'c');
+  nlohmann::json run = NewRunObject(pipeline, sha);
+  EXPECT_EQ(run["kind"], "PipelineRun");
+  EXPECT_EQ(run["metadata"]["namespace"], "team");
+  EXPECT_EQ(run["metadata"]["labels"]["flywheel.dev/pipeline"], "web");
+  EXPECT_FALSE(run["metadata"].contains("name")) << "the caller names it";
+  const nlohmann::json& owner = run["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(owner["kind"], "Pipeline");
+  EXPECT_EQ(owner["uid"], "u-1");
+  EXPECT_EQ(owner["controller"], true);
+  auto spec = RunSpec::Parse(run);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->pipeline, "web");
+  EXPECT_EQ(spec->revision, sha);
+}
+
+}  // namespace
+}  // namespace flywheel::pipeline

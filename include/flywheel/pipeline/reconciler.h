@@ -119,6 +119,9 @@ class PipelineRunReconciler : public kube::Reconciler {
   PipelineMetrics& metrics_;
   notify::Notifier& notifier_;
   PipelineOptions options_;
+  std::mutex mu_;
+  // By run: the resourceVersion the last status write replaced (a cache still at it is stale).
+  std::map<std::string, std::string> replaced_;
 };
 
 }  // namespace flywheel::pipeline

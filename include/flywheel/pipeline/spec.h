@@ -78,6 +78,11 @@ struct RunSpec {
   static Result<RunSpec> Parse(const nlohmann::json& run);
 };
 
+// A new PipelineRun of `pipeline` (a Pipeline object) for `revision`: owned by the Pipeline,
+// labelled flywheel.dev/pipeline, in its namespace; the caller sets metadata.name (the
+// controller) or metadata.generateName (a re-run by hand).
+nlohmann::json NewRunObject(const nlohmann::json& pipeline, const std::string& revision);
+
 // The first seven characters of a revision (the artifact tag and the run name's suffix).
 std::string ShortRevision(const std::string& revision);
 
