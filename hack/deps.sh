@@ -18,6 +18,8 @@ packages=(
   # The testenv's real node (hack/testenv/node.sh): containers, pod networks, a local registry,
   # and images built here (hack/images/).
   containerd runc containernetworking-plugins docker-registry buildah busybox-static debootstrap
+  # The API server's address on the real node's bridge, for the operator in-cluster (node.sh).
+  socat
 )
 
 missing=()

@@ -56,6 +56,12 @@ ensure_testenv() {
       kill "$(cat "$demo_pid")"
       rm -f "$demo_pid"
     fi
+    if "$kubectl" --kubeconfig "$FLYWHEEL_TESTENV_DIR/kubeconfig" get deployment flywheel \
+      -n flywheel-system >/dev/null 2>&1; then
+      echo "(removing the operator in flywheel-system (make demo's): it would reconcile the tests' objects)"
+      "$kubectl" --kubeconfig "$FLYWHEEL_TESTENV_DIR/kubeconfig" delete deployment flywheel \
+        -n flywheel-system --wait=true --timeout=120s
+    fi
   else
     trap 'hack/testenv/down.sh' EXIT
     hack/testenv/up.sh

@@ -8,7 +8,7 @@ dir=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
 [ -d "$dir/pids" ] || exit 0
 "$here/node-clean.sh" "$dir"
 for name in flywheel notify-receiver git-daemon-pods git-daemon kwok kube-scheduler \
-  kube-controller-manager kube-apiserver etcd registry-pods registry; do
+  kube-controller-manager kube-apiserver etcd api-pods registry-pods registry; do
   f=$dir/pids/$name.pid
   [ -f "$f" ] || continue
   pid=$(cat "$f")

@@ -49,6 +49,62 @@ start_pod_registry() {
   wait_for "registry on $pod_registry" 30 curl -sf "http://$pod_registry/v2/"
 }
 
+# start_pod_api: the API server for pods on the real node (the operator in-cluster), at the
+# kubernetes Service's address and port (what the kubelet gives every pod as
+# KUBERNETES_SERVICE_HOST and _PORT): that address on the bridge (a /32, no route), and socat
+# there relaying each connection to the loopback API server. The testenv has no kube-proxy, so
+# this one Service address is served by hand; TLS stays end to end (the API server's certificate
+# names the address), so pods verify it with their service account's CA.
+start_pod_api() {
+  ip addr add "$service_ip/32" dev "$node_bridge"
+  start api-pods socat "TCP-LISTEN:443,bind=$service_ip,reuseaddr,fork" "TCP:127.0.0.1:$api_port"
+  wait_for "API server on $service_ip:443" 30 \
+    curl -sf --cacert "$pki/ca.crt" "https://$service_ip/readyz"
+}
+
+# write_operator_overlay <flywheel image>: $dir/operator, a kustomization over manifests/ that
+# runs the operator on the real node from the testenv's image: `kubectl apply -k $dir/operator`
+# (after `kubectl apply -f crds/`) installs it exactly as manifests/ does, with the image from the
+# local registry (kustomize's images:) and a toleration and node selector for the real node.
+# Sets operator_kustomization.
+write_operator_overlay() {
+  local image=$1
+  operator_kustomization=$dir/operator
+  mkdir -p "$operator_kustomization"
+  cat >"$operator_kustomization/kustomization.yaml" <<YAML
+# Written by hack/testenv/node.sh: manifests/ on the testenv's real node.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $(realpath --relative-to="$operator_kustomization" "$root/manifests")
+images:
+  - name: registry.example.invalid/flywheel/flywheel
+    newName: $registry/${image%:*}
+    newTag: ${image##*:}
+patches:
+  - target: {kind: Deployment, name: flywheel}
+    patch: |
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: flywheel}
+      spec:
+        template:
+          spec:
+            nodeSelector: {flywheel.dev/node: real}
+            tolerations: [{key: ${node_taint%%=*}, operator: Exists, effect: NoSchedule}]
+YAML
+}
+
+# service_subnet: the first two octets of a free 10.x.0.0/16 for the Services' cluster IPs, from
+# $node_id like node_subnet (another range of x, so the two never meet; another testenv's Service
+# address on its bridge moves this one on).
+service_subnet() {
+  local x=$((200 + 0x${node_id:4:2} % 50)) used
+  used=$(ip -4 route show; ip -4 addr show)
+  while grep -q "10\.$x\." <<<"$used"; do x=$((200 + (x - 199) % 50)); done
+  echo "10.$x"
+}
+
 # node_subnet: the third and second octets of a free 10.x.y.0/24 for the bridge, derived from
 # $node_id (stable for one $dir) and moved on while the host already routes it.
 node_subnet() {
@@ -68,12 +124,12 @@ node_bridge=$node_bridge
 node_cgroup=$node_cgroup
 node_net=$node_net
 PARAMS
-  prefix=$(node_subnet)
-  node_ip=$prefix.1
+  prefix=${node_ip%.1} # up.sh chose the subnet before it signed the API server's certificate
   ip link add "$node_bridge" type bridge
   ip addr add "$node_ip/24" dev "$node_bridge"
   ip link set "$node_bridge" up
   start_pod_registry
+  start_pod_api
 
   # The kubelet's cgroupRoot must exist in every hierarchy it uses.
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2 only

@@ -20,7 +20,7 @@ running() {
   [ -f "$dir/kubeconfig" ] || return 1
   local f
   local names=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok registry)
-  [ "$real_node" = 0 ] || names+=(registry-pods containerd kubelet)
+  [ "$real_node" = 0 ] || names+=(registry-pods api-pods containerd kubelet)
   for name in "${names[@]}"; do
     kill -0 "$(cat "$dir/pids/$name.pid" 2>/dev/null)" 2>/dev/null || return 1
   done
@@ -62,6 +62,18 @@ etcd_peer_port=$(free_port)
 api_port=$(free_port)
 kwok_port=$(free_port)
 
+# shellcheck source=node.sh
+source "$here/node.sh"
+# With the real node, the Services' range is a free /16 of this testenv (node.sh) and its first
+# address, the kubernetes Service's, is the API server as pods reach it.
+service_range=10.96.0.0/16
+service_ip=10.96.0.1
+if [ "$real_node" != 0 ]; then
+  node_ip=$(node_subnet).1
+  service_range=$(service_subnet).0.0/16
+  service_ip=${service_range%.0.0/16}.0.1
+fi
+
 # --- PKI: one CA, a serving certificate, a client certificate per component ----------------
 pki=$dir/pki
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -78,8 +90,6 @@ if [ ! -f "$pki/ca.crt" ]; then
   log "generating certificates"
   openssl req -x509 "${ec[@]}" -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 3650 \
     -subj "/CN=flywheel-testenv-ca" 2>/dev/null
-  sign apiserver "/CN=kube-apiserver" \
-    'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n'
   sign admin "/O=system:masters/CN=flywheel-testenv-admin" "$client_ext"
   sign controller-manager "/CN=system:kube-controller-manager" "$client_ext"
   sign scheduler "/CN=system:kube-scheduler" "$client_ext"
@@ -90,6 +100,10 @@ if [ ! -f "$pki/ca.crt" ]; then
   openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   chmod 600 "$pki"/*.key
 fi
+# The API server's certificate names the kubernetes Service's address (pods reach the API server
+# there, node.sh), which can differ between starts: signed at every start.
+sign apiserver "/CN=kube-apiserver" \
+  "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,IP:$service_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
 
 # kubeconfig <file> <client cert name>
 kubeconfig() {
@@ -138,8 +152,6 @@ wait_for() {
 alive() { kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null || die "$1 exited; see $dir/logs/$1.log"; }
 
 # --- registry -----------------------------------------------------------------------------
-# shellcheck source=node.sh
-source "$here/node.sh"
 start_registry
 
 # --- etcd ----------------------------------------------------------------------------------
@@ -167,7 +179,7 @@ start kube-apiserver "$TESTENV_BIN_K8S/kube-apiserver" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$pki/sa.pub" \
   --service-account-signing-key-file="$pki/sa.key" \
-  --service-cluster-ip-range=10.96.0.0/16 \
+  --service-cluster-ip-range="$service_range" \
   --endpoint-reconciler-type=none \
   --allow-privileged=true \
   --profiling=false
@@ -226,6 +238,8 @@ real_node_name=
 if [ "$real_node" != 0 ]; then
   start_node
   real_node_name=$node_name
+  image_flywheel=$(awk '$1 == "flywheel" {print $2}' <<<"$images")
+  [ -z "$image_flywheel" ] || write_operator_overlay "$image_flywheel"
 fi
 
 cat >"$dir/env" <<ENV
@@ -237,6 +251,7 @@ FLYWHEEL_TESTENV_REAL_NODE=$real_node_name
 FLYWHEEL_TESTENV_REAL_NODE_TAINT=$node_taint
 FLYWHEEL_TESTENV_REAL_NODE_GATEWAY=$node_ip
 FLYWHEEL_TESTENV_POD_REGISTRY=${pod_registry:-}
+FLYWHEEL_TESTENV_OPERATOR=${operator_kustomization:-}
 $(while read -r name image; do
     echo "FLYWHEEL_TESTENV_IMAGE_${name^^}=$registry/$image"
   done <<<"$images")

@@ -65,6 +65,7 @@ const RealNode* RealNode::Get(const TestEnv& env, std::string* why) {
     n.registry_ = vars["FLYWHEEL_TESTENV_REGISTRY"];
     n.gateway_ = vars["FLYWHEEL_TESTENV_REAL_NODE_GATEWAY"];
     n.pod_registry_ = vars["FLYWHEEL_TESTENV_POD_REGISTRY"];
+    n.operator_kustomization_ = vars["FLYWHEEL_TESTENV_OPERATOR"];
     // key=value:Effect
     const std::string taint = vars["FLYWHEEL_TESTENV_REAL_NODE_TAINT"];
     n.taint_key_ = taint.substr(0, taint.find('='));
@@ -101,6 +102,16 @@ const RealNode* RealNode::Get(const TestEnv& env, std::string* why) {
     return nullptr;
   }
   return &node;
+}
+
+std::string RealNode::OperatorKustomization() const {
+  if (operator_kustomization_.empty()) {
+    ADD_FAILURE() << "the testenv in " << env_->dir()
+                  << " has no operator kustomization (FLYWHEEL_TESTENV_OPERATOR is empty in its "
+                     "env file: no flywheel image was built); `make build`, then `make "
+                     "testenv-down testenv-up`";
+  }
+  return operator_kustomization_;
 }
 
 std::string RealNode::Image(const std::string& name) const {

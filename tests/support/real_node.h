@@ -26,6 +26,11 @@ class RealNode {
   // host:port of the same registry as pods reach it (the gateway, plain HTTP): the name an image
   // built in a pod is pushed under and pulled by.
   const std::string& pod_registry() const { return pod_registry_; }
+  // The kustomization that installs the operator from manifests/ on this node with the
+  // testenv's flywheel image (hack/testenv/node.sh, write_operator_overlay); fails the test when
+  // the testenv wrote none (no flywheel image: `make build` first).
+  std::string OperatorKustomization() const;
+
   // The reference of an image built by hack/images/build.sh, by its name there ("busybox",
   // "pause"); fails the test when the testenv has no such image.
   std::string Image(const std::string& name) const;
@@ -44,6 +49,7 @@ class RealNode {
   std::string registry_;
   std::string gateway_;
   std::string pod_registry_;
+  std::string operator_kustomization_;
   std::string taint_key_;
   std::string taint_value_;
   std::map<std::string, std::string> images_;
