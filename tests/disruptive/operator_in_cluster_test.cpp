@@ -3,8 +3,8 @@
 // the API server's bridge address) runs two replicas of `flywheel controller` from the image the
 // project's Dockerfile builds, with the manifests' own ServiceAccount and RBAC. One leads; it
 // syncs a Release from a git server; when its pod is deleted the other takes over at once, and
-// when that one crashes, leadership passes on after the lease expires. Disruptive: the operator watches every namespace while it runs, so no other test may
-// run beside it.
+// when that one crashes, leadership passes on after the lease expires. Disruptive: the operator
+// watches every namespace while it runs, so no other test may run beside it.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -38,8 +38,8 @@ std::string LeaderPod(const kube::Client& client) {
 
 // The operator's pods that are Ready, by name.
 std::vector<std::string> ReadyPods(const TestEnv& env) {
-  auto r = env.Kubectl({"get", "pods", "-n", kSystem, "-l", "app.kubernetes.io/name=flywheel",
-                        "-o", "json"});
+  auto r = env.Kubectl(
+      {"get", "pods", "-n", kSystem, "-l", "app.kubernetes.io/name=flywheel", "-o", "json"});
   std::vector<std::string> ready;
   if (r.exit_code != 0) return ready;
   const json list = json::parse(r.out);
@@ -66,8 +66,8 @@ class InstalledOperator {
     EXPECT_TRUE(applied_) << r.out << r.err;
   }
   ~InstalledOperator() {
-    auto r = env_.Kubectl({"delete", "-k", kustomization_, "--ignore-not-found", "--wait=true",
-                           "--timeout=120s"});
+    auto r = env_.Kubectl(
+        {"delete", "-k", kustomization_, "--ignore-not-found", "--wait=true", "--timeout=120s"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   bool applied() const { return applied_; }
@@ -78,7 +78,8 @@ class InstalledOperator {
   bool applied_ = false;
 };
 
-TEST(OperatorInClusterTest, TwoReplicasFromTheManifestsSyncAndLeadershipSurvivesADeletedAndACrashedLeader) {
+TEST(OperatorInClusterTest,
+     TwoReplicasFromTheManifestsSyncAndLeadershipSurvivesADeletedAndACrashedLeader) {
   FLYWHEEL_REQUIRE_REAL_NODE(env, node);
   const std::string kustomization = node->OperatorKustomization();
   ASSERT_FALSE(kustomization.empty());
@@ -98,8 +99,8 @@ TEST(OperatorInClusterTest, TwoReplicasFromTheManifestsSyncAndLeadershipSurvives
 
     InstalledOperator installed(*env, kustomization);
     ASSERT_TRUE(installed.applied());
-    auto rollout = env->Kubectl(
-        {"rollout", "status", "deployment/flywheel", "-n", kSystem, "--timeout=120s"});
+    auto rollout =
+        env->Kubectl({"rollout", "status", "deployment/flywheel", "-n", kSystem, "--timeout=120s"});
     ASSERT_EQ(rollout.exit_code, 0) << rollout.out << rollout.err << node->Diagnostics();
     // Both replicas pass their readiness probe (the standby too: it serves probes while it
     // waits for the lease).
