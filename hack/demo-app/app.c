@@ -17,7 +17,10 @@ int request_fails(unsigned long long k, int percent) {
 static size_t label_value(char* out, size_t size, const char* value) {
   size_t n = 0;
   for (; *value; ++value) {
-    const char* escaped = *value == '\\' ? "\\\\" : *value == '"' ? "\\\"" : *value == '\n' ? "\\n" : NULL;
+    const char* escaped = *value == '\\'   ? "\\\\"
+                          : *value == '"'  ? "\\\""
+                          : *value == '\n' ? "\\n"
+                                           : NULL;
     size_t len = escaped ? 2 : 1;
     if (n + len >= size) return size;
     memcpy(out + n, escaped ? escaped : value, len);
@@ -135,7 +138,9 @@ size_t respond(const struct service* s, const struct request* req, struct counte
   int known = strcmp(req->path, "/") == 0 || strcmp(req->path, "/healthz") == 0 ||
               strcmp(req->path, "/metrics") == 0;
   char body[1024];
-  if (!known) return write_response(out, size, "404 Not Found", kText, "not found\n", req->keep_alive, head, "");
+  if (!known)
+    return write_response(out, size, "404 Not Found", kText, "not found\n", req->keep_alive, head,
+                          "");
   if (!head && strcmp(req->method, "GET") != 0)
     return write_response(out, size, "405 Method Not Allowed", kText, "only GET and HEAD\n",
                           req->keep_alive, 0, "Allow: GET, HEAD\r\n");
@@ -152,7 +157,8 @@ size_t respond(const struct service* s, const struct request* req, struct counte
     ++c->failed;
     snprintf(body, sizeof body, "failed on purpose (version %s fails %d%% of requests)\n",
              s->version, s->failure_percent);
-    return write_response(out, size, "500 Internal Server Error", kText, body, req->keep_alive, head, "");
+    return write_response(out, size, "500 Internal Server Error", kText, body, req->keep_alive,
+                          head, "");
   }
   ++c->ok;
   char greeting[256];

@@ -85,7 +85,8 @@ static void check_parse(const char* text, long want, const char* method, const c
 
 static void check_parsing(void) {
   const char* get = "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n";
-  check_parse(get, (long)strlen("GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"), "GET", "/metrics", 1);
+  check_parse(get, (long)strlen("GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"), "GET", "/metrics",
+              1);
   check_parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 37, "GET", "/", 0);
   check_parse("GET / HTTP/1.0\r\n\r\n", 18, "GET", "/", 0);
   check_parse("HEAD / HTTP/1.0\r\nconnection: Keep-Alive\r\n\r\n", 43, "HEAD", "/", 1);
@@ -129,13 +130,12 @@ static void check_responses(void) {
         "/ greets with the version");
   check(strcmp(exchange(&good, &c, "GET /healthz HTTP/1.1\r\n\r\n", "200"), "ok\n") == 0,
         "/healthz says ok");
-  check(strstr(exchange(&good, &c, "GET /metrics HTTP/1.1\r\n\r\n", "200"),
-               "{code=\"200\"} 1\n") != NULL,
+  check(strstr(exchange(&good, &c, "GET /metrics HTTP/1.1\r\n\r\n", "200"), "{code=\"200\"} 1\n") !=
+            NULL,
         "/metrics counts the request to /, not the others");
   exchange(&good, &c, "GET /nothing HTTP/1.1\r\n\r\n", "404");
   exchange(&good, &c, "DELETE / HTTP/1.1\r\n\r\n", "405");
-  check(strcmp(exchange(&good, &c, "HEAD / HTTP/1.1\r\n\r\n", "200"), "") == 0,
-        "HEAD has no body");
+  check(strcmp(exchange(&good, &c, "HEAD / HTTP/1.1\r\n\r\n", "200"), "") == 0, "HEAD has no body");
   struct counters b = {0, 0};
   exchange(&bad, &b, root, "200");
   exchange(&bad, &b, root, "500");

@@ -117,8 +117,10 @@ static int parse_listen(const char* text, struct sockaddr_in* addr) {
   long port = strtol(colon + 1, &rest, 10);
   if (colon[1] == '\0' || *rest != '\0' || errno != 0 || port < 0 || port > 65535) goto bad;
   addr->sin_port = htons((unsigned short)port);
-  if (host[0] == '\0') addr->sin_addr.s_addr = htonl(INADDR_ANY);
-  else if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) goto bad;
+  if (host[0] == '\0')
+    addr->sin_addr.s_addr = htonl(INADDR_ANY);
+  else if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+    goto bad;
   return 0;
 bad:
   fprintf(stderr, "hello: --listen %s: want [<IPv4 address>]:<port>, e.g. :8080 or 127.0.0.1:0\n",
@@ -138,8 +140,9 @@ static int open_listener(const struct sockaddr_in* addr) {
 }
 
 static void usage(FILE* out) {
-  fprintf(out, "usage: hello [--listen [<IPv4 address>]:<port>] | --version\n"
-               "Serves / (the greeting), /healthz and /metrics over HTTP, on :8080 by default.\n");
+  fprintf(out,
+          "usage: hello [--listen [<IPv4 address>]:<port>] | --version\n"
+          "Serves / (the greeting), /healthz and /metrics over HTTP, on :8080 by default.\n");
 }
 
 int main(int argc, char** argv) {
