@@ -133,7 +133,7 @@ observe_refresh_loop() {
   set -o pipefail # a failed listing is not an empty one
   local file=$2 namespace=$3 selector=$4 port=$5
   shift 5
-  local last="" pods
+  local last="" written=0 pods
   while :; do
     if pods=$("$@" get pods -n "$namespace" -l "$selector" -o json --request-timeout=5s |
       jq -r --arg port "$port" '.items[] | select(.status.phase == "Running"
@@ -141,10 +141,10 @@ observe_refresh_loop() {
           and any(.status.conditions[]?; .type == "Ready" and .status == "True"))
         | "\(.status.podIP):\($port),namespace=\(.metadata.namespace),pod=\(.metadata.name)"' |
       sort); then
-      if [ "$pods" != "$last" ] || [ ! -f "$file" ]; then
+      if [ "$written" = 0 ] || [ "$pods" != "$last" ]; then
         # One target a line, none with spaces: split into arguments.
         write_targets hello "$file" $pods &&
-          echo "$(date -u +%H:%M:%S) targets: ${pods//$'\n'/ }" && last=$pods
+          echo "$(date -u +%H:%M:%S) targets: ${pods//$'\n'/ }" && last=$pods && written=1
       fi
     else
       echo "$(date -u +%H:%M:%S) listing the pods failed; the targets stay as they were"
