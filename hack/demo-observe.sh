@@ -19,13 +19,17 @@ observe_running() {
 }
 
 # observe_start <name> <command>...: starts the command in its own session, its output into
-# $dir/logs/<name>.log, its PID into $dir/pids/<name>.pid.
+# $dir/logs/<name>.log, its PID into $dir/pids/<name>.pid. (Started from a subshell, the command
+# never leads a process group, so setsid makes the session without forking: the PID written is
+# the command's, even when the caller has job control.)
 observe_start() {
   local name=$1
   shift
   mkdir -p "$dir/pids" "$dir/logs"
-  setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$dir/pids/$name.pid"
+  (
+    setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$dir/pids/$name.pid"
+  )
 }
 
 # observe_loop <name> <function> <arg>...: runs this file's <function> <arg>... in a background
