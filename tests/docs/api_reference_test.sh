@@ -5,17 +5,10 @@
 # heading of the same page or a file of the repository, and no two headings of a page share an
 # anchor. Real jq and the testenv's kubectl (make deps); a missing program is a failure.
 # Registered with ctest (label unit).
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
+# shellcheck source=tests/docs/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ref=docs/reference
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+require jq "$kubectl"
 
 echo "== hack/gen-api-docs.sh into a temporary folder"
 if ! hack/gen-api-docs.sh "$tmp/reference"; then
@@ -55,11 +48,8 @@ done
 echo "== every field of every CRD is in its page"
 # The JSON of each CRD as the generator reads it; every dotted path of spec and status must be
 # a row (a check of the generator itself, independent of its table layout).
-# shellcheck source=hack/testenv/versions.sh
-. hack/testenv/versions.sh
-kubectl=${KUBECTL:-$TESTENV_BIN_K8S/kubectl}
 for crd in crds/*.yaml; do
-  "$kubectl" annotate --local -f "$crd" -o json flywheel.dev/test- >"$tmp/crd.json"
+  to_json "$crd" >"$tmp/crd.json"
   page=$ref/$(jq -r '.spec.names.kind | ascii_downcase' "$tmp/crd.json").md
   # shellcheck disable=SC2016 # jq program
   jq -r 'def fields($p): (.properties // {}) | to_entries[] | ($p + .key) as $q
@@ -72,8 +62,4 @@ for crd in crds/*.yaml; do
   echo "$crd: $(wc -l <"$tmp/fields") fields"
 done
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "OK"
+finish

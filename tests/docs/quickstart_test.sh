@@ -5,25 +5,10 @@
 # field, enum value and type right. (The server-side dry run against a testenv was done by hand:
 # docs/quickstart.md says so.) Real jq and kubectl (make deps); a missing program is a failure.
 # Registered with ctest (label unit).
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
+# shellcheck source=tests/docs/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 doc=docs/quickstart.md
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-# shellcheck source=hack/testenv/versions.sh
-. hack/testenv/versions.sh
-kubectl=${KUBECTL:-$TESTENV_BIN_K8S/kubectl}
-for tool in jq "$kubectl"; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (make deps installs it)" >&2; exit 1; }
-done
-# YAML (one or more documents) to JSON, one object a line, without a cluster.
-to_json() { "$kubectl" annotate --local -f "$1" -o json flywheel.dev/test- | jq -c 'if .kind == "List" then .items[] else . end'; }
+require jq "$kubectl"
 
 echo "== the yaml blocks of $doc"
 awk -v dir="$tmp" '/^```yaml$/ { n++; f = dir "/block" n ".yaml"; next } /^```$/ { f = ""; next }
@@ -84,8 +69,4 @@ kinds=$(jq -r 'select(.apiVersion | startswith("flywheel.dev/")) | .kind' "$tmp/
 [ "$kinds" = "Pipeline Release RollbackPolicy " ] || fail "$doc: expected a Pipeline, a Release and a RollbackPolicy, found: $kinds"
 [ ! -s "$tmp/problems" ] || fail "$doc: objects that do not match their CRD: $(cat "$tmp/problems")"
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "OK"
+finish

@@ -7,17 +7,11 @@
 # second; Finish: third; SetFailed: fourth); Events, Emit(object, type, REASON, ...); assignments
 # `reason = ...` and `["reason"] = ...`; and the bodies of functions named *Reason*. Perl (part of
 # every Debian) reads the C++; a missing program is a failure. Registered with ctest (label unit).
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
+# shellcheck source=tests/docs/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 doc=docs/troubleshooting.md
 controllers=(src/pipeline src/release src/rollback)
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-command -v perl >/dev/null || { echo "FAIL: perl not found" >&2; exit 1; }
+require perl
 [ -f "$doc" ] || { echo "FAIL: $doc is missing" >&2; exit 1; }
 
 echo "== conditions and Events are set only in ${controllers[*]}"
@@ -75,8 +69,4 @@ while read -r link; do
   esac
 done < <(grep -oE '\]\([^)]+\)' "$doc" | sed -E 's/^\]\((.*)\)$/\1/')
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "OK"
+finish
