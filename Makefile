@@ -11,7 +11,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/flywheel/ccache
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all deps build bench test test-unit test-integration test-long test-sanitize demo testenv-up testenv-down \
+.PHONY: all deps build bench test test-unit test-integration test-long test-sanitize demo demo-down testenv-up testenv-down \
         format format-check clean
 
 all: build
@@ -53,6 +53,10 @@ bench: deps build
 
 demo: deps build
 	@hack/demo.sh
+
+# Stops everything `make demo` started: its processes, the operator, the control plane.
+demo-down:
+	@hack/testenv/down.sh
 
 testenv-up:
 	@hack/testenv/up.sh

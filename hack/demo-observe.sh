@@ -42,7 +42,7 @@ observe_loop() {
     "$demo_observe_script" "$@"
 }
 
-# start_prometheus <listen address:port> <state dir> <scrape interval>: starts Debian's
+# start_prometheus <listen address:port> <state dir> <scrape interval> [<rules file>]: starts Debian's
 # prometheus (PID and log name `prometheus`) with <state dir>/prometheus.yml, storage in
 # <state dir>/data (kept 2 hours) and the lifecycle API on; returns once /-/ready answers (at most
 # 60 s). Two jobs, each scraped every <scrape interval> (e.g. 2s) from a file_sd file:
@@ -50,7 +50,8 @@ observe_loop() {
 # (written by write_targets; created empty when missing). When it already runs, it re-reads
 # the configuration instead.
 start_prometheus() {
-  local listen=$1 state=$2 interval=$3
+  local listen=$1 state=$2 interval=$3 rule_files=""
+  [ -z "${4:-}" ] || rule_files="rule_files: [\"$(realpath "$4")\"]"
   mkdir -p "$state/targets" "$state/data"
   state=$(realpath "$state")
   local job
@@ -67,7 +68,10 @@ scrape_configs:
   - job_name: hello
     file_sd_configs: [{files: ["$state/targets/hello.json"], refresh_interval: $interval}]
   - job_name: flywheel
+    # The operator's metrics carry their own namespace label (the object's): kept as it is.
+    honor_labels: true
     file_sd_configs: [{files: ["$state/targets/flywheel.json"], refresh_interval: $interval}]
+$rule_files
 YAML
   promtool check config "$state/prometheus.yml" >/dev/null ||
     { echo "start_prometheus: $state/prometheus.yml is not valid" >&2 && return 1; }
@@ -123,7 +127,8 @@ write_targets() {
 # refresh_pod_targets <name> <file> <namespace> <selector> <port> <kubectl command>...: starts a
 # background loop (PID and log name <name>) that every 2 s lists the pods of <namespace>
 # matching the label <selector>, and writes those Running, Ready and not terminating as
-# <podIP>:<port> targets of job hello into <file> (labels namespace and pod), whenever that
+# <podIP>:<port> targets of the job <file> is named after (hello.json: job hello) into <file>
+# (labels namespace and pod), whenever that
 # list changes. A failed listing keeps the file as it was. Pod IPs on the real node's bridge are
 # reachable from the host. Example:
 #   refresh_pod_targets hello-targets "$dir/prometheus/targets/hello.json" demo app=hello 8080 \
@@ -147,7 +152,7 @@ observe_refresh_loop() {
       sort); then
       if [ "$written" = 0 ] || [ "$pods" != "$last" ]; then
         # One target a line, none with spaces: split into arguments.
-        write_targets hello "$file" $pods &&
+        write_targets "$(basename "$file" .json)" "$file" $pods &&
           echo "$(date -u +%H:%M:%S) targets: ${pods//$'\n'/ }" && last=$pods && written=1
       fi
     else

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # `make demo`: the whole loop on the local testenv, narrated. A local git server with two
 # repositories (the application hack/demo-app, the manifests hack/demo-repo), a notify receiver,
-# the operator, a Release syncing the manifests and a Pipeline building the application on the
-# testenv's real node. Then: a manifest change arrives in the cluster; a good commit is cloned,
-# built, tested, its image pushed and its tag promoted into the manifests, which the Release
-# applies; a commit whose tests fail stops in its build pod and the alert reaches the receiver.
-# Unattended, idempotent (a second run reuses what the first made); leaves everything running
-# and says how to look and how to stop.
+# Prometheus scraping the application and the operator, a load generator, and the operator itself
+# running in-cluster from its image (two replicas, leader election) on the testenv's real node.
+# Then: a good commit is cloned, built, tested, its image pushed and its tag promoted into the
+# manifests, which a Release applies (real pods); a manifest change arrives in the cluster; a
+# commit whose tests fail stops in its build pod and the alert reaches the receiver; a bad commit
+# that passes its tests is deployed, its error ratio crosses 5%, a RollbackPolicy rolls it back,
+# the revert commit lands in the manifest repository and the error ratio returns to zero. It ends
+# with each delivery's timeline, the DORA figures from the operator's metrics, a plot of the error
+# ratio and a check of every dashboard query. Unattended, idempotent (a second run reuses what the
+# first made); leaves everything running and says how to look and how to stop.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -35,8 +39,11 @@ image_buildah=$(envval FLYWHEEL_TESTENV_IMAGE_BUILDAH)
 image_busybox=$(envval FLYWHEEL_TESTENV_IMAGE_BUSYBOX)
 [ -n "$real_node" ] && [ -n "$pod_registry" ] ||
   die "the testenv has no real node (FLYWHEEL_TESTENV_REAL_NODE=0, or started by an older up.sh): the Pipeline needs one; run make testenv-down and make demo again"
-[ -n "$image_flywheel" ] ||
+operator_kustomization=$(envval FLYWHEEL_TESTENV_OPERATOR)
+[ -n "$image_flywheel" ] && [ -n "$operator_kustomization" ] ||
   die "the testenv has no flywheel image (it was started before build/flywheel was built): run make testenv-down and make demo again"
+# shellcheck source=demo-observe.sh
+source hack/demo-observe.sh
 # The busybox image under the name build pods reach the registry by (the Dockerfile's base).
 pod_busybox=$pod_registry/${image_busybox#"$registry"/}
 artifact=$pod_registry/demo/hello
@@ -54,9 +61,12 @@ for f in examples/*.yaml; do
   "${kubectl[@]}" apply --server-side --dry-run=server -n "$ns" -f "$f" | sed 's/^/   /'
 done
 
-say "a local git server with the manifest repository and the application repository"
+
+say "a local git server on the real node's bridge ($gateway), where the operator's pods and the"
+echo "   build pods reach it: the manifest repository and the application repository"
 git_dir=$dir/git
-git_port=19418
+manifests_port=19418
+app_port=19419
 commit() { git -C "$1" -c user.name=Demo -c user.email=demo@flywheel.dev commit -q -am "$2"; }
 mkdir -p "$git_dir"
 if [ ! -d "$git_dir/demo.git" ]; then
@@ -66,7 +76,7 @@ if [ ! -d "$git_dir/demo.git" ]; then
   cp hack/demo-repo/app/*.yaml "$git_dir/work/app/"
   sed -i "s|<registry>/demo/hello|$artifact|" "$git_dir/work/app/deployment.yaml"
   git -C "$git_dir/work" add -A
-  commit "$git_dir/work" "hello v1"
+  commit "$git_dir/work" "hello: Deployment, Service, ConfigMap"
   git -C "$git_dir/work" push -q origin main
 fi
 if [ ! -d "$git_dir/hello.git" ]; then
@@ -74,34 +84,45 @@ if [ ! -d "$git_dir/hello.git" ]; then
   git clone -q "$git_dir/hello.git" "$git_dir/hello" 2>/dev/null
 fi
 running() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
-# start_git_daemon <pid name> <address> [<flag>...]: a git daemon serving $git_dir on address.
-start_git_daemon() {
-  local name=$1 address=$2
-  shift 2
-  running "$name" && return 0
-  setsid git daemon --reuseaddr --base-path="$git_dir" --export-all "$@" --listen="$address" \
-    --port=$git_port "$git_dir" >"$dir/logs/$name.log" 2>&1 </dev/null &
+# restart <name> <command>...: stops the demo's process <name> (an earlier run's) and starts the
+# command in its own session, PID in $dir/pids/<name>.pid, output in $dir/logs/<name>.log.
+restart() {
+  local name=$1
+  shift
+  if running "$name"; then
+    kill "$(cat "$dir/pids/$name.pid")"
+    sleep 0.3
+  fi
+  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/pids/$name.pid"
+}
+# start_git_daemon <name> <port> <repository> [<flag>...]: a git daemon on the bridge's address
+# serving only that repository of $git_dir.
+start_git_daemon() {
+  local name=$1 port=$2 repo=$3
+  shift 3
+  restart "$name" git daemon --reuseaddr --base-path="$git_dir" --export-all "$@" \
+    --listen="$gateway" --port="$port" "$git_dir/$repo"
   for _ in $(seq 50); do
-    git ls-remote "git://$address:$git_port/demo.git" >/dev/null 2>&1 && return 0
+    git ls-remote "git://$gateway:$port/$repo" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  die "$name did not answer on $address:$git_port: $(cat "$dir/logs/$name.log")"
+  die "$name did not answer on $gateway:$port: $(cat "$dir/logs/$name.log")"
 }
-# For the operator, on loopback, with receive-pack: it pushes promotions and revert commits
-# (git:// has no authentication, so never on an address anything else reaches).
-start_git_daemon git-daemon 127.0.0.1 --enable=receive-pack
-# For build pods, on the bridge's address (their gateway), read-only: a build runs the code of any
-# commit, and it must not be able to push.
-start_git_daemon git-daemon-pods "$gateway"
-repo_url=git://127.0.0.1:$git_port/demo.git
-app_url=git://$gateway:$git_port/hello.git
+# The manifests, with receive-pack: the operator pushes promotions and revert commits. git:// has
+# no authentication: a real installation gives the Release and the Pipeline's promote a
+# secretRef (docs/release.md); here only the host and the node's pods reach the bridge.
+start_git_daemon git-manifests "$manifests_port" demo.git --enable=receive-pack
+# The application, read-only: a build runs the code of any commit, and must not push.
+start_git_daemon git-app "$app_port" hello.git
+repo_url=git://$gateway:$manifests_port/demo.git
+app_url=git://$gateway:$app_port/hello.git
 echo "   manifests:   $repo_url (work tree: $git_dir/work)"
-echo "   application: $app_url (read-only, as build pods reach it; work tree: $git_dir/hello)"
-"${kubectl[@]}" create namespace flywheel-system --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
+echo "   application: $app_url (read-only; work tree: $git_dir/hello)"
 
-say "a notify receiver: busybox httpd on 127.0.0.1:18082, printing each POST into $dir/logs/notify.log"
 notify_port=18082
+say "a notify receiver: busybox httpd on $gateway:$notify_port, printing each POST into"
+echo "   $dir/logs/notify.log"
 mkdir -p "$dir/notify/cgi-bin"
 cat >"$dir/notify/cgi-bin/notify" <<SH
 #!/bin/sh
@@ -112,74 +133,50 @@ printf 'Content-Type: text/plain\r\n\r\nreceived\n'
 SH
 chmod +x "$dir/notify/cgi-bin/notify"
 touch "$dir/logs/notify.log"
-if ! running notify-receiver; then
-  setsid busybox httpd -f -p "127.0.0.1:$notify_port" -h "$dir/notify" \
-    >"$dir/logs/notify-receiver.log" 2>&1 </dev/null &
-  echo $! >"$dir/pids/notify-receiver.pid"
-fi
+restart notify-receiver busybox httpd -f -p "$gateway:$notify_port" -h "$dir/notify"
+notify_url=http://$gateway:$notify_port/cgi-bin/notify
 
-say "starting the operator (build pods: clone with the flywheel image, build with buildah, push to"
-echo "   the registry at $pod_registry over plain HTTP)"
-if running flywheel; then
-  kill "$(cat "$dir/pids/flywheel.pid")"
-  sleep 1
-fi
-metrics_port=18080
-health_port=18081
-setsid build/flywheel controller --kubeconfig "$dir/kubeconfig" --leader-elect \
-  --metrics-bind-address "127.0.0.1:$metrics_port" \
-  --health-probe-bind-address "127.0.0.1:$health_port" \
-  --webhook-bind-address 127.0.0.1:18443 --git-cache-dir "$dir/git-cache" \
-  --clone-image "$image_flywheel" --builder-image "buildah=$image_buildah" \
-  --insecure-registry "$pod_registry" \
-  >"$dir/logs/flywheel.log" 2>&1 </dev/null &
-echo $! >"$dir/pids/flywheel.pid"
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$health_port/readyz" >/dev/null 2>&1 && break
-  running flywheel || { cat "$dir/logs/flywheel.log"; exit 1; }
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$health_port/readyz" >/dev/null || { cat "$dir/logs/flywheel.log"; exit 1; }
-
-say "a Release syncing $repo_url (path app) into namespace $app_ns"
-"${kubectl[@]}" create namespace "$app_ns" --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
-"${kubectl[@]}" apply --server-side -f - <<YAML
-apiVersion: flywheel.dev/v1alpha1
-kind: Release
-metadata: {name: hello, namespace: $ns}
-spec:
-  source: {url: "$repo_url", branch: main, path: app, pollInterval: 5s}
-  targetNamespace: $app_ns
+say "the operator in-cluster: manifests/ with kubectl apply -k, two replicas with leader election"
+echo "   on the real node, from the image $image_flywheel"
+echo "   (build pods clone with that image, build with buildah and push to $pod_registry)"
+mkdir -p "$dir/demo-operator"
+cat >"$dir/demo-operator/kustomization.yaml" <<YAML
+# Written by hack/demo.sh: the testenv's operator ($operator_kustomization, manifests/ with the
+# local image, on the real node) with the demo's builder image and its plain-HTTP registry.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [../operator]
+patches:
+  - target: {kind: Deployment, name: flywheel}
+    patch: |
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--builder-image=buildah=$image_buildah"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--insecure-registry=$pod_registry"}
 YAML
-wait_applied() {  # <sha>: until the Release has applied it
-  for _ in $(seq 300); do
-    applied=$("${kubectl[@]}" get release hello -n "$ns" -o jsonpath='{.status.lastAppliedRevision}' 2>/dev/null || true)
-    [ "$applied" = "$1" ] && return 0
-    sleep 0.2
-  done
-  echo "the Release did not apply $1 in 60 s:" >&2
-  "${kubectl[@]}" get release hello -n "$ns" -o yaml >&2
-  tail -50 "$dir/logs/flywheel.log" >&2
-  exit 1
+"${kubectl[@]}" apply -k "$dir/demo-operator" | sed 's/^/   /'
+"${kubectl[@]}" rollout status deployment/flywheel -n flywheel-system --timeout=180s | sed 's/^/   /'
+"${kubectl[@]}" get pods -n flywheel-system -o wide | sed 's/^/   /'
+leader() {
+  "${kubectl[@]}" get lease flywheel-leader -n flywheel-system \
+    -o jsonpath='{.spec.holderIdentity}' 2>/dev/null | cut -d_ -f1
 }
-# The manifests' head: the operator pushes promotions to it, so the work tree follows first.
-git -C "$git_dir/work" pull -q --ff-only
-head=$(git -C "$git_dir/work" rev-parse HEAD)
-wait_applied "$head"
-"${kubectl[@]}" wait --for=condition=Healthy --timeout=120s release/hello -n "$ns"
-echo "   applied ${head:0:7}:"
-"${kubectl[@]}" get deploy,svc,configmap -n "$app_ns" -l flywheel.dev/release=$ns.hello
+for _ in $(seq 100); do [ -n "$(leader)" ] && break; sleep 0.2; done
+echo "   leader: $(leader)"
+operator_logs() { "${kubectl[@]}" logs -n flywheel-system "$(leader)" --tail="${1:-50}"; }
 
-say "pushing a change to the manifest repository (the ConfigMap's message)"
-n=$(($(git -C "$git_dir/work" rev-list --count HEAD) + 1))
-sed -i "s/message: .*/message: \"hello v$n\"/" "$git_dir/work/app/configmap.yaml"
-commit "$git_dir/work" "message: hello v$n"
-git -C "$git_dir/work" push -q origin main
-head=$(git -C "$git_dir/work" rev-parse HEAD)
-start=$(date +%s%N)
-wait_applied "$head"
-echo "   commit ${head:0:7} arrived in the cluster after $(( ($(date +%s%N) - start) / 1000000 )) ms:"
-"${kubectl[@]}" get configmap hello -n "$app_ns" -o jsonpath='   configmap hello: message={.data.message}{"\n"}'
+prom_port=19090
+prom=http://$gateway:$prom_port
+say "Prometheus on $prom scraping the application's pods and the operator's every 2s (file_sd"
+echo "   from the pods the API server lists), with the alert rules of manifests/monitoring; a load"
+echo "   generator sends 20 requests/s to the application's pods"
+start_prometheus "$gateway:$prom_port" "$dir/prometheus" 2s manifests/monitoring/alerts.yaml
+observe_running hello-targets ||
+  refresh_pod_targets hello-targets "$dir/prometheus/targets/hello.json" "$app_ns" app=hello 8080 \
+    "${kubectl[@]}"
+observe_running flywheel-targets ||
+  refresh_pod_targets flywheel-targets "$dir/prometheus/targets/flywheel.json" flywheel-system \
+    app.kubernetes.io/name=flywheel 8080 "${kubectl[@]}"
+observe_running load || start_load load 20 "$dir/prometheus/targets/hello.json"
+error_ratio=$(error_ratio_query "$app_ns" 20s)
 
 say "a Pipeline hello: each commit of the application is built and tested in a build pod on"
 echo "   the real node ($real_node), its image pushed as $artifact:<sha7>"
@@ -196,8 +193,10 @@ push_app() {
   git -C "$git_dir/hello" push -q origin main
   git -C "$git_dir/hello" rev-parse HEAD
 }
+# next_version: the application's next version number (its commit count + 1).
+next_version() { echo $(($(git -C "$git_dir/hello" rev-list --count HEAD 2>/dev/null || echo 0) + 1)); }
 app_files
-v=$(($(git -C "$git_dir/hello" rev-list --count HEAD 2>/dev/null || echo 0) + 1))
+v=$(next_version)
 echo "v$v" >"$git_dir/hello/VERSION"
 good=$(push_app "hello v$v")
 echo "   pushed ${good:0:7} \"hello v$v\" (the tests pass)"
@@ -223,7 +222,7 @@ spec:
     nodeSelector: {kubernetes.io/hostname: $real_node}
     tolerations: [{key: $taint_key, operator: Equal, value: $taint_value, effect: NoSchedule}]
   notify:
-    - url: http://127.0.0.1:$notify_port/cgi-bin/notify
+    - url: $notify_url
 YAML
 
 run_json() { "${kubectl[@]}" get pipelinerun "$1" -n "$ns" -o json 2>/dev/null || true; }
@@ -245,7 +244,7 @@ wait_run() {
       echo "the run $run did not finish in 8 minutes:" >&2
       run_json "$run" >&2
       "${kubectl[@]}" describe pod -n "$ns" -l "flywheel.dev/pipeline-run=$run" >&2
-      tail -50 "$dir/logs/flywheel.log" >&2
+      operator_logs >&2
       exit 1
     fi
     sleep 1
@@ -273,10 +272,42 @@ finished() {
     ((.completionTime | fromdate) - (.startTime | fromdate) | tostring) + "s"')):"
   steps "$1"
 }
+# promotion <run>: shows the run's artifact and its promotion commit; prints the commit.
+promotion() {
+  local promoted
+  promoted=$(run_json "$1" | jq -r .status.promotion.commit)
+  run_json "$1" | jq -r '"   artifact: " + .status.artifact.image + "@" + .status.artifact.digest' >&2
+  git -C "$git_dir/work" pull -q --ff-only
+  echo "   promotion commit in the manifest repository:" >&2
+  git -C "$git_dir/work" log -1 --format='     %h %s (%an)' "$promoted" >&2
+  git -C "$git_dir/work" show --format= -U0 "$promoted" | grep '^[-+] ' | sed 's/^/     /' >&2
+  echo "$promoted"
+}
+release_json() { "${kubectl[@]}" get release hello -n "$ns" -o json 2>/dev/null || echo '{}'; }
+wait_applied() { # <sha>: until the Release has applied it
+  for _ in $(seq 300); do
+    [ "$(release_json | jq -r '.status.lastAppliedRevision // ""')" = "$1" ] && return 0
+    sleep 0.2
+  done
+  echo "the Release did not apply $1 in 60 s:" >&2
+  release_json >&2
+  operator_logs >&2
+  exit 1
+}
+wait_healthy() {
+  "${kubectl[@]}" wait --for=condition=Healthy --timeout=180s release/hello -n "$ns" |
+    sed 's/^/   /' || {
+    release_json >&2
+    "${kubectl[@]}" get pods -n "$app_ns" -o wide >&2
+    die "the Release did not become Healthy in 3 minutes"
+  }
+}
 image() {
   "${kubectl[@]}" get deploy hello -n "$app_ns" \
     -o jsonpath='   deployment hello: image={.spec.template.spec.containers[0].image}{"\n"}'
 }
+# ratio: the application's error ratio over the last 20 s, as Prometheus has it ("" when none).
+ratio() { prom_query "$prom" "$error_ratio" 2>/dev/null || true; }
 
 run=hello-${good:0:7}
 say "the good commit: PipelineRun $run"
@@ -284,46 +315,208 @@ finished "$run" Succeeded
 echo "   build/flywheel logs $run (without buildah's progress lines):"
 flywheel logs "$run" | grep -vE '^(Getting image source|Copying (blob|config)|Writing manifest|Storing signatures|Trying to pull|--> |[0-9a-f]{64}$)' |
   sed 's/^/     /'
-run_json "$run" | jq -r '"   artifact: " + .status.artifact.image + "@" + .status.artifact.digest'
+promoted=$(promotion "$run")
 
-say "the promotion commit in the manifest repository"
-promoted=$(run_json "$run" | jq -r .status.promotion.commit)
-git -C "$git_dir/work" pull -q --ff-only
-git -C "$git_dir/work" log -1 "$promoted" | sed 's/^/   /'
-git -C "$git_dir/work" show --format= -U0 "$promoted" | grep '^[-+] ' | sed 's/^/   /'
+say "a Release hello syncing $repo_url (path app) into namespace $app_ns"
+"${kubectl[@]}" create namespace "$app_ns" --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
+"${kubectl[@]}" apply --server-side -f - <<YAML
+apiVersion: flywheel.dev/v1alpha1
+kind: Release
+metadata: {name: hello, namespace: $ns}
+spec:
+  source: {url: "$repo_url", branch: main, path: app, pollInterval: 2s}
+  targetNamespace: $app_ns
+YAML
 start=$(date +%s%N)
 wait_applied "$promoted"
-echo "   the Release applied ${promoted:0:7} $(( ($(date +%s%N) - start) / 1000000 )) ms later:"
+echo "   the Release applied ${promoted:0:7} $((($(date +%s%N) - start) / 1000000)) ms after it was created:"
 image
-"${kubectl[@]}" wait --for=condition=Healthy --timeout=120s release/hello -n "$ns" | sed 's/^/   /'
+wait_healthy
+"${kubectl[@]}" get deploy,svc,configmap,pods -n "$app_ns" -o wide | sed 's/^/   /'
+pod_ip=$("${kubectl[@]}" get pods -n "$app_ns" -l app=hello -o jsonpath='{.items[0].status.podIP}')
+echo "   curl http://$pod_ip:8080/ -> $(curl -s "http://$pod_ip:8080/")"
+
+say "the error ratio as Prometheus sees it (5xx of the application's requests, 20 s window)"
+for _ in $(seq 60); do [ -n "$(ratio)" ] && break; sleep 1; done
+echo "   $(ratio) ($error_ratio)"
+
+say "a RollbackPolicy hello-errors: roll back when more than 5% of requests fail for 10s"
+"${kubectl[@]}" apply --server-side -f - <<YAML
+apiVersion: flywheel.dev/v1alpha1
+kind: RollbackPolicy
+metadata: {name: hello-errors, namespace: $ns}
+spec:
+  releaseRef: {name: hello}
+  prometheus: {url: "$prom"}
+  metrics:
+    - name: error-ratio
+      query: |
+        $(error_ratio_query '{{targetNamespace}}' 20s)
+      threshold: {operator: ">", value: 0.05}
+      for: 10s
+  interval: 2s
+  window: 10m
+  noData: Ignore
+  onError: Ignore
+  rollback: {gitRevert: true, cooldown: 1m}
+  notify:
+    - url: $notify_url
+YAML
+
+say "pushing a change to the manifest repository (the ConfigMap's message)"
+git -C "$git_dir/work" pull -q --ff-only
+n=$(($(git -C "$git_dir/work" rev-list --count HEAD) + 1))
+sed -i "s/message: .*/message: \"hello v$n\"/" "$git_dir/work/app/configmap.yaml"
+commit "$git_dir/work" "message: hello v$n"
+git -C "$git_dir/work" push -q origin main
+head=$(git -C "$git_dir/work" rev-parse HEAD)
+start=$(date +%s%N)
+wait_applied "$head"
+echo "   commit ${head:0:7} arrived in the cluster after $((($(date +%s%N) - start) / 1000000)) ms:"
+"${kubectl[@]}" get configmap hello -n "$app_ns" -o jsonpath='   configmap hello: message={.data.message}{"\n"}'
+
+# wait_notified <count before>: until the notify receiver has more lines than that; prints them.
+wait_notified() {
+  for _ in $(seq 150); do
+    [ "$(wc -l <"$dir/logs/notify.log")" -gt "$1" ] && break
+    sleep 0.2
+  done
+  [ "$(wc -l <"$dir/logs/notify.log")" -gt "$1" ] || die "no notification in 30 s"
+  tail -n +"$(($1 + 1))" "$dir/logs/notify.log" | while read -r time body; do
+    echo "     at $time:"
+    jq -r '"       text:  " + .text, "       event: \(.event), severity: \(.severity)"' <<<"$body"
+  done
+}
 
 say "a commit whose tests fail: greet() loses its comma"
 notified=$(wc -l <"$dir/logs/notify.log")
 grep -q '"hello, %s"' "$git_dir/hello/greet.c" || die "hack/demo-app/greet.c no longer says \"hello, %s\""
 sed -i 's/"hello, %s"/"hello %s"/' "$git_dir/hello/greet.c"
-bad=$(push_app "greet: no comma")
-run=hello-${bad:0:7}
-echo "   pushed ${bad:0:7} \"greet: no comma\"; PipelineRun $run:"
+failing=$(push_app "greet: no comma")
+run=hello-${failing:0:7}
+echo "   pushed ${failing:0:7} \"greet: no comma\"; PipelineRun $run:"
 finished "$run" Failed
 run_json "$run" | jq -r '.status.steps[] | select(.phase == "Failed") |
-  "   step \(.name) failed with exit code \(.exitCode); the end of its log:",
-  (.logTail | rtrimstr("\n") | split("\n")[] | "     " + .)'
-echo "   build/flywheel get pipelineruns:"
-flywheel get pipelineruns | sed 's/^/     /'
+  "   step \(.name) failed with exit code \(.exitCode); the end of its log (without its PASS lines):",
+  (.logTail | rtrimstr("\n") | split("\n")[] | select(startswith("PASS") | not) | "     " + .)'
 echo "   the Deployment still runs the good build:"
 image
 echo "   the notify receiver got:"
-for _ in $(seq 150); do
-  [ "$(wc -l <"$dir/logs/notify.log")" -gt "$notified" ] && break
+wait_notified "$notified"
+
+say "a bad commit that passes its tests: the comma is back, and 30% of requests fail"
+echo "   (FAILURE_PERCENT=30)"
+app_files
+v=$(next_version)
+echo "v$v" >"$git_dir/hello/VERSION"
+echo 30 >"$git_dir/hello/FAILURE_PERCENT"
+bad=$(push_app "hello v$v: fail 30% of requests")
+run=hello-${bad:0:7}
+echo "   pushed ${bad:0:7} \"hello v$v: fail 30% of requests\"; PipelineRun $run:"
+finished "$run" Succeeded
+bad_promoted=$(promotion "$run")
+notified=$(wc -l <"$dir/logs/notify.log")
+wait_applied "$bad_promoted"
+bad_applied=$(date +%s)
+echo "   the Release applied ${bad_promoted:0:7}:"
+image
+
+say "the RollbackPolicy watches the new revision: error ratio and the policy, every 2 s"
+start=$SECONDS
+while :; do
+  rolled=$(release_json | jq -r '.status.lastRollback.fromRevision // ""')
+  policy=$("${kubectl[@]}" get rollbackpolicy hello-errors -n "$ns" -o json | jq -r '.status |
+    "\(.phase // "-"), check \(.metrics[0].state // "-")" +
+    (if .metrics[0].breachingSince then " since \(.metrics[0].breachingSince[11:19])" else "" end)')
+  printf '   %s error ratio %-6s policy %s\n' "$(date +%H:%M:%S)" "$(ratio | cut -c1-6)" "$policy"
+  [ "$rolled" = "$bad_promoted" ] && break
+  if [ $((SECONDS - start)) -ge 180 ]; then
+    "${kubectl[@]}" get rollbackpolicy hello-errors -n "$ns" -o yaml >&2
+    operator_logs >&2
+    die "no rollback within 3 minutes"
+  fi
+  sleep 2
+done
+echo "   the Release's lastRollback:"
+release_json | jq -r '.status.lastRollback | to_entries[] | "     \(.key): \(.value)"'
+echo "   rejected revisions: $(release_json | jq -r '[.status.rejectedRevisions[]? | .revision[0:7]] | join(", ")')"
+
+say "the revert commit in the manifest repository (Git says what runs)"
+for _ in $(seq 100); do
+  revert=$(release_json | jq -r '.status.lastRollback.revertCommit // ""')
+  [ -n "$revert" ] && break
   sleep 0.2
 done
-[ "$(wc -l <"$dir/logs/notify.log")" -gt "$notified" ] || die "no notification in 30 s"
-tail -n +"$((notified + 1))" "$dir/logs/notify.log" | while read -r time body; do
-  echo "     at $time:"
-  jq -r '"       text:  " + .text, "       event: \(.event), severity: \(.severity)"' <<<"$body"
+[ -n "$revert" ] || die "the rollback recorded no revert commit: $(release_json | jq -c .status.lastRollback)"
+git -C "$git_dir/work" pull -q --ff-only
+git -C "$git_dir/work" log -4 --format='   %h %s (%an)'
+git -C "$git_dir/work" show --format= -U0 "$revert" | grep '^[-+] ' | sed 's/^/     /'
+image
+wait_healthy
+echo "   the notify receiver got:"
+wait_notified "$notified"
+
+say "the error ratio returns to zero"
+start=$SECONDS
+while :; do
+  r=$(ratio)
+  printf '   %s error ratio %s\n' "$(date +%H:%M:%S)" "$(cut -c1-6 <<<"${r:-none}")"
+  [ "$r" = 0 ] && break
+  [ $((SECONDS - start)) -lt 120 ] || die "the error ratio did not return to 0 within 2 minutes"
+  sleep 3
 done
-echo
-flywheel history hello
+restored=$(date +%s)
+
+say "the Release's history"
+flywheel history hello | sed 's/^/   /'
+
+say "the DORA figures from the operator's own metrics (Prometheus, since the demo started)"
+w=$((SECONDS + 60))s
+# dora <label> <format> <promql>: one figure, or "-" when Prometheus has none.
+dora() {
+  local v
+  v=$(prom_query "$prom" "$3" 2>/dev/null || true)
+  case "$v" in "" | NaN) v="-" ;; *) v=$(printf "$2" "$v") ;; esac
+  printf '   %-40s %s\n' "$1" "$v"
+}
+sel="namespace=\"$ns\""
+dora "deployments (in the demo's run)" '%.0f' "sum(increase(flywheel_deployments_total{$sel}[$w]))"
+dora "lead time for changes (mean, s)" '%.1f' \
+  "sum(increase(flywheel_lead_time_seconds_sum{$sel}[$w])) / sum(increase(flywheel_lead_time_seconds_count{$sel}[$w]))"
+dora "change failure rate" '%.2f' \
+  "sum(increase(flywheel_rollbacks_total{$sel}[$w])) / sum(increase(flywheel_deployments_total{$sel}[$w]))"
+dora "time to restore (mean, s)" '%.1f' \
+  "sum(increase(flywheel_time_to_restore_seconds_sum{$sel}[$w])) / sum(increase(flywheel_time_to_restore_seconds_count{$sel}[$w]))"
+
+say "a plot of the error ratio across the bad deployment: $dir/demo/error-ratio.png"
+mkdir -p "$dir/demo"
+from=$((bad_applied - 30))
+to=$(($(date +%s) + 2))
+rollback_at=$(release_json | jq -r '.status.lastRollback.at | fromdate')
+curl -s --get --data-urlencode "query=$error_ratio" --data-urlencode "start=$from" \
+  --data-urlencode "end=$to" --data-urlencode step=2 "$prom/api/v1/query_range" |
+  jq -r --argjson t0 "$from" '.data.result[0].values[]? | "\(.[0] - $t0) \(.[1])"' \
+    >"$dir/demo/error-ratio.dat"
+[ -s "$dir/demo/error-ratio.dat" ] || die "Prometheus has no error ratio between $from and $to"
+gnuplot <<GNUPLOT
+set terminal pngcairo size 900,420 noenhanced
+set output "$dir/demo/error-ratio.png"
+set title "hello: share of requests answered 5xx (20 s rate), bad commit ${bad_promoted:0:7}"
+set xlabel "seconds since the bad revision was applied - 30"
+set ylabel "error ratio"
+set yrange [0:0.5]
+set grid
+set arrow from $((rollback_at - from)), graph 0 to $((rollback_at - from)), graph 1 nohead lc rgb "red" dt 2
+set label "rollback" at $((rollback_at - from)), graph 0.95 offset 0.5,0 tc rgb "red"
+set arrow from $((bad_applied - from)), graph 0 to $((bad_applied - from)), graph 1 nohead lc rgb "gray" dt 3
+set label "bad revision applied" at $((bad_applied - from)), graph 0.88 offset 0.5,0
+plot 0.05 title "threshold 5%" lc rgb "orange", "$dir/demo/error-ratio.dat" using 1:2 with lines lw 2 title "error ratio"
+GNUPLOT
+echo "   $(wc -l <"$dir/demo/error-ratio.dat") points from Prometheus; rollback at +$((rollback_at - bad_applied))s after the bad revision was applied"
+
+say "every query of the Grafana dashboard (manifests/monitoring) against the demo's Prometheus"
+hack/check-dashboard.sh --var namespace="$ns" --range "$((SECONDS + 60))" --rate-interval 30s "$prom" |
+  tail -n 5 | sed 's/^/   /'
 
 echo
 say "what is running"
@@ -331,29 +524,27 @@ say "what is running"
 echo
 "${kubectl[@]}" get flywheel -n "$ns"
 echo
-echo "operator log ($dir/logs/flywheel.log), the last lines:"
-tail -n 8 "$dir/logs/flywheel.log" | cut -c1-200 | sed 's/^/  /'
-echo
-echo "operator metrics (leader election, pipeline runs):"
-curl -s "http://127.0.0.1:$metrics_port/metrics" |
-  grep -E '^(leader_election_master_status|flywheel_pipeline_runs_total)' | sed 's/^/  /'
+echo "operator (leader $(leader)), its log's last lines:"
+operator_logs 6 | cut -c1-200 | sed 's/^/  /'
 cat <<MSG
 
-The control plane, the git server, the notify receiver and the operator keep running:
-  app:      edit $git_dir/hello/*, commit, git push (the Pipeline polls every 2s)
-  pipeline: build/flywheel get pipelineruns -n $ns --kubeconfig $dir/kubeconfig
-            build/flywheel logs <run> [--step <name>] [-f] -n $ns --kubeconfig $dir/kubeconfig
-            build/flywheel run hello --wait 10m -n $ns --kubeconfig $dir/kubeconfig   (builds the head again)
-  images:   curl http://$registry/v2/demo/hello/tags/list
-  alerts:   $dir/logs/notify.log (what the notify receiver got)
-  push:     edit $git_dir/work/app/*.yaml, commit, git push (the Release polls every 5s)
-  release:  build/flywheel history hello -n $ns --kubeconfig $dir/kubeconfig
-            build/flywheel rollback hello -n $ns --kubeconfig $dir/kubeconfig   (pushes a revert commit)
-            build/flywheel status hello -n $ns --kubeconfig $dir/kubeconfig
-  kubectl:  $dir/bin/kubectl --kubeconfig $dir/kubeconfig get flywheel -A
-  probes:   curl http://127.0.0.1:$health_port/readyz
-  metrics:  curl http://127.0.0.1:$metrics_port/metrics
-  logs:     $dir/logs/
-Stop everything with: make testenv-down
+The control plane, the operator, the git servers, Prometheus, the load generator and the notify
+receiver keep running:
+  app:       edit $git_dir/hello/*, commit, git push (the Pipeline polls every 2s)
+  pipeline:  build/flywheel get pipelineruns -n $ns --kubeconfig $dir/kubeconfig
+             build/flywheel logs <run> [--step <name>] [-f] -n $ns --kubeconfig $dir/kubeconfig
+             build/flywheel run hello --wait 10m -n $ns --kubeconfig $dir/kubeconfig   (builds the head again)
+  images:    curl http://$registry/v2/demo/hello/tags/list
+  alerts:    $dir/logs/notify.log (what the notify receiver got)
+  manifests: edit $git_dir/work/app/*.yaml, commit, git push (the Release polls every 2s)
+  release:   build/flywheel history hello -n $ns --kubeconfig $dir/kubeconfig
+             build/flywheel status hello -n $ns --kubeconfig $dir/kubeconfig
+             build/flywheel rollback hello -n $ns --kubeconfig $dir/kubeconfig   (pushes a revert commit)
+  prometheus: $prom (the graph page; the query: $error_ratio)
+  plot:      $dir/demo/error-ratio.png
+  operator:  $dir/bin/kubectl --kubeconfig $dir/kubeconfig logs -n flywheel-system $(leader)
+  kubectl:   $dir/bin/kubectl --kubeconfig $dir/kubeconfig get flywheel -A
+  logs:      $dir/logs/
+Stop everything with: make demo-down
 MSG
 say "done"

@@ -11,8 +11,8 @@ packages=(
   prometheus-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   # Test git servers (tests/support/git_server.h): git daemon and git-http-backend come with git.
   nginx fcgiwrap openssh-server openssh-client
-  # The demo reads PipelineRun status with jq.
-  jq
+  # The demo reads PipelineRun status with jq and plots the error ratio with gnuplot.
+  jq gnuplot-nox
   # RollbackPolicy tests and the demo: a real Prometheus and Alertmanager on loopback.
   prometheus prometheus-alertmanager
   # The testenv's real node (hack/testenv/node.sh): containers, pod networks, a local registry,

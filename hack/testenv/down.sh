@@ -7,7 +7,8 @@ root=$(cd "$here/../.." && pwd)
 dir=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
 [ -d "$dir/pids" ] || exit 0
 "$here/node-clean.sh" "$dir"
-for name in flywheel notify-receiver git-daemon-pods git-daemon kwok kube-scheduler \
+for name in load hello-targets flywheel-targets prometheus flywheel notify-receiver git-app \
+  git-manifests git-daemon-pods git-daemon kwok kube-scheduler \
   kube-controller-manager kube-apiserver etcd api-pods registry-pods registry; do
   f=$dir/pids/$name.pid
   [ -f "$f" ] || continue

@@ -186,6 +186,10 @@ state = "$node/containerd/state"
     conf_dir = "$node/cni"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$registry"]
     endpoint = ["http://$registry"]
+  # The same registry under the name pods push to (a build pod's artifact, promoted as is into
+  # a Deployment, is pulled by that name).
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$pod_registry"]
+    endpoint = ["http://$pod_registry"]
 TOML
   start containerd containerd --config "$node/containerd.toml"
 

@@ -2,9 +2,24 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace flywheel::rollback {
 namespace {
+
+// A value as a person reads it in a reason or a commit message: four significant digits
+// (0.2704858401998873 -> 0.2705); Prometheus' own text when it is not a finite number. The
+// status keeps the exact text.
+std::string Readable(const std::string& value) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (end == value.c_str() || *end != '\0' || !std::isfinite(v)) return value;
+  char out[32];
+  std::snprintf(out, sizeof out, "%.4g", v);
+  return out;
+}
 
 using nlohmann::json;
 
@@ -126,7 +141,7 @@ std::string DescribeBreach(const MetricState& state, const MetricSpec& metric) {
     what += "query failed (onError: Breach): " + state.last_error;
   } else {
     std::string threshold = json(metric.threshold).dump();
-    what += state.value + " " + metric.op_text + " " + threshold;
+    what += Readable(state.value) + " " + metric.op_text + " " + threshold;
   }
   if (metric.for_duration.count() > 0) what += " for " + Compact(metric.for_duration);
   return what;

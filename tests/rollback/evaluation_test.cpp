@@ -170,6 +170,13 @@ TEST(EvaluationTest, DescribesABreachAsTheIssueAsks) {
   PolicySpec spec = Spec(">", 0.05, "5m");
   MetricState state = Evaluate({}, spec.metrics[0], Observation::Value(0.21, "0.21"), spec, kT0);
   EXPECT_EQ(DescribeBreach(state, spec.metrics[0]), "error-ratio 0.21 > 0.05 for 5m");
+  // Prometheus' full precision is kept in status; the reason has four significant digits.
+  state = Evaluate({}, spec.metrics[0],
+                   Observation::Value(0.2704858401998873, "0.2704858401998873"), spec, kT0);
+  EXPECT_EQ(state.value, "0.2704858401998873");
+  EXPECT_EQ(DescribeBreach(state, spec.metrics[0]), "error-ratio 0.2705 > 0.05 for 5m");
+  state = Evaluate({}, spec.metrics[0], Observation::Value(1234567.0, "1234567"), spec, kT0);
+  EXPECT_EQ(DescribeBreach(state, spec.metrics[0]), "error-ratio 1.235e+06 > 0.05 for 5m");
 }
 
 TEST(EvaluationTest, QueryTemplatesExpandKnownNamesAndRejectOthers) {
