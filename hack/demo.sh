@@ -417,7 +417,8 @@ finished "$run" Succeeded
 bad_promoted=$(promotion "$run")
 notified=$(wc -l <"$dir/logs/notify.log")
 wait_applied "$bad_promoted"
-bad_applied=$(date +%s)
+bad_applied=$(release_json | jq -r --arg r "$bad_promoted" \
+  '[.status.history[] | select(.revision == $r) | .appliedAt | fromdate] | first')
 echo "   the Release applied ${bad_promoted:0:7}:"
 image
 
@@ -495,21 +496,21 @@ to=$(($(date +%s) + 2))
 rollback_at=$(release_json | jq -r '.status.lastRollback.at | fromdate')
 curl -s --get --data-urlencode "query=$error_ratio" --data-urlencode "start=$from" \
   --data-urlencode "end=$to" --data-urlencode step=2 "$prom/api/v1/query_range" |
-  jq -r --argjson t0 "$from" '.data.result[0].values[]? | "\(.[0] - $t0) \(.[1])"' \
+  jq -r --argjson t0 "$bad_applied" '.data.result[0].values[]? | "\(.[0] - $t0) \(.[1])"' \
     >"$dir/demo/error-ratio.dat"
 [ -s "$dir/demo/error-ratio.dat" ] || die "Prometheus has no error ratio between $from and $to"
 gnuplot <<GNUPLOT
 set terminal pngcairo size 900,420 noenhanced
 set output "$dir/demo/error-ratio.png"
 set title "hello: share of requests answered 5xx (20 s rate), bad commit ${bad_promoted:0:7}"
-set xlabel "seconds since the bad revision was applied - 30"
+set xlabel "seconds since the bad revision was applied"
 set ylabel "error ratio"
 set yrange [0:0.5]
 set grid
-set arrow from $((rollback_at - from)), graph 0 to $((rollback_at - from)), graph 1 nohead lc rgb "red" dt 2
-set label "rollback" at $((rollback_at - from)), graph 0.95 offset 0.5,0 tc rgb "red"
-set arrow from $((bad_applied - from)), graph 0 to $((bad_applied - from)), graph 1 nohead lc rgb "gray" dt 3
-set label "bad revision applied" at $((bad_applied - from)), graph 0.88 offset 0.5,0
+set arrow from $((rollback_at - bad_applied)), graph 0 to $((rollback_at - bad_applied)), graph 1 nohead lc rgb "red" dt 2
+set label "rollback" at $((rollback_at - bad_applied)), graph 0.95 offset 0.5,0 tc rgb "red"
+set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb "black" dt 3
+set label "bad revision applied" at 0, graph 0.88 right offset -0.5,0
 plot 0.05 title "threshold 5%" lc rgb "orange", "$dir/demo/error-ratio.dat" using 1:2 with lines lw 2 title "error ratio"
 GNUPLOT
 echo "   $(wc -l <"$dir/demo/error-ratio.dat") points from Prometheus; rollback at +$((rollback_at - bad_applied))s after the bad revision was applied"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: formatting, unit tests, integration tests against the local control plane, the
 # real-node tests (pods that really run on the testenv's kubelet node), then the disruptive tests
-# (which restart parts of it) alone. `hack/test.sh --long` runs the long tests instead
-# (`make test-long`); `hack/test.sh --sanitize` builds with AddressSanitizer, LeakSanitizer and
+# (which restart parts of it) alone, then the end-to-end test (make demo's story) alone.
+# `hack/test.sh --long` runs the long tests instead (`make test-long`); `hack/test.sh --sanitize` builds with AddressSanitizer, LeakSanitizer and
 # UBSan into build-sanitize and runs the unit and integration tests there (`make test-sanitize`;
 # a second full build, so not part of `make test`). Starts the control plane for the run (and
 # stops it after) unless one is already up.
@@ -123,3 +123,6 @@ run_ctest realnode -j "$jobs"
 
 echo "== disruptive tests (restart parts of the control plane; run alone)"
 run_ctest disruptive
+
+echo "== end-to-end test (make demo's story, asserted from the API; run alone)"
+run_ctest e2e
