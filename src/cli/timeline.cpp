@@ -1,0 +1,133 @@
+// `flywheel timeline <release>` and `flywheel timeline run <pipelinerun>`: fetch the objects the
+// timeline is made of, assemble it (timeline_model.cpp) and print it as tables or JSON.
+#include "flywheel/cli/timeline.h"
+
+#include "flywheel/api/names.h"
+#include "flywheel/cli/app.h"
+#include "flywheel/cli/client_flags.h"
+#include "flywheel/cli/flags.h"
+
+namespace flywheel::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUsage =
+    "Show every delivery of a Release, oldest first: the commit, its PipelineRun (start, image,\n"
+    "promotion, end), when the Release applied it and found it healthy, and the breach, rollback\n"
+    "and restore that followed, with the time between consecutive stages. Or the stages of one\n"
+    "PipelineRun: its pod, each step's start and end, the promotion. Everything comes from the\n"
+    "API (status, build pods, Events); a stage nothing records is shown as \"-\".\n"
+    "\n"
+    "Usage:\n"
+    "  flywheel timeline [release] <release> [-o table|json] [flags]\n"
+    "  flywheel timeline run <pipelinerun> [-o table|json] [flags]\n"
+    "\n"
+    "Flags:\n";
+
+// A list the timeline needs; on failure the message names what could not be listed.
+Result<json> ListItems(const kube::Client& client, const char* api_version, const char* kind,
+                       const std::string& ns, const kube::ListOptions& options = {}) {
+  auto list = client.List(api_version, kind, ns, options);
+  if (!list.ok()) {
+    return Status(list.status().code(),
+                  std::string("cannot list ") + kind + "s: " + list.status().message());
+  }
+  return list->value("items", json::array());
+}
+
+int Fail(const Invocation& inv, const Status& s) {
+  inv.err << "flywheel timeline: " << s.message() << "\n";
+  return kExitFailure;
+}
+
+int ReleaseTimeline(const Invocation& inv, const kube::Client& client, const std::string& ns,
+                    const std::string& name, bool as_json) {
+  auto release = client.Get(api::kGroupVersion, "Release", ns, name);
+  if (!release.ok()) return Fail(inv, release.status());
+  ReleaseTimelineInput input;
+  input.release = std::move(*release);
+  struct Wanted {
+    json* into;
+    const char* api_version;
+    const char* kind;
+    kube::ListOptions options;
+  };
+  const std::vector<Wanted> wanted = {
+      {&input.pipelines, api::kGroupVersion, "Pipeline", {}},
+      {&input.runs, api::kGroupVersion, "PipelineRun", {}},
+      {&input.pods, "v1", "Pod", {.label_selector = api::kPipelineRunLabel}},
+      {&input.events, "events.k8s.io/v1", "Event", {}},
+      {&input.policies, api::kGroupVersion, "RollbackPolicy", {}}};
+  for (const auto& w : wanted) {
+    auto items = ListItems(client, w.api_version, w.kind, ns, w.options);
+    if (!items.ok()) return Fail(inv, items.status());
+    *w.into = std::move(*items);
+  }
+  const auto deliveries = AssembleReleaseTimeline(input);
+  if (as_json) {
+    inv.out << ReleaseTimelineJson(ns, name, deliveries).dump(2) << "\n";
+  } else {
+    PrintReleaseTimeline(inv.out, ns, name, deliveries);
+  }
+  return kExitOk;
+}
+
+int RunTimeline(const Invocation& inv, const kube::Client& client, const std::string& ns,
+                const std::string& name, bool as_json) {
+  auto run = client.Get(api::kGroupVersion, "PipelineRun", ns, name);
+  if (!run.ok()) return Fail(inv, run.status());
+  const std::string pod_name = run->value("status", json::object()).value("podName", "");
+  std::optional<json> pod;
+  if (!pod_name.empty()) {
+    auto got = client.Get("v1", "Pod", ns, pod_name);
+    if (got.ok()) {
+      pod = std::move(*got);
+    } else if (got.status().code() != Code::kNotFound) {
+      return Fail(inv, got.status());
+    }
+  }
+  const auto stages = AssembleRunTimeline(*run, pod ? &*pod : nullptr);
+  if (as_json) {
+    inv.out << RunTimelineJson(*run, stages).dump(2) << "\n";
+  } else {
+    PrintRunTimeline(inv.out, *run, stages);
+  }
+  return kExitOk;
+}
+
+int Timeline(const Invocation& inv) {
+  ClientFlags client_flags;
+  std::string output = "table";
+  FlagSet flags("flywheel timeline");
+  client_flags.Register(flags);
+  flags.String("output", &output, "table or json", "o");
+  std::vector<std::string> positional;
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, kUsage, &positional)) return *exit;
+  if (output != "table" && output != "json") {
+    inv.err << "flywheel timeline: --output must be table or json, not \"" << output << "\"\n";
+    return kExitUsage;
+  }
+  std::string kind = "release";
+  if (positional.size() == 2 && (positional[0] == "run" || positional[0] == "release")) {
+    kind = positional[0];
+    positional.erase(positional.begin());
+  }
+  if (positional.size() != 1) {
+    inv.err << "flywheel timeline: expected a Release name, or run and a PipelineRun name\n";
+    return kExitUsage;
+  }
+  std::string ns;
+  auto client = client_flags.Connect(inv, "flywheel timeline", &ns);
+  if (!client) return kExitFailure;
+  return kind == "run" ? RunTimeline(inv, *client, ns, positional[0], output == "json")
+                       : ReleaseTimeline(inv, *client, ns, positional[0], output == "json");
+}
+
+}  // namespace
+
+Command TimelineCommand() {
+  return {"timeline", "Show the deliveries of a Release, or the stages of a PipelineRun", Timeline};
+}
+
+}  // namespace flywheel::cli
