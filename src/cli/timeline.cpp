@@ -25,15 +25,11 @@ constexpr const char* kUsage =
     "\n"
     "Flags:\n";
 
-// A list the timeline needs; on failure the message names what could not be listed.
-Result<json> ListItems(const kube::Client& client, const char* api_version, const char* kind,
-                       const std::string& ns, const kube::ListOptions& options = {}) {
-  auto list = client.List(api_version, kind, ns, options);
-  if (!list.ok()) {
-    return Status(list.status().code(),
-                  std::string("cannot list ") + kind + "s: " + list.status().message());
-  }
-  return list->value("items", json::array());
+// What the timeline reads besides the Release or run is optional: a reader who may not list it
+// (RBAC) or a failed read gets the stages it would have told as "-" and a warning, not an error.
+void Warn(const Invocation& inv, const char* what, const Status& why) {
+  inv.err << "flywheel timeline: warning: cannot read " << what
+          << " (the stages only they record are shown as \"-\"): " << why.message() << "\n";
 }
 
 int Fail(const Invocation& inv, const Status& s) {
@@ -51,18 +47,23 @@ int ReleaseTimeline(const Invocation& inv, const kube::Client& client, const std
     json* into;
     const char* api_version;
     const char* kind;
+    const char* plural;
     kube::ListOptions options;
   };
   const std::vector<Wanted> wanted = {
-      {&input.pipelines, api::kGroupVersion, "Pipeline", {}},
-      {&input.runs, api::kGroupVersion, "PipelineRun", {}},
-      {&input.pods, "v1", "Pod", {.label_selector = api::kPipelineRunLabel}},
-      {&input.events, "events.k8s.io/v1", "Event", {}},
-      {&input.policies, api::kGroupVersion, "RollbackPolicy", {}}};
+      {&input.pipelines, api::kGroupVersion, "Pipeline", "Pipelines", {}},
+      {&input.runs, api::kGroupVersion, "PipelineRun", "PipelineRuns", {}},
+      {&input.pods, "v1", "Pod", "build pods", {.label_selector = api::kPipelineRunLabel}},
+      {&input.events, "events.k8s.io/v1", "Event", "Events", {}},
+      {&input.policies, api::kGroupVersion, "RollbackPolicy", "RollbackPolicies", {}}};
   for (const auto& w : wanted) {
-    auto items = ListItems(client, w.api_version, w.kind, ns, w.options);
-    if (!items.ok()) return Fail(inv, items.status());
-    *w.into = std::move(*items);
+    auto list = client.List(w.api_version, w.kind, ns, w.options);
+    if (list.ok()) {
+      *w.into = list->value("items", json::array());
+    } else {
+      Warn(inv, w.plural, list.status());
+      *w.into = json::array();
+    }
   }
   const auto deliveries = AssembleReleaseTimeline(input);
   if (as_json) {
@@ -84,7 +85,7 @@ int RunTimeline(const Invocation& inv, const kube::Client& client, const std::st
     if (got.ok()) {
       pod = std::move(*got);
     } else if (got.status().code() != Code::kNotFound) {
-      return Fail(inv, got.status());
+      Warn(inv, "the build pod", got.status());
     }
   }
   const auto stages = AssembleRunTimeline(*run, pod ? &*pod : nullptr);

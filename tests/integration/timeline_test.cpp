@@ -5,10 +5,12 @@
 // controller), so every time in the timeline is known exactly.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "support/crds.h"
 #include "support/delivery_story.h"
+#include "support/operator.h"
 #include "support/process.h"
 #include "support/testenv.h"
 
@@ -176,6 +178,49 @@ TEST_F(TimelineTest, OneRunStepByStep) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("flywheel timeline: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+}
+
+// A user who may read Flywheel's objects but not pods nor Events gets the timeline without what
+// only those record, and says so on stderr.
+TEST_F(TimelineTest, WhatTheReaderMayNotListIsUnknownAndSaid) {
+  ASSERT_NO_FATAL_FAILURE(WriteStory());
+  const std::string role = R"(
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: timeline-reader}
+rules:
+- apiGroups: [flywheel.dev]
+  resources: [pipelines, pipelineruns, releases, rollbackpolicies]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: timeline-reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: timeline-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: timeline-reader}]
+)";
+  auto applied = env_->Kubectl({"apply", "-n", ns_->name(), "-f", "-"}, role);
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  const std::string tmp = TempDir("flywheel-timeline");
+  const std::string kubeconfig = tmp + "/kubeconfig";
+  const std::string dir = std::filesystem::absolute(env_->dir()).string();
+  env_->WriteKubeconfig(kubeconfig, "{client-certificate: " + dir + "/pki/admin.crt, client-key: " +
+                                        dir + "/pki/admin.key, as: timeline-reader}");
+  auto r = RunProcess({FLYWHEEL_BINARY, "timeline", "web", "-o", "json", "--kubeconfig", kubeconfig,
+                       "-n", ns_->name()});
+  std::filesystem::remove_all(tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& what :
+       {std::string("cannot read build pods"), std::string("cannot read Events")})
+    EXPECT_NE(r.err.find("flywheel timeline: warning: " + what), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("forbidden"), std::string::npos) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["deliveries"].size(), 3u) << j.dump(2);
+  const json& good = j["deliveries"][0];
+  EXPECT_TRUE(good["subject"].is_null());                                  // from the build pod
+  EXPECT_TRUE(Stage(good, "breach")["time"].is_null());                    // from an Event
+  EXPECT_EQ(Stage(good, "applied")["time"], StoryTime(18));                // from the Release
+  EXPECT_EQ(Stage(j["deliveries"][2], "breach")["time"], StoryTime(228));  // the policy's status
 }
 
 }  // namespace
