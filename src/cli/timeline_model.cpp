@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "flywheel/cli/timeline.h"
+#include "flywheel/common/sha256.h"
 #include "flywheel/git/url.h"
-#include "flywheel/kube/client.h"
 #include "flywheel/kube/conditions.h"
 
 namespace flywheel::cli {
@@ -535,6 +535,65 @@ json RunTimelineJson(const json& run, const std::vector<TimelineStage>& stages) 
             {"revision", Nullable(Str(spec, "revision"))},
             {"phase", Nullable(Str(Obj(run, "status"), "phase"))}}},
           {"stages", StagesJson(stages)}};
+}
+
+json ZipkinSpans(const std::string& ns, const std::string& name,
+                 const std::vector<Delivery>& deliveries) {
+  auto micros = [](Time t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  };
+  const json endpoint = {{"serviceName", "flywheel"}};
+  json spans = json::array();
+  for (const Delivery& d : deliveries) {
+    std::vector<const TimelineStage*> known;
+    for (const auto& s : d.stages) {
+      if (s.at) known.push_back(&s);
+    }
+    if (known.empty()) continue;
+    const std::string trace =
+        Sha256Hex(ns + "/" + name + "/" + (d.run.empty() ? d.revision : d.run)).substr(0, 32);
+    const std::string root_id = trace.substr(0, 16);
+    Time first = *known.front()->at, last = first;
+    for (const auto* s : known) {
+      first = std::min(first, *s->at);
+      last = std::max(last, *s->at);
+    }
+    json tags = {{"release", ns + "/" + name}};
+    const std::vector<std::pair<std::string, std::string>> fields = {
+        {"revision", d.revision},
+        {"subject", d.subject},
+        {"author", d.author},
+        {"pipelinerun", d.run},
+        {"image", d.image},
+        {"digest", d.digest},
+        {"promotion.commit", d.promotion_commit},
+        {"applied.revision", d.applied_revision},
+        {"outcome", d.outcome}};
+    for (const auto& [key, value] : fields) {
+      if (!value.empty()) tags[key] = value;
+    }
+    json root = {{"traceId", trace},
+                 {"id", root_id},
+                 {"name", "delivery " + (d.revision.empty() ? "-" : Short(d.revision))},
+                 {"timestamp", micros(first)},
+                 {"localEndpoint", endpoint},
+                 {"tags", tags}};
+    if (last > first) root["duration"] = micros(last) - micros(first);
+    spans.push_back(root);
+    for (size_t i = 0; i < known.size(); ++i) {
+      json span = {{"traceId", trace},
+                   {"parentId", root_id},
+                   {"id", Sha256Hex(trace + "/" + known[i]->name).substr(0, 16)},
+                   {"name", known[i]->name},
+                   {"timestamp", micros(*known[i]->at)},
+                   {"localEndpoint", endpoint}};
+      if (i + 1 < known.size() && *known[i + 1]->at > *known[i]->at)
+        span["duration"] = micros(*known[i + 1]->at) - micros(*known[i]->at);
+      if (!known[i]->detail.empty()) span["tags"] = {{"detail", known[i]->detail}};
+      spans.push_back(span);
+    }
+  }
+  return spans;
 }
 
 void PrintReleaseTimeline(std::ostream& out, const std::string& ns, const std::string& name,

@@ -341,6 +341,46 @@ TEST(TimelineTest, RunStagesFromStatusAndPod) {
   EXPECT_EQ(j["stages"].size(), without.size());
 }
 
+TEST(TimelineTest, ZipkinTraceOfEachDelivery) {
+  auto all = AssembleReleaseTimeline(Story());
+  json spans = ZipkinSpans(kNs, "web", all);
+  // A root span per delivery plus one per known stage: 8 + 2 + 10.
+  ASSERT_EQ(spans.size(), 3u + 8u + 2u + 10u) << spans.dump(2);
+  const json& root = spans[0];
+  EXPECT_EQ(root["name"], "delivery 1111111");
+  EXPECT_EQ(root["traceId"].get<std::string>().size(), 32u);
+  EXPECT_EQ(root["id"].get<std::string>().size(), 16u);
+  EXPECT_FALSE(root.contains("parentId"));
+  const int64_t t0 =
+      std::chrono::duration_cast<std::chrono::microseconds>(T(-60).time_since_epoch()).count();
+  EXPECT_EQ(root["timestamp"], t0);
+  EXPECT_EQ(root["duration"], int64_t{90'000'000});  // committed (-60) to the breach Event (30)
+  EXPECT_EQ(root["localEndpoint"]["serviceName"], "flywheel");
+  EXPECT_EQ(root["tags"]["release"], "team-a/web");
+  EXPECT_EQ(root["tags"]["outcome"], "Healthy");
+  EXPECT_EQ(root["tags"]["digest"], kStoryDigest);
+  EXPECT_EQ(root["tags"]["author"], "Jane Doe <jane@example.com>");
+  const json& committed = spans[1];
+  EXPECT_EQ(committed["name"], "committed");
+  EXPECT_EQ(committed["parentId"], root["id"]);
+  EXPECT_EQ(committed["traceId"], root["traceId"]);
+  EXPECT_EQ(committed["duration"], int64_t{61'000'000});  // until the run started
+  EXPECT_EQ(spans[4]["name"], "promoted");                // promoted and finished at 17:
+  EXPECT_FALSE(spans[4].contains("duration"));            // no time between them
+  EXPECT_EQ(spans[8]["name"], "breach");
+  EXPECT_FALSE(spans[8].contains("duration"));  // the last known stage
+  EXPECT_EQ(spans[8]["tags"]["detail"], "error-ratio 0.07 > 0.05 (revision aaaa111)");
+  // Another delivery is another trace; the same input gives the same ids.
+  EXPECT_EQ(spans[9]["name"], "delivery 2222222");
+  EXPECT_NE(spans[9]["traceId"], root["traceId"]);
+  EXPECT_FALSE(spans[9]["tags"].contains("subject"));  // unknown fields are no tags
+  EXPECT_EQ(ZipkinSpans(kNs, "web", all), spans);
+  // A delivery with no known time has no trace.
+  Delivery unknown;
+  unknown.stages = {{"committed", std::nullopt, "1234567"}};
+  EXPECT_TRUE(ZipkinSpans(kNs, "web", {unknown}).empty());
+}
+
 TEST(TimelineTest, GapsAreShortAndSigned) {
   using std::chrono::milliseconds;
   EXPECT_EQ(FormatGap(milliseconds(0)), "+0s");
@@ -361,6 +401,14 @@ TEST(TimelineTest, UsageMistakesExitTwo) {
   EXPECT_EQ(app.Run({"timeline", "web", "-o", "yaml"}, out, err), kExitUsage);
   EXPECT_NE(err.str().find("--output must be table or json"), std::string::npos) << err.str();
   EXPECT_EQ(app.Run({"timeline", "run", "a", "b"}, out, err), kExitUsage);
+  for (const char* url : {"ftp://collector:21/spans", "http://", "http://user:pw@collector/x"}) {
+    EXPECT_EQ(app.Run({"timeline", "web", "--zipkin-url", url}, out, err), kExitUsage) << url;
+  }
+  EXPECT_NE(err.str().find("--zipkin-url must be an http:// or https:// URL"), std::string::npos);
+  EXPECT_EQ(app.Run({"timeline", "run", "r", "--zipkin-url", "http://collector:9411/api/v2/spans"},
+                    out, err),
+            kExitUsage);
+  EXPECT_NE(err.str().find("exports a Release's deliveries, not a run"), std::string::npos);
   EXPECT_EQ(app.Run({"timeline", "--help"}, out, err), kExitOk);
   EXPECT_NE(out.str().find("flywheel timeline run <pipelinerun>"), std::string::npos);
 }

@@ -10,6 +10,8 @@
 
 #include "support/crds.h"
 #include "support/delivery_story.h"
+#include "support/net.h"
+#include "support/notify_receiver.h"
 #include "support/operator.h"
 #include "support/process.h"
 #include "support/testenv.h"
@@ -178,6 +180,36 @@ TEST_F(TimelineTest, OneRunStepByStep) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("flywheel timeline: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+}
+
+// --zipkin-url sends the deliveries as Zipkin v2 spans to a collector (here a local receiver
+// that records what it is sent); a collector that is not there fails the command.
+TEST_F(TimelineTest, DeliveriesExportedAsTraces) {
+  ASSERT_NO_FATAL_FAILURE(WriteStory());
+  NotifyReceiver collector;
+  ASSERT_TRUE(collector.ok()) << collector.error();
+  auto r = Flywheel({"timeline", "web", "-o", "json", "--zipkin-url", collector.url()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("flywheel timeline: sent 23 spans to http://127.0.0.1:"), std::string::npos)
+      << r.err;
+  auto received = collector.Received();
+  ASSERT_EQ(received.size(), 1u);
+  const json& spans = received[0];
+  ASSERT_TRUE(spans.is_array());
+  ASSERT_EQ(spans.size(), 23u) << spans.dump(2);
+  EXPECT_EQ(spans[0]["name"], "delivery 1111111");
+  EXPECT_EQ(spans[0]["tags"]["release"], ns_->name() + "/web");
+  EXPECT_EQ(spans[1]["parentId"], spans[0]["id"]);
+
+  const int closed = FreePort();
+  r = Flywheel({"timeline", "web", "--zipkin-url",
+                "http://127.0.0.1:" + std::to_string(closed) + "/secret-token/api/v2/spans"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("flywheel timeline: cannot send the traces to http://127.0.0.1:" +
+                       std::to_string(closed)),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("secret-token"), std::string::npos) << r.err;
 }
 
 // A user who may read Flywheel's objects but not pods nor Events gets the timeline without what

@@ -74,6 +74,14 @@ nlohmann::json ReleaseTimelineJson(const std::string& ns, const std::string& nam
                                    const std::vector<Delivery>& deliveries);
 nlohmann::json RunTimelineJson(const nlohmann::json& run, const std::vector<TimelineStage>& stages);
 
+// Every delivery as one Zipkin v2 trace (the JSON array POSTed to /api/v2/spans, which Zipkin,
+// Jaeger and Tempo accept): a root span "delivery <sha7>" from its first known stage to its last,
+// with the delivery's fields as tags, and a child span per known stage lasting until the next
+// known stage. Ids are derived from the namespace, Release and run (or revision), so exporting
+// again sends the same trace and span ids. Deliveries without any known time give no trace.
+nlohmann::json ZipkinSpans(const std::string& ns, const std::string& name,
+                           const std::vector<Delivery>& deliveries);
+
 // The tables: per delivery a heading line and its stages as aligned rows (STAGE, TIME, SINCE
 // the previous known stage, DETAIL), unknown times as "-".
 void PrintReleaseTimeline(std::ostream& out, const std::string& ns, const std::string& name,
