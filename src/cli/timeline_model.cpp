@@ -10,6 +10,7 @@
 #include "flywheel/common/sha256.h"
 #include "flywheel/git/url.h"
 #include "flywheel/kube/conditions.h"
+#include "flywheel/rollback/policies.h"
 
 namespace flywheel::cli {
 namespace {
@@ -196,12 +197,16 @@ void AddRun(Delivery& d, Stages& stages, const json& run, const json* pod) {
   Put(stages, "run finished", TimeOf(status, "completionTime"), RunResult(run));
 }
 
-// The policies guarding the Release, by name.
+// The RollbackPolicies guarding the Release (as the controller finds them).
 std::vector<json> Guarding(const json& release, const json& policies) {
-  const std::string name = Str(Obj(release, "metadata"), "name");
+  std::vector<kube::ObjectPtr> all;
+  for (const json& p : Items(policies)) all.push_back(std::make_shared<const json>(p));
+  const std::vector<std::string> keys = rollback::PoliciesGuarding(release, all);
   std::vector<json> out;
-  for (const json& p : Items(policies)) {
-    if (Str(Obj(Obj(p, "spec"), "releaseRef"), "name") == name) out.push_back(p);
+  for (const auto& p : all) {
+    const json meta = Obj(*p, "metadata");
+    const std::string key = Str(meta, "namespace") + "/" + Str(meta, "name");
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) out.push_back(*p);
   }
   return out;
 }
