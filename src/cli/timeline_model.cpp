@@ -353,8 +353,9 @@ void PrintStages(std::ostream& out, const std::vector<TimelineStage>& stages) {
   for (const auto& s : stages) {
     std::string gap = "-";
     if (s.at && previous) gap = FormatGap(*s.at - *previous);
-    rows.push_back(
-        {s.name, s.at ? FormatTimelineTime(*s.at) : "-", gap, s.detail.empty() ? "-" : s.detail});
+    std::string detail = s.detail.empty() ? "-" : s.detail;
+    std::replace(detail.begin(), detail.end(), '\n', ' ');  // one row per stage
+    rows.push_back({s.name, s.at ? FormatTimelineTime(*s.at) : "-", gap, detail});
     if (s.at) previous = s.at;
   }
   std::vector<size_t> width(4, 0);

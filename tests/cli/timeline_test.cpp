@@ -246,6 +246,29 @@ TEST(TimelineTest, MissingPiecesStayUnknown) {
   EXPECT_NE(text.find("\n  applied" + std::string(13, ' ') + "-"), std::string::npos) << text;
 }
 
+// As the Release controller records a revision whose dry run failed: no appliedAt, the reason
+// (several lines) in the entry. The table keeps it on the stage's row.
+TEST(TimelineTest, AFailedSyncSaysWhyOnOneRow) {
+  ReleaseTimelineInput in = Story();
+  json& m1 = in.release["status"]["history"][1];
+  m1.erase("appliedAt");
+  m1.erase("healthyAt");
+  m1["result"] = "Failed";
+  m1["reason"] =
+      "dry run failed for 1 of 1 objects, nothing was applied:\napps/web/deployment.yaml:2: "
+      "Deployment team-a/web: spec.selector: Required value";
+  auto all = AssembleReleaseTimeline(in);
+  const Delivery& d = ByRevision(all, kStoryGood);
+  EXPECT_EQ(d.outcome, "SyncFailed");
+  EXPECT_FALSE(StageOf(d, "applied").at.has_value());
+  std::ostringstream out;
+  PrintReleaseTimeline(out, kNs, "web", {d});
+  EXPECT_NE(out.str().find("revision aaaa111 failed: dry run failed for 1 of 1 objects, nothing "
+                           "was applied: apps/web/deployment.yaml:2: Deployment"),
+            std::string::npos)
+      << out.str();
+}
+
 TEST(TimelineTest, AReleaseWithoutAnythingSaysSo) {
   ReleaseTimelineInput in;
   in.release = testing::MakeDeliveryStory(kNs).release;
