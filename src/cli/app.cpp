@@ -65,7 +65,7 @@ int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostre
 std::vector<Command> DefaultCommands() {
   return {CancelCommand(),  ControllerCommand(), GetCommand(),      GitCloneCommand(),
           HistoryCommand(), LogsCommand(),       RollbackCommand(), RunCommand(),
-          StatusCommand(),  SyncCommand(),       VersionCommand()};
+          StatusCommand(),  SyncCommand(),       TimelineCommand(), VersionCommand()};
 }
 
 }  // namespace flywheel::cli

@@ -49,6 +49,9 @@ Command GitCloneCommand();
 // `flywheel status <release>`: a Release and the RollbackPolicies watching it.
 Command StatusCommand();
 
+// `flywheel timeline <release>|run <pipelinerun>`: deliveries and run stages from the API.
+Command TimelineCommand();
+
 // Pipeline commands (src/cli/pipeline.cpp).
 Command RunCommand();
 Command CancelCommand();
