@@ -136,6 +136,40 @@ touch "$dir/logs/notify.log"
 restart notify-receiver busybox httpd -f -p "$gateway:$notify_port" -h "$dir/notify"
 notify_url=http://$gateway:$notify_port/cgi-bin/notify
 
+say "git webhooks: each push to either repository is signed and POSTed to the operator's"
+echo "   /hooks/git (the Secret flywheel-webhook), as a git host's webhook would; polling stays on as"
+echo "   the fallback"
+secret_file=$dir/demo/webhook-secret
+mkdir -p "$dir/demo"
+[ -s "$secret_file" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$secret_file")
+"${kubectl[@]}" create namespace flywheel-system --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
+# The operator reads the secret once, at start: one started without it restarts below.
+had_secret=$("${kubectl[@]}" get secret flywheel-webhook -n flywheel-system -o name 2>/dev/null || true)
+"${kubectl[@]}" create secret generic flywheel-webhook -n flywheel-system \
+  --from-file=secret="$secret_file" --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
+# post_receive_hook <repository> <url>: the bare repository's post-receive hook: for each pushed
+# ref, a generic /hooks/git delivery (docs/webhooks.md) to the first operator pod that takes it.
+post_receive_hook() {
+  cat >"$git_dir/$1/hooks/post-receive" <<HOOK
+#!/bin/sh
+# Written by hack/demo.sh: tells the operator about each push, as a git host's webhook would.
+while read -r old new ref; do
+  body="{\"repository\": \"$2\", \"ref\": \"\$ref\"}"
+  sig=\$(printf '%s' "\$body" | openssl dgst -sha256 -hmac "\$(cat '$secret_file')" -r | cut -d' ' -f1)
+  for ip in \$('$dir/bin/kubectl' --kubeconfig '$dir/kubeconfig' get pods -n flywheel-system \\
+      -l app.kubernetes.io/name=flywheel -o jsonpath='{.items[*].status.podIP}' 2>/dev/null); do
+    curl -s -m 2 -o /dev/null -w '%{http_code}' -X POST "http://\$ip:9443/hooks/git" \\
+      -H 'Content-Type: application/json' -H "X-Flywheel-Signature: sha256=\$sig" \\
+      --data-binary "\$body" | grep -q '^202' && break
+  done
+done
+exit 0
+HOOK
+  chmod +x "$git_dir/$1/hooks/post-receive"
+}
+post_receive_hook demo.git "$repo_url"
+post_receive_hook hello.git "$app_url"
+
 say "the operator in-cluster: manifests/ with kubectl apply -k, two replicas with leader election"
 echo "   on the real node, from the image $image_flywheel"
 echo "   (build pods clone with that image, build with buildah and push to $pod_registry)"
@@ -153,6 +187,10 @@ patches:
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--insecure-registry=$pod_registry"}
 YAML
 "${kubectl[@]}" apply -k "$dir/demo-operator" | sed 's/^/   /'
+if [ -z "$had_secret" ] && [ "$("${kubectl[@]}" get deployment flywheel -n flywheel-system \
+  -o jsonpath='{.metadata.generation}')" != 1 ]; then
+  "${kubectl[@]}" rollout restart deployment/flywheel -n flywheel-system | sed 's/^/   /'
+fi
 "${kubectl[@]}" rollout status deployment/flywheel -n flywheel-system --timeout=180s | sed 's/^/   /'
 "${kubectl[@]}" get pods -n flywheel-system -o wide | sed 's/^/   /'
 leader() {
@@ -208,7 +246,7 @@ apiVersion: flywheel.dev/v1alpha1
 kind: Pipeline
 metadata: {name: hello, namespace: $ns}
 spec:
-  source: {url: "$app_url", branch: main, pollInterval: 2s}
+  source: {url: "$app_url", branch: main, pollInterval: 30s}
   timeout: 10m
   steps:
     - {name: build, image: "$image_toolbox", script: make}
@@ -226,6 +264,17 @@ spec:
 YAML
 
 run_json() { "${kubectl[@]}" get pipelinerun "$1" -n "$ns" -o json 2>/dev/null || true; }
+# wait_created <run> <push time (date +%s%N)>: until the run exists; says how long after the push.
+wait_created() {
+  for _ in $(seq 600); do
+    if "${kubectl[@]}" get pipelinerun "$1" -n "$ns" -o name >/dev/null 2>&1; then
+      echo "   PipelineRun $1 created $((($(date +%s%N) - $2) / 1000000)) ms after the push"
+      return 0
+    fi
+    sleep 0.05
+  done
+  die "no PipelineRun $1 within 30 s of the push"
+}
 # wait_run <run>: prints the run's phase and message as they change (and every 15 s) until it
 # has finished.
 wait_run() {
@@ -324,7 +373,7 @@ apiVersion: flywheel.dev/v1alpha1
 kind: Release
 metadata: {name: hello, namespace: $ns}
 spec:
-  source: {url: "$repo_url", branch: main, path: app, pollInterval: 2s}
+  source: {url: "$repo_url", branch: main, path: app, pollInterval: 30s}
   targetNamespace: $app_ns
 YAML
 start=$(date +%s%N)
@@ -392,9 +441,11 @@ say "a commit whose tests fail: greet() loses its comma"
 notified=$(wc -l <"$dir/logs/notify.log")
 grep -q '"hello, %s"' "$git_dir/hello/greet.c" || die "hack/demo-app/greet.c no longer says \"hello, %s\""
 sed -i 's/"hello, %s"/"hello %s"/' "$git_dir/hello/greet.c"
+pushed_at=$(date +%s%N)
 failing=$(push_app "greet: no comma")
 run=hello-${failing:0:7}
-echo "   pushed ${failing:0:7} \"greet: no comma\"; PipelineRun $run:"
+echo "   pushed ${failing:0:7} \"greet: no comma\""
+wait_created "$run" "$pushed_at"
 finished "$run" Failed
 run_json "$run" | jq -r '.status.steps[] | select(.phase == "Failed") |
   "   step \(.name) failed with exit code \(.exitCode); the end of its log (without its PASS lines):",
@@ -410,9 +461,11 @@ app_files
 v=$(next_version)
 echo "v$v" >"$git_dir/hello/VERSION"
 echo 30 >"$git_dir/hello/FAILURE_PERCENT"
+pushed_at=$(date +%s%N)
 bad=$(push_app "hello v$v: fail 30% of requests")
 run=hello-${bad:0:7}
-echo "   pushed ${bad:0:7} \"hello v$v: fail 30% of requests\"; PipelineRun $run:"
+echo "   pushed ${bad:0:7} \"hello v$v: fail 30% of requests\""
+wait_created "$run" "$pushed_at"
 finished "$run" Succeeded
 bad_promoted=$(promotion "$run")
 notified=$(wc -l <"$dir/logs/notify.log")
@@ -470,6 +523,9 @@ restored=$(date +%s)
 
 say "the Release's history"
 flywheel history hello | sed 's/^/   /'
+
+say "the timeline of each delivery (flywheel timeline hello: from status and Events, never logs)"
+flywheel timeline hello | sed 's/^/   /'
 
 say "the DORA figures from the operator's own metrics (Prometheus, since the demo started)"
 w=$((SECONDS + 60))s
@@ -531,13 +587,13 @@ cat <<MSG
 
 The control plane, the operator, the git servers, Prometheus, the load generator and the notify
 receiver keep running:
-  app:       edit $git_dir/hello/*, commit, git push (the Pipeline polls every 2s)
+  app:       edit $git_dir/hello/*, commit, git push (a webhook; the Pipeline also polls every 30s)
   pipeline:  build/flywheel get pipelineruns -n $ns --kubeconfig $dir/kubeconfig
              build/flywheel logs <run> [--step <name>] [-f] -n $ns --kubeconfig $dir/kubeconfig
              build/flywheel run hello --wait 10m -n $ns --kubeconfig $dir/kubeconfig   (builds the head again)
   images:    curl http://$registry/v2/demo/hello/tags/list
   alerts:    $dir/logs/notify.log (what the notify receiver got)
-  manifests: edit $git_dir/work/app/*.yaml, commit, git push (the Release polls every 2s)
+  manifests: edit $git_dir/work/app/*.yaml, commit, git push (a webhook; the Release also polls every 30s)
   release:   build/flywheel history hello -n $ns --kubeconfig $dir/kubeconfig
              build/flywheel status hello -n $ns --kubeconfig $dir/kubeconfig
              build/flywheel rollback hello -n $ns --kubeconfig $dir/kubeconfig   (pushes a revert commit)

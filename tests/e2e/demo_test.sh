@@ -8,7 +8,8 @@
 # revert, the error ratio is back under the threshold, and the DORA metrics agree with that
 # story. The alert rules pass promtool and every dashboard query answers. Afterwards it removes
 # what the demo left running (its processes, the operator, its namespaces), so the testenv is as
-# the other tests found it. Needs the real node (the build pods, the application's pods).
+# the other tests found it (FLYWHEEL_E2E_KEEP=1 keeps it). Needs the real node (the build pods,
+# the application's pods).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -34,18 +35,19 @@ cleanup() {
     "${kubectl[@]}" delete -k "$dir/demo-operator" --ignore-not-found --wait=true --timeout=120s \
       >/dev/null 2>&1 || echo "warning: the demo's operator was not removed in 2 minutes" >&2
 }
-trap cleanup EXIT
+# FLYWHEEL_E2E_KEEP=1 leaves the demo running afterwards (to look at a failure).
+[ "${FLYWHEEL_E2E_KEEP:-0}" = 1 ] || trap cleanup EXIT
 
 failures=0
 fail() {
   echo "FAIL: $*" >&2
   failures=$((failures + 1))
 }
-# check <what> <command>...: the command must succeed.
+# check <what> <command>...: the command must succeed (its output is not shown).
 check() {
   local what=$1
   shift
-  if "$@"; then echo "ok: $what"; else fail "$what"; fi
+  if "$@" >/dev/null; then echo "ok: $what"; else fail "$what"; fi
 }
 
 echo "== hack/demo.sh"
@@ -82,7 +84,7 @@ for r in "$good_run" "$bad_run"; do
   [ -n "$r" ] || { fail "a succeeded run is missing"; continue; }
   check "run $r succeeded with an artifact digest" \
     jq -e '.status.phase == "Succeeded" and (.status.artifact.digest | test("^sha256:[0-9a-f]{64}$"))' \
-    <<<"$(run "$r")" >/dev/null
+    <<<"$(run "$r")"
   promoted=$(run "$r" | jq -r '.status.promotion.commit // ""')
   check "run $r's promotion commit ${promoted:0:7} is in the manifest repository" in_manifests "$promoted"
 done
@@ -91,10 +93,10 @@ if [ -n "$failed_run" ]; then
     ([.status.steps[] | select(.phase == "Failed") | .name] == ["test"]) and
     ([.status.steps[] | select(.name == "build-image") | .phase] == ["Skipped"]) and
     (.status.conditions[] | select(.type == "Succeeded") | .reason == "StepFailed")' \
-    <<<"$(run "$failed_run")" >/dev/null
+    <<<"$(run "$failed_run")"
   check "run $failed_run's log tail holds the failing test" jq -e \
     '.status.steps[] | select(.name == "test") | .logTail | test("FAIL: greet")' \
-    <<<"$(run "$failed_run")" >/dev/null
+    <<<"$(run "$failed_run")"
 else
   fail "no Failed PipelineRun"
 fi
@@ -102,20 +104,20 @@ fi
 revert=$(jq -r '.status.lastRollback.revertCommit // ""' <<<"$release")
 check "the rollback was made by the RollbackPolicy on its error-ratio check" jq -e \
   '.status.lastRollback | .by == "RollbackPolicy/hello-errors" and .trigger == "metric" and
-   (.reason | startswith("error-ratio "))' <<<"$release" >/dev/null
+   (.reason | startswith("error-ratio "))' <<<"$release"
 check "the rolled-back revision ${rolled_from:0:7} is rejected" jq -e --arg r "$rolled_from" \
-  '[.status.rejectedRevisions[].revision] | index($r) != null' <<<"$release" >/dev/null
+  '[.status.rejectedRevisions[].revision] | index($r) != null' <<<"$release"
 check "the revert commit ${revert:0:7} is the manifest repository's head" \
   test -n "$revert" -a "$revert" = "$manifest_head"
 check "the revert commit's message names the policy" \
   bash -c "git -C '$dir/git/work' log -1 --format=%s '$revert' | grep -q 'by RollbackPolicy/hello-errors'"
 check "the Release is Healthy on the revert commit" jq -e --arg r "$revert" \
   '.status.lastAppliedRevision == $r and
-   (.status.conditions[] | select(.type == "Healthy") | .status == "True")' <<<"$release" >/dev/null
+   (.status.conditions[] | select(.type == "Healthy") | .status == "True")' <<<"$release"
 check "the Release recorded when the service was restored" jq -e \
-  '.status.lastRollback.restoredAt != null' <<<"$release" >/dev/null
+  '.status.lastRollback.restoredAt != null' <<<"$release"
 check "the policy says it rolled the revision back" jq -e --arg r "$rolled_from" \
-  '.status.phase == "RolledBack" and .status.lastRollback.fromRevision == $r' <<<"$policy" >/dev/null
+  '.status.phase == "RolledBack" and .status.lastRollback.fromRevision == $r' <<<"$policy"
 image=$("${kubectl[@]}" get deploy hello -n "$app_ns" -o jsonpath='{.spec.template.spec.containers[0].image}')
 good_tag=$(run "$good_run" | jq -r '.status.artifact.image | split(":") | last')
 check "the Deployment runs the good build again (:$good_tag)" test "${image##*:}" = "$good_tag"
@@ -143,7 +145,7 @@ at_least "lead times timed" 2 "round(sum(increase(flywheel_lead_time_seconds_cou
 check "the change failure rate is a share (0 < rate <= 1)" awk -v v="$(prom_query "$prom" \
   "sum(increase(flywheel_rollbacks_total{$sel}[$w])) / sum(increase(flywheel_deployments_total{$sel}[$w]))")" \
   'BEGIN { exit !(v > 0 && v <= 1) }'
-at_least "pipeline runs failed" 1 "round(sum(increase(flywheel_pipeline_runs_total{$sel,result=\"Failed\"}[$w])))"
+at_least "pipeline runs failed" 1 "round(sum(increase(flywheel_pipeline_runs_total{$sel,result=\"failed\"}[$w])))"
 check "the alert rules pass promtool" promtool check rules manifests/monitoring/alerts.yaml
 check "every dashboard query answers" hack/check-dashboard.sh --var namespace="$ns" \
   --range "${w%s}" --rate-interval 30s "$prom"
