@@ -145,6 +145,7 @@ mkdir -p "$dir/demo"
 "${kubectl[@]}" create namespace flywheel-system --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
 # The operator reads the secret once, at start: one started without it restarts below.
 had_secret=$("${kubectl[@]}" get secret flywheel-webhook -n flywheel-system -o name 2>/dev/null || true)
+had_operator=$("${kubectl[@]}" get deployment flywheel -n flywheel-system -o name 2>/dev/null || true)
 "${kubectl[@]}" create secret generic flywheel-webhook -n flywheel-system \
   --from-file=secret="$secret_file" --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
 # post_receive_hook <repository> <url>: the bare repository's post-receive hook: for each pushed
@@ -187,8 +188,7 @@ patches:
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--insecure-registry=$pod_registry"}
 YAML
 "${kubectl[@]}" apply -k "$dir/demo-operator" | sed 's/^/   /'
-if [ -z "$had_secret" ] && [ "$("${kubectl[@]}" get deployment flywheel -n flywheel-system \
-  -o jsonpath='{.metadata.generation}')" != 1 ]; then
+if [ -z "$had_secret" ] && [ -n "$had_operator" ]; then
   "${kubectl[@]}" rollout restart deployment/flywheel -n flywheel-system | sed 's/^/   /'
 fi
 "${kubectl[@]}" rollout status deployment/flywheel -n flywheel-system --timeout=180s | sed 's/^/   /'

@@ -377,7 +377,8 @@ int RunController(const Invocation& inv) {
             return all;
           }};
   pipeline::PipelineMetrics pipeline_metrics(manager.metrics().registry());
-  pipeline::PipelineReconciler pipelines(*client, pipeline_caches, events, pipeline_options);
+  pipeline::PipelineReconciler pipelines(*client, pipeline_caches, events, pipeline_metrics,
+                                         pipeline_options);
   pipeline::PipelineRunReconciler runs(*client, pipeline_caches, *git_cache, events,
                                        pipeline_metrics, notifier, pipeline_options);
   kube::Controller& pipeline_controller = manager.Add(std::make_unique<kube::Controller>(

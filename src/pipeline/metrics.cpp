@@ -6,6 +6,11 @@ namespace {
 
 const prometheus::Histogram::BucketBoundaries kRunBuckets{5,   15,  30,   60,   120, 300,
                                                           600, 900, 1800, 3600, 7200};
+// The values of flywheel_pipeline_runs_total{result} (a run's final phase, lower-case) and of
+// flywheel_pipeline_promotions_total{result}.
+const char* const kRunResults[] = {"succeeded", "failed", "cancelled", "timedout"};
+const char* const kPromotionResults[] = {"pushed", "unchanged", "failed"};
+
 const prometheus::Histogram::BucketBoundaries kStepBuckets{0.5, 1,   2.5, 5,   10,   30,
                                                            60,  120, 300, 600, 1800, 3600};
 
@@ -29,6 +34,18 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry)
                       .Help("Promotions of a built image into the GitOps repository by result "
                             "(pushed, unchanged, failed)")
                       .Register(registry)) {}
+
+void PipelineMetrics::AddPipeline(const std::string& ns, const std::string& pipeline) {
+  for (const char* result : kRunResults) {
+    const prometheus::Labels labels = {
+        {"namespace", ns}, {"pipeline", pipeline}, {"result", result}};
+    runs_.Add(labels);
+    run_duration_.Add(labels, kRunBuckets);
+  }
+  for (const char* result : kPromotionResults) {
+    promotions_.Add({{"namespace", ns}, {"pipeline", pipeline}, {"result", result}});
+  }
+}
 
 void PipelineMetrics::ObserveRun(const std::string& ns, const std::string& pipeline,
                                  const std::string& result, double seconds) {

@@ -69,10 +69,12 @@ bool IsFinished(const json& run) {
 }
 
 PipelineReconciler::PipelineReconciler(kube::Client client, Caches caches,
-                                       kube::EventRecorder& events, PipelineOptions options)
+                                       kube::EventRecorder& events, PipelineMetrics& metrics,
+                                       PipelineOptions options)
     : client_(std::move(client)),
       caches_(std::move(caches)),
       events_(events),
+      metrics_(metrics),
       options_(std::move(options)) {
   if (!options_.now) options_.now = [] { return std::chrono::system_clock::now(); };
 }
@@ -114,11 +116,18 @@ Result<kube::ReconcileResult> PipelineReconciler::Reconcile(const std::string& k
   if (!cached) {
     std::lock_guard lock(mu_);
     polled_at_.erase(key);
+    added_.erase(key);  // its series stay (PipelineMetrics removes none)
     return kube::ReconcileResult::Done();
   }
   const json& pipeline = *cached;
   const std::string ns = kube::MetaString(pipeline, "namespace");
   const std::string name = kube::MetaString(pipeline, "name");
+  {
+    // First reconcile since the start: the Pipeline's series start at 0, so its first run
+    // counts in increase().
+    std::lock_guard lock(mu_);
+    if (added_.insert(key).second) metrics_.AddPipeline(ns, name);
+  }
   const int64_t generation = pipeline["metadata"].value("generation", int64_t{0});
   const Time now = options_.now();
   const json server_status = pipeline.value("status", json::object());

@@ -5,6 +5,17 @@ namespace flywheel::release {
 namespace {
 
 const char* const kHealthStates[] = {"Healthy", "Progressing", "Degraded", "Suspended", "Unknown"};
+// The values of flywheel_release_syncs_total{result} and flywheel_rollbacks_total{trigger}
+// (RollbackRequest::trigger).
+const char* const kSyncResults[] = {"succeeded", "failed", "unchanged"};
+const char* const kRollbackTriggers[] = {"manual", "metric", "alertmanager"};
+
+const prometheus::Histogram::BucketBoundaries kSyncBuckets{0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                                           5,    10,  30,   60,  120, 300};
+const prometheus::Histogram::BucketBoundaries kLeadTimeBuckets{
+    10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 259200, 604800};
+const prometheus::Histogram::BucketBoundaries kRestoreBuckets{10,   30,   60,   120,   300,  600,
+                                                              1800, 3600, 7200, 21600, 86400};
 
 }  // namespace
 
@@ -39,14 +50,24 @@ ReleaseMetrics::ReleaseMetrics(prometheus::Registry& registry)
                                  "replaced it was healthy")
                            .Register(registry)) {}
 
+void ReleaseMetrics::AddRelease(const std::string& ns, const std::string& name) {
+  const prometheus::Labels release = {{"namespace", ns}, {"name", name}};
+  for (const char* result : kSyncResults) {
+    syncs_.Add({{"namespace", ns}, {"name", name}, {"result", result}});
+  }
+  sync_duration_.Add(release, kSyncBuckets);
+  deployments_.Add(release);
+  lead_time_.Add(release, kLeadTimeBuckets);
+  for (const char* trigger : kRollbackTriggers) {
+    rollbacks_.Add({{"namespace", ns}, {"name", name}, {"trigger", trigger}});
+  }
+  time_to_restore_.Add(release, kRestoreBuckets);
+}
+
 void ReleaseMetrics::ObserveSync(const std::string& ns, const std::string& name,
                                  const std::string& result, double seconds) {
   syncs_.Add({{"namespace", ns}, {"name", name}, {"result", result}}).Increment();
-  sync_duration_
-      .Add({{"namespace", ns}, {"name", name}},
-           prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
-                                                   300})
-      .Observe(seconds);
+  sync_duration_.Add({{"namespace", ns}, {"name", name}}, kSyncBuckets).Observe(seconds);
 }
 
 void ReleaseMetrics::ObserveDeployment(const std::string& ns, const std::string& name) {
@@ -55,11 +76,7 @@ void ReleaseMetrics::ObserveDeployment(const std::string& ns, const std::string&
 
 void ReleaseMetrics::ObserveLeadTime(const std::string& ns, const std::string& name,
                                      double seconds) {
-  lead_time_
-      .Add({{"namespace", ns}, {"name", name}},
-           prometheus::Histogram::BucketBoundaries{10, 30, 60, 300, 900, 1800, 3600, 7200, 21600,
-                                                   86400, 259200, 604800})
-      .Observe(seconds);
+  lead_time_.Add({{"namespace", ns}, {"name", name}}, kLeadTimeBuckets).Observe(seconds);
 }
 
 void ReleaseMetrics::ObserveRollback(const std::string& ns, const std::string& name,
@@ -69,11 +86,7 @@ void ReleaseMetrics::ObserveRollback(const std::string& ns, const std::string& n
 
 void ReleaseMetrics::ObserveTimeToRestore(const std::string& ns, const std::string& name,
                                           double seconds) {
-  time_to_restore_
-      .Add({{"namespace", ns}, {"name", name}},
-           prometheus::Histogram::BucketBoundaries{10, 30, 60, 120, 300, 600, 1800, 3600, 7200,
-                                                   21600, 86400})
-      .Observe(seconds);
+  time_to_restore_.Add({{"namespace", ns}, {"name", name}}, kRestoreBuckets).Observe(seconds);
 }
 
 void ReleaseMetrics::SetHealth(const std::string& ns, const std::string& name,

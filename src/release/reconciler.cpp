@@ -73,7 +73,12 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   {
     std::lock_guard lock(mu_);
     auto& s = states_[key];
-    if (!s) s = std::make_shared<State>();
+    if (!s) {
+      // First reconcile since the start (or since the Release was made again): its series
+      // start at 0, so the first deployment or rollback counts in increase().
+      s = std::make_shared<State>();
+      metrics_.AddRelease(run.ns, run.name);
+    }
     run.state = s;
   }
   if (run.state->status_known && run.status != run.state->computed) {

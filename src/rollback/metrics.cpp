@@ -13,6 +13,12 @@ RollbackMetrics::RollbackMetrics(prometheus::Registry& registry)
                  .Help("Last value of each RollbackPolicy metric (NaN when there was none)")
                  .Register(registry)) {}
 
+void RollbackMetrics::AddPolicy(const std::string& ns, const std::string& policy) {
+  for (const char* result : {"passing", "breaching", "nodata", "error"}) {
+    evaluations_.Add({{"namespace", ns}, {"policy", policy}, {"result", result}});
+  }
+}
+
 void RollbackMetrics::ObserveEvaluation(const std::string& ns, const std::string& policy,
                                         const std::string& result) {
   evaluations_.Add({{"namespace", ns}, {"policy", policy}, {"result", result}}).Increment();

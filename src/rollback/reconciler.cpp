@@ -110,6 +110,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::Reconcile(const std::str
   if (!cached) {
     std::lock_guard lock(mu_);
     written_.erase(key);
+    added_.erase(key);  // its evaluation counters stay (RollbackMetrics removes none)
     return kube::ReconcileResult::Done();
   }
   Run run;
@@ -124,6 +125,9 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::Reconcile(const std::str
   run.server_status = run.status;
   {
     std::lock_guard lock(mu_);
+    // First reconcile since the start: the policy's counters start at 0, so its first
+    // evaluation counts in increase().
+    if (added_.insert(key).second) metrics_.AddPolicy(run.ns, run.name);
     auto it = written_.find(key);
     if (it != written_.end() && it->second->version_before == run.server_version) {
       run.server_status = it->second->status;  // the cache lags behind our own write

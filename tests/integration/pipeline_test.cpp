@@ -220,6 +220,10 @@ TEST_F(PipelineTest, ACommitIsBuiltOnceAndItsRunSucceeds) {
       },
       30s))
       << controller.Metrics();
+  EXPECT_NE(controller.Metrics().find("flywheel_pipeline_runs_total{namespace=\"" + ns.name() +
+                                      "\",pipeline=\"web\",result=\"failed\"} 0\n"),
+            std::string::npos)
+      << "every result's series exists from the Pipeline's first reconcile";
   // Polled every second for a while: still one run for the one commit.
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(Runs(client, ns.name()), std::vector<std::string>{run_name});
@@ -623,6 +627,21 @@ TEST_F(PipelineTest, AnUnknownBranchOrMissingSecretIsAConditionAndAnEvent) {
   std::this_thread::sleep_for(2s);
   EXPECT_TRUE(Runs(client, ns.name()).empty());
   EXPECT_EQ(EventCount(client, ns.name(), "SourceNotFound"), 1) << "an Event per change only";
+  // No run yet, but the Pipelines' series exist at 0 from their first reconcile, so PromQL's
+  // increase() will count the first run.
+  const std::string metrics = controller.Metrics();
+  for (const char* pipeline : {"nobranch", "nosecret"}) {
+    for (const char* result : {"succeeded", "failed", "cancelled", "timedout"}) {
+      const std::string labels = "{namespace=\"" + ns.name() + "\",pipeline=\"" + pipeline +
+                                 "\",result=\"" + result + "\"}";
+      EXPECT_NE(metrics.find("\nflywheel_pipeline_runs_total" + labels + " 0\n"), std::string::npos)
+          << labels << "\n"
+          << metrics;
+      EXPECT_NE(metrics.find("\nflywheel_pipeline_run_duration_seconds_count" + labels + " 0\n"),
+                std::string::npos)
+          << labels;
+    }
+  }
 }
 
 TEST_F(PipelineTest, TheCommandLineStartsCancelsAndShowsRuns) {

@@ -627,6 +627,42 @@ std::string Sample(const std::string& metrics, const std::string& series) {
   return metrics.substr(at, metrics.find('\n', at) - at);
 }
 
+// A Release's counters exist at 0 from its first reconcile, before anything was deployed, so
+// PromQL's increase() counts the first deployment (a series born at 1 has no increase).
+TEST_F(ReleaseTest, ItsSeriesStartAtZeroSoTheFirstDeploymentCounts) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-zero");
+  auto client = env->Client();
+  GitRepo repo(repos_, "zero");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "1")}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(
+      client.Create(ReleaseObject(ns.name(), "web", repo.FileUrl(), {{"suspend", true}})).ok());
+  json rel = WaitRelease(client, ns.name(), "web",
+                         [&](const json& r) { return StatusField(r, "health") == "Suspended"; });
+  ASSERT_EQ(StatusField(rel, "health"), "Suspended") << rel.dump(2);
+  const std::string labels = "{name=\"web\",namespace=\"" + ns.name() + "\"";
+  std::string metrics = controller.Metrics();
+  EXPECT_EQ(Sample(metrics, "flywheel_deployments_total" + labels + "}"), "0") << metrics;
+  for (const char* trigger : {"manual", "metric", "alertmanager"}) {
+    EXPECT_EQ(
+        Sample(metrics, "flywheel_rollbacks_total" + labels + ",trigger=\"" + trigger + "\"}"), "0")
+        << trigger;
+  }
+  EXPECT_EQ(Sample(metrics, "flywheel_lead_time_seconds_count" + labels + "}"), "0");
+  EXPECT_EQ(Sample(metrics, "flywheel_time_to_restore_seconds_count" + labels + "}"), "0");
+
+  ASSERT_TRUE(client
+                  .Patch("flywheel.dev/v1alpha1", "Release", ns.name(), "web",
+                         kube::PatchType::kMerge, R"({"spec":{"suspend":false}})")
+                  .ok());
+  rel = WaitRelease(client, ns.name(), "web", [&](const json& r) { return AppliedAt(r, c1); });
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+  metrics = controller.Metrics();
+  EXPECT_EQ(Sample(metrics, "flywheel_deployments_total" + labels + "}"), "1") << metrics;
+  EXPECT_EQ(Sample(metrics, "flywheel_rollbacks_total" + labels + ",trigger=\"manual\"}"), "0");
+}
+
 TEST_F(ReleaseTest, ConcurrentRequestsRecordEachRevisionOnce) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "rel-race");

@@ -440,6 +440,19 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
   ASSERT_TRUE(client.Create(policy).ok());
   WaitPolicy(client, ns.name(), "web-alerts",
              [&](const json& p) { return S(p).value("watchedRevision", "") == b; });
+  // Reconciled, never evaluated (no metrics, alerts only): its counters exist at 0.
+  const std::string zero = controller.Metrics();
+  for (const char* result : {"passing", "breaching", "nodata", "error"}) {
+    EXPECT_NE(zero.find("\nflywheel_rollback_evaluations_total{namespace=\"" + ns.name() +
+                        "\",policy=\"web-alerts\",result=\"" + result + "\"} 0\n"),
+              std::string::npos)
+        << result << "\n"
+        << zero;
+  }
+  EXPECT_NE(zero.find("\nflywheel_rollbacks_total{name=\"web\",namespace=\"" + ns.name() +
+                      "\",trigger=\"alertmanager\"} 0\n"),
+            std::string::npos)
+      << zero;
 
   const std::string hook = "http://127.0.0.1:" + std::to_string(controller.webhook_port()) +
                            "/hooks/alertmanager/" + ns.name() + "/web-alerts";
@@ -465,6 +478,15 @@ TEST_F(RollbackPolicyTest, AnAlertmanagerAlertRollsBackAndNotifies) {
   ASSERT_EQ(last.value("fromRevision", ""), b) << rel.dump(2) << alertmanager.Log();
   EXPECT_EQ(last.value("trigger", ""), "alertmanager");
   EXPECT_EQ(last.value("by", ""), "RollbackPolicy/web-alerts");
+  // The first rollback by this trigger is a step from 0 to 1, which increase() counts.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return controller.Metrics().find("\nflywheel_rollbacks_total{name=\"web\",namespace=\"" +
+                                         ns.name() + "\",trigger=\"alertmanager\"} 1\n") !=
+               std::string::npos;
+      },
+      30s))
+      << controller.Metrics();
   EXPECT_NE(last.value("reason", "").find("WebHighErrorRate"), std::string::npos);
   json p = WaitPolicy(client, ns.name(), "web-alerts",
                       [&](const json& x) { return S(x).value("phase", "") == "RolledBack"; });

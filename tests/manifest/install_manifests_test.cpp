@@ -25,8 +25,12 @@ std::string ReadSource(const std::string& relative) {
 // The object of `kind` named `name` in manifests/ (null when absent).
 json InstallObject(const std::string& kind, const std::string& name) {
   std::vector<git::TreeFile> files;
-  for (const auto& entry : std::filesystem::directory_iterator(SourcePath("manifests"))) {
-    std::string path = "manifests/" + entry.path().filename().string();
+  // The whole tree, as a Release reads a repository path (manifests/monitoring/ too, which the
+  // kustomization does not list).
+  const std::filesystem::path root = SourcePath("manifests");
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    std::string path = "manifests/" + entry.path().lexically_relative(root).string();
     files.push_back({path, ReadSource(path)});
   }
   auto loaded = Load(files, "manifests");

@@ -19,6 +19,14 @@ class PipelineMetrics {
  public:
   explicit PipelineMetrics(prometheus::Registry& registry);
 
+  // Creates the series of Pipeline ns/pipeline at zero, as kube::RuntimeMetrics::AddController
+  // does for a controller, so that its first run or promotion after the operator starts is an
+  // increase PromQL's increase() and rate() count, not the appearance of a series at 1:
+  // flywheel_pipeline_runs_total and flywheel_pipeline_run_duration_seconds for each result,
+  // flywheel_pipeline_promotions_total for each result. (Step durations are per step name, made
+  // by the first run that has the step.) Series that exist keep their values.
+  void AddPipeline(const std::string& ns, const std::string& pipeline);
+
   void ObserveRun(const std::string& ns, const std::string& pipeline, const std::string& result,
                   double seconds);
   void ObserveStep(const std::string& ns, const std::string& pipeline, const std::string& step,

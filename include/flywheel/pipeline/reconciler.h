@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,7 +69,7 @@ webhook::PushTarget PipelinePushTarget(std::function<std::vector<kube::ObjectPtr
 class PipelineReconciler : public kube::Reconciler {
  public:
   PipelineReconciler(kube::Client client, Caches caches, kube::EventRecorder& events,
-                     PipelineOptions options = {});
+                     PipelineMetrics& metrics, PipelineOptions options = {});
 
   Result<kube::ReconcileResult> Reconcile(const std::string& key, std::stop_token stop) override;
 
@@ -80,9 +81,11 @@ class PipelineReconciler : public kube::Reconciler {
   kube::Client client_;
   Caches caches_;
   kube::EventRecorder& events_;
+  PipelineMetrics& metrics_;
   PipelineOptions options_;
   std::mutex mu_;
   std::map<std::string, Time> polled_at_;  // last time each Pipeline's remote was asked
+  std::set<std::string> added_;            // Pipelines whose series were made (AddPipeline)
 };
 
 // The PipelineRun controller (SPEC.md "PipelineRun"): honours the Pipeline's concurrency

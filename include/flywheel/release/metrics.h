@@ -20,6 +20,15 @@ class ReleaseMetrics {
  public:
   explicit ReleaseMetrics(prometheus::Registry& registry);
 
+  // Creates every counter and histogram series of Release ns/name at zero, as
+  // kube::RuntimeMetrics::AddController does for a controller, so that the first deployment,
+  // rollback or sync after the operator starts is an increase of a series PromQL's increase()
+  // and rate() count, not the appearance of a series at 1: flywheel_release_syncs_total for each
+  // result, flywheel_deployments_total, flywheel_rollbacks_total for each trigger (manual,
+  // metric, alertmanager), flywheel_release_sync_duration_seconds, flywheel_lead_time_seconds
+  // and flywheel_time_to_restore_seconds. Series that exist keep their values.
+  void AddRelease(const std::string& ns, const std::string& name);
+
   // One sync ended: result is "succeeded", "failed" or "unchanged".
   void ObserveSync(const std::string& ns, const std::string& name, const std::string& result,
                    double seconds);
@@ -34,7 +43,7 @@ class ReleaseMetrics {
   // applied (flywheel_time_to_restore_seconds).
   void ObserveTimeToRestore(const std::string& ns, const std::string& name, double seconds);
   void SetHealth(const std::string& ns, const std::string& name, const std::string& health);
-  // A Release is gone: drop its health series.
+  // A Release is gone: drop its health series (its counters and histograms stay).
   void Forget(const std::string& ns, const std::string& name);
 
  private:

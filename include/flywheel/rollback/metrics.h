@@ -19,6 +19,12 @@ class RollbackMetrics {
  public:
   explicit RollbackMetrics(prometheus::Registry& registry);
 
+  // Creates flywheel_rollback_evaluations_total of policy ns/policy at zero for each result, as
+  // kube::RuntimeMetrics::AddController does for a controller, so that the first evaluation after
+  // the operator starts is an increase PromQL's increase() and rate() count. Series that exist
+  // keep their values.
+  void AddPolicy(const std::string& ns, const std::string& policy);
+
   void ObserveEvaluation(const std::string& ns, const std::string& policy,
                          const std::string& result);
   void SetValue(const std::string& ns, const std::string& policy, const std::string& metric,

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,7 @@ class RollbackPolicyReconciler : public kube::Reconciler {
   RollbackPolicyReconcilerOptions options_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Written>> written_;  // last status written, by policy
+  std::set<std::string> added_;  // policies whose series were made (RollbackMetrics::AddPolicy)
   std::map<std::string, std::shared_ptr<prom::Client>> prom_clients_;  // by URL + credentials
 };
 
