@@ -2,6 +2,7 @@
 // columns (the same table, -o wide adds the priority-1 columns), -A with a NAMESPACE column,
 // -l, and -o json|yaml|name (one named object prints alone, anything else as a List).
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <sstream>
 

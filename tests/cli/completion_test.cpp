@@ -1,12 +1,14 @@
 // `flywheel completion bash` loads in a real bash and completes commands, kinds, flags and their
 // values (object names come from the cluster: tests/integration/kubectl_plugin_test.cpp).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "flywheel/cli/app.h"
+#include "support/bash_completion.h"
 #include "support/process.h"
 
 namespace flywheel::cli {
@@ -31,20 +33,8 @@ class BashCompletionTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove(path_); }
 
-  // What bash offers for the command line `line` with the cursor at its end.
   std::vector<std::string> Complete(const std::string& line) {
-    auto r =
-        RunProcess({"bash", "-c",
-                    "source \"$1\" && COMP_LINE=$2 && COMP_POINT=${#COMP_LINE} && { _flywheel; "
-                    "printf '%s\\n' \"${COMPREPLY[@]}\"; }",
-                    "bash", path_.string(), line});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::vector<std::string> words;
-    std::istringstream lines(r.out);
-    for (std::string w; std::getline(lines, w);) {
-      if (!w.empty()) words.push_back(w);
-    }
-    return words;
+    return testing::BashComplete(path_.string(), line);
   }
 
   std::filesystem::path path_;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flywheel/manifest/loader.h"
+#include "support/bash_completion.h"
 #include "support/eventually.h"
 #include "support/process.h"
 #include "support/testenv.h"
@@ -111,7 +112,7 @@ json FromYaml(const std::string& yaml) {
 }
 
 TEST_F(KubectlPluginTest, GetPrintsTheTablesKubectlPrints) {
-  for (const std::vector<std::string> args :
+  for (const std::vector<std::string>& args :
        {std::vector<std::string>{"releases"},
         {"release", "-o", "wide"},
         {"plr"},
@@ -137,10 +138,10 @@ TEST_F(KubectlPluginTest, GetPrintsTheTablesKubectlPrints) {
 
 TEST_F(KubectlPluginTest, GetPrintsJsonAndYamlAsKubectlDoes) {
   // One object by name: the object itself, without managedFields; several: a List.
-  for (const std::vector<std::string> args : {std::vector<std::string>{"release", "web"},
-                                              {"rel"},
-                                              {"flywheel", "-l", "cli-test=" + ns()},
-                                              {"rel", "-l", "cli-test=none"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"release", "web"},
+                                               {"rel"},
+                                               {"flywheel", "-l", "cli-test=" + ns()},
+                                               {"rel", "-l", "cli-test=none"}}) {
     std::vector<std::string> get = {"get"};
     get.insert(get.end(), args.begin(), args.end());
     for (const char* format : {"json", "yaml"}) {
@@ -198,7 +199,7 @@ TEST_F(KubectlPluginTest, RunsAsKubectlFlywheel) {
   const std::string path = "PATH=" + dir.string() + ":" + std::getenv("PATH");
   r = RunProcess({"env", path, kubectl, "plugin", "list"});
   EXPECT_TRUE(Contains(r.out, plugin.string()));
-  for (const std::vector<std::string> flags :
+  for (const std::vector<std::string>& flags :
        {std::vector<std::string>{"--kubeconfig", env_->kubeconfig(), "-n", ns()},
         {"--kubeconfig=" + env_->kubeconfig(), "--namespace=" + ns()},
         {"-n", ns(), "--kubeconfig", env_->kubeconfig(), "--context", "flywheel-testenv"}}) {
@@ -225,13 +226,9 @@ TEST_F(KubectlPluginTest, BashCompletionListsTheClustersObjects) {
   const auto file = std::filesystem::temp_directory_path() / ("completion-" + ns() + ".bash");
   std::ofstream(file) << script.out;
   auto complete = [&](const std::string& line) {
-    auto r =
-        RunProcess({"bash", "-c",
-                    "source \"$1\" && COMP_LINE=$2 && COMP_POINT=${#COMP_LINE} && { _flywheel; "
-                    "printf '%s,' \"${COMPREPLY[@]}\"; }",
-                    "bash", file.string(), line});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
+    std::string joined;
+    for (const auto& w : BashComplete(file.string(), line)) joined += w + ",";
+    return joined;
   };
   const std::string prefix =
       std::string(FLYWHEEL_BINARY) + " --kubeconfig " + env_->kubeconfig() + " -n " + ns() + " ";
