@@ -12,6 +12,6 @@ int main(int argc, char** argv) {
   // pay in RSS for no speed. Two arenas keep peak RSS close to what is really in use.
   mallopt(M_ARENA_MAX, 2);
   std::vector<std::string> args(argv + 1, argv + argc);
-  flywheel::cli::App app(flywheel::cli::DefaultCommands());
+  flywheel::cli::App app(flywheel::cli::DefaultCommands(), flywheel::cli::ProgramName(argv[0]));
   return app.Run(args, std::cout, std::cerr);
 }

@@ -6,7 +6,47 @@
 
 namespace flywheel::cli {
 
-App::App(std::vector<Command> commands) : commands_(std::move(commands)) {
+std::string ProgramName(std::string_view argv0) {
+  const auto slash = argv0.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+  return base == "kubectl-flywheel" ? "kubectl flywheel" : "flywheel";
+}
+
+std::string UsageFor(std::string_view usage, std::string_view program) {
+  constexpr std::string_view kExample = "  flywheel ";
+  std::string out;
+  size_t from = 0;
+  for (size_t at; (at = usage.find(kExample, from)) != std::string_view::npos;
+       from = at + kExample.size()) {
+    out.append(usage.substr(from, at - from)).append("  ").append(program).append(" ");
+  }
+  return out.append(usage.substr(from));
+}
+
+namespace {
+
+// kubectl's connection flags, which kubectl users also write before the subcommand; the bool
+// says whether the flag's value is the next argument.
+bool IsLeadingClientFlag(const std::string& arg, bool* takes_next) {
+  for (const char* name : {"--kubeconfig", "--context", "--namespace", "-n"}) {
+    const std::string flag = name;
+    if (arg == flag) {
+      *takes_next = true;
+      return true;
+    }
+    if (arg.rfind(flag + "=", 0) == 0 ||
+        (flag == "-n" && arg.size() > 2 && arg.rfind(flag, 0) == 0)) {
+      *takes_next = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+App::App(std::vector<Command> commands, std::string program)
+    : commands_(std::move(commands)), program_(std::move(program)) {
   std::sort(commands_.begin(), commands_.end(),
             [](const Command& a, const Command& b) { return a.name < b.name; });
 }
@@ -22,16 +62,29 @@ void App::PrintUsage(std::ostream& out) const {
          "back.\n"
          "\n"
          "Usage:\n"
-         "  flywheel <command> [flags]\n"
+         "  "
+      << program_
+      << " <command> [flags]\n"
          "\n"
          "Commands:\n";
   for (const auto& c : commands_) {
     out << "  " << std::left << std::setw(12) << c.name << c.summary << "\n";
   }
-  out << "\nUse \"flywheel <command> --help\" for more about a command.\n";
+  out << "\nUse \"" << program_ << " <command> --help\" for more about a command.\n";
 }
 
-int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) const {
+int App::Run(const std::vector<std::string>& given, std::ostream& out, std::ostream& err) const {
+  // Leading connection flags go after the subcommand's name.
+  std::vector<std::string> leading;
+  size_t first_other = 0;
+  for (bool takes_next = false;
+       first_other < given.size() && IsLeadingClientFlag(given[first_other], &takes_next);) {
+    const size_t n = takes_next && first_other + 1 < given.size() ? 2 : 1;
+    leading.insert(leading.end(), given.begin() + first_other, given.begin() + first_other + n);
+    first_other += n;
+  }
+  std::vector<std::string> args(given.begin() + first_other, given.end());
+  if (!args.empty()) args.insert(args.begin() + 1, leading.begin(), leading.end());
   if (args.empty()) {
     PrintUsage(err);
     return kExitUsage;
@@ -48,24 +101,26 @@ int App::Run(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     const Command* c = Find(args[1]);
     if (c == nullptr) {
-      err << "flywheel: unknown command \"" << args[1] << "\"\n";
+      err << program_ << ": unknown command \"" << args[1] << "\"\n";
       return kExitUsage;
     }
-    return c->run(Invocation{{"--help"}, out, err});
+    return c->run(Invocation{{"--help"}, out, err, program_});
   }
   const Command* c = Find(first);
   if (c == nullptr) {
-    err << "flywheel: unknown command \"" << first << "\"\n"
-        << "Run 'flywheel --help' for the list of commands.\n";
+    err << program_ << ": unknown command \"" << first << "\"\n"
+        << "Run '" << program_ << " --help' for the list of commands.\n";
     return kExitUsage;
   }
-  return c->run(Invocation{std::vector<std::string>(args.begin() + 1, args.end()), out, err});
+  return c->run(
+      Invocation{std::vector<std::string>(args.begin() + 1, args.end()), out, err, program_});
 }
 
 std::vector<Command> DefaultCommands() {
-  return {CancelCommand(),  ControllerCommand(), GetCommand(),      GitCloneCommand(),
-          HistoryCommand(), LogsCommand(),       RollbackCommand(), RunCommand(),
-          StatusCommand(),  SyncCommand(),       TimelineCommand(), VersionCommand()};
+  return {CancelCommand(),   ControllerCommand(), CompletionCommand(), GetCommand(),
+          GitCloneCommand(), HistoryCommand(),    LogsCommand(),       RollbackCommand(),
+          RunCommand(),      StatusCommand(),     SyncCommand(),       TimelineCommand(),
+          VersionCommand()};
 }
 
 }  // namespace flywheel::cli

@@ -16,14 +16,18 @@ const FlagSet::Flag* FlagSet::Find(const std::string& name) const {
 
 void FlagSet::String(const std::string& name, std::string* target, const std::string& help,
                      const std::string& short_name) {
-  Add({name, short_name, help, *target, false, [target](const std::string& v) {
+  Add({name, short_name, help, *target, false,
+       [target](const std::string& v) {
          *target = v;
          return Status::Ok();
-       }});
+       },
+       "string"});
 }
 
-void FlagSet::Bool(const std::string& name, bool* target, const std::string& help) {
-  Add({name, "", help, *target ? "true" : "false", true, [target, name](const std::string& v) {
+void FlagSet::Bool(const std::string& name, bool* target, const std::string& help,
+                   const std::string& short_name) {
+  Add({name, short_name, help, *target ? "true" : "false", true,
+       [target, name](const std::string& v) {
          if (v == "true" || v == "1") {
            *target = true;
          } else if (v == "false" || v == "0") {
@@ -33,7 +37,8 @@ void FlagSet::Bool(const std::string& name, bool* target, const std::string& hel
                          "--" + name + " must be true or false, not \"" + v + "\"");
          }
          return Status::Ok();
-       }});
+       },
+       ""});
 }
 
 namespace {
@@ -62,7 +67,8 @@ std::function<Status(const std::string&)> NumberSetter(T* target, const std::str
 void FlagSet::Int(const std::string& name, int* target, const std::string& help) {
   Add({name, "", help, std::to_string(*target), false,
        NumberSetter(target, name, "an integer",
-                    [](const std::string& v, size_t* used) { return std::stoi(v, used); })});
+                    [](const std::string& v, size_t* used) { return std::stoi(v, used); }),
+       "int"});
 }
 
 void FlagSet::Double(const std::string& name, double* target, const std::string& help) {
@@ -70,15 +76,18 @@ void FlagSet::Double(const std::string& name, double* target, const std::string&
   def << *target;
   Add({name, "", help, def.str(), false,
        NumberSetter(target, name, "a number",
-                    [](const std::string& v, size_t* used) { return std::stod(v, used); })});
+                    [](const std::string& v, size_t* used) { return std::stod(v, used); }),
+       "float"});
 }
 
 void FlagSet::Strings(const std::string& name, std::vector<std::string>* target,
                       const std::string& help, const std::string& short_name) {
-  Add({name, short_name, help, "", false, [target](const std::string& v) {
+  Add({name, short_name, help, "", false,
+       [target](const std::string& v) {
          target->push_back(v);
          return Status::Ok();
-       }});
+       },
+       "stringArray"});
 }
 
 Status FlagSet::Parse(const std::vector<std::string>& args, bool* help_requested,
@@ -100,12 +109,24 @@ Status FlagSet::Parse(const std::vector<std::string>& args, bool* help_requested
     std::string body = a.substr(a[1] == '-' ? 2 : 1);
     std::string value;
     bool has_value = false;
-    if (auto eq = body.find('='); eq != std::string::npos) {
-      value = body.substr(eq + 1);
-      body = body.substr(0, eq);
-      has_value = true;
+    const Flag* flag = nullptr;
+    if (a[1] != '-' && body.size() > 1) {
+      // -oyaml, -nteam-a, -lapp=web, -n=team-a: a short flag with its value attached.
+      const Flag* short_flag = Find(body.substr(0, 1));
+      if (short_flag != nullptr && !short_flag->is_bool) {
+        flag = short_flag;
+        value = body.substr(body[1] == '=' ? 2 : 1);
+        has_value = true;
+      }
     }
-    const Flag* flag = Find(body);
+    if (flag == nullptr) {
+      if (auto eq = body.find('='); eq != std::string::npos) {
+        value = body.substr(eq + 1);
+        body = body.substr(0, eq);
+        has_value = true;
+      }
+      flag = Find(body);
+    }
     if (flag == nullptr) {
       return Status(Code::kInvalidArgument, command_ + ": unknown flag \"" + a + "\"");
     }
@@ -134,7 +155,7 @@ std::optional<int> FlagSet::ParseCommandLine(const std::vector<std::string>& arg
     return kExitUsage;
   }
   if (help) {
-    inv.out << usage;
+    inv.out << UsageFor(usage, inv.program);
     PrintDefaults(inv.out);
     return kExitOk;
   }
@@ -144,7 +165,8 @@ std::optional<int> FlagSet::ParseCommandLine(const std::vector<std::string>& arg
 void FlagSet::PrintDefaults(std::ostream& out) const {
   for (const auto& f : flags_) {
     std::string names = (f.short_name.empty() ? "    " : "-" + f.short_name + ", ") + "--" + f.name;
-    out << "  " << std::left << std::setw(36) << names << f.help;
+    if (!f.type.empty()) names += " " + f.type;
+    out << "  " << std::left << std::setw(36) << names + "  " << f.help;
     if (!f.default_value.empty() && !f.is_bool) out << " (default \"" << f.default_value << "\")";
     if (f.is_bool && f.default_value == "true") out << " (default true)";
     out << "\n";

@@ -3,6 +3,7 @@
 
 #include "flywheel/build_info.h"
 #include "flywheel/cli/app.h"
+#include "flywheel/cli/flags.h"
 
 namespace flywheel::cli {
 namespace {
@@ -11,25 +12,15 @@ constexpr const char* kVersionHelp =
     "Print the Flywheel version.\n"
     "\n"
     "Usage:\n"
-    "  flywheel version [-o text|json]\n";
+    "  flywheel version [-o text|json]\n"
+    "\n"
+    "Flags:\n";
 
 int RunVersion(const Invocation& inv) {
   std::string format = "text";
-  for (size_t i = 0; i < inv.args.size(); ++i) {
-    const std::string& a = inv.args[i];
-    if (a == "--help" || a == "-h") {
-      inv.out << kVersionHelp;
-      return kExitOk;
-    }
-    if ((a == "-o" || a == "--output") && i + 1 < inv.args.size()) {
-      format = inv.args[++i];
-    } else if (a.starts_with("--output=")) {
-      format = a.substr(9);
-    } else {
-      inv.err << "flywheel version: unknown argument \"" << a << "\"\n" << kVersionHelp;
-      return kExitUsage;
-    }
-  }
+  FlagSet flags("flywheel version");
+  flags.String("output", &format, "Output format: text or json", "o");
+  if (auto exit = flags.ParseCommandLine(inv.args, inv, kVersionHelp)) return *exit;
   if (format == "json") {
     nlohmann::json v = {{"version", build_info::kVersion},
                         {"gitCommit", build_info::kGitCommit},

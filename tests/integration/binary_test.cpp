@@ -36,8 +36,11 @@ TEST(BinaryTest, GetListsFlywheelObjectsLikeKubectl) {
 
   auto r = RunProcess({FLYWHEEL_BINARY, "get", "--kubeconfig", env->kubeconfig(), "-n", ns.name()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("KIND", 0), 0u) << r.out;
-  for (const std::string row : {"Pipeline ", "PipelineRun ", "Release ", "RollbackPolicy "}) {
+  // One table per kind, as `kubectl get flywheel` prints them (kubectl_plugin_test.cpp compares
+  // the two).
+  EXPECT_EQ(r.out.rfind("NAME ", 0), 0u) << r.out;
+  for (const std::string row : {"\npipeline.flywheel.dev/web ", "\npipelinerun.flywheel.dev/",
+                                "\nrelease.flywheel.dev/web ", "\nrollbackpolicy.flywheel.dev/"}) {
     EXPECT_NE(r.out.find(row), std::string::npos) << row << " missing in\n" << r.out;
   }
 

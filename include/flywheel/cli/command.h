@@ -13,7 +13,14 @@ struct Invocation {
   std::vector<std::string> args;  // arguments after the subcommand name
   std::ostream& out;
   std::ostream& err;
+  // How the user invoked the binary, for usage text: "flywheel", or "kubectl flywheel" when
+  // kubectl runs it as a plugin (see ProgramName in app.h).
+  std::string program = "flywheel";
 };
+
+// `usage` with each "  flywheel " (an indented example command line) spelled as `program`
+// invokes it ("  kubectl flywheel get ...").
+std::string UsageFor(std::string_view usage, std::string_view program);
 
 // One `flywheel <name>` subcommand: what it is called, a one-line summary for `--help`, and
 // the function that runs it and returns the process exit code.

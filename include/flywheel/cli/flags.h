@@ -13,15 +13,17 @@
 namespace flywheel::cli {
 
 // A command's flags in the style kubectl and controller-runtime users know: `--name=value`,
-// `--name value`, `-n value` for a short alias, booleans as `--flag` or `--flag=false`, and
-// repeatable flags collected in order. Unknown flags and stray arguments are errors.
+// `--name value`, `-n value`, `-nvalue` or `-n=value` for a short alias, booleans as `--flag` or
+// `--flag=false`, and repeatable flags collected in order. Unknown flags and stray arguments are
+// errors.
 class FlagSet {
  public:
   explicit FlagSet(std::string command) : command_(std::move(command)) {}
 
   void String(const std::string& name, std::string* target, const std::string& help,
               const std::string& short_name = "");
-  void Bool(const std::string& name, bool* target, const std::string& help);
+  void Bool(const std::string& name, bool* target, const std::string& help,
+            const std::string& short_name = "");
   void Int(const std::string& name, int* target, const std::string& help);
   void Double(const std::string& name, double* target, const std::string& help);
   void Strings(const std::string& name, std::vector<std::string>* target, const std::string& help,
@@ -39,7 +41,8 @@ class FlagSet {
                                       const char* usage,
                                       std::vector<std::string>* positional = nullptr);
 
-  // One line per flag: name, default, help.
+  // One line per flag as kubectl (pflag) prints it: names, the value's type unless a boolean
+  // ("-n, --namespace string"), help, default. `flywheel completion` reads the flags from it.
   void PrintDefaults(std::ostream& out) const;
 
  private:
@@ -47,6 +50,7 @@ class FlagSet {
     std::string name, short_name, help, default_value;
     bool is_bool = false;
     std::function<Status(const std::string&)> set;
+    std::string type;  // the value's type as help shows it ("string"); "" for a boolean
   };
   void Add(Flag flag);
   const Flag* Find(const std::string& name) const;
