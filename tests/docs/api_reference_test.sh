@@ -5,8 +5,8 @@
 # heading of the same page or a file of the repository, and no two headings of a page share an
 # anchor. Real jq and the testenv's kubectl (make deps); a missing program is a failure.
 # Registered with ctest (label unit).
-# shellcheck source=tests/docs/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=tests/support/script_common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/script_common.sh"
 ref=docs/reference
 require jq "$kubectl"
 

@@ -5,8 +5,8 @@
 # field, enum value and type right. (The server-side dry run against a testenv was done by hand:
 # docs/quickstart.md says so.) Real jq and kubectl (make deps); a missing program is a failure.
 # Registered with ctest (label unit).
-# shellcheck source=tests/docs/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=tests/support/script_common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/script_common.sh"
 doc=docs/quickstart.md
 require jq "$kubectl"
 

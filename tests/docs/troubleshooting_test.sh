@@ -7,8 +7,8 @@
 # second; Finish: third; SetFailed: fourth); Events, Emit(object, type, REASON, ...); assignments
 # `reason = ...` and `["reason"] = ...`; and the bodies of functions named *Reason*. Perl (part of
 # every Debian) reads the C++; a missing program is a failure. Registered with ctest (label unit).
-# shellcheck source=tests/docs/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=tests/support/script_common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/script_common.sh"
 doc=docs/troubleshooting.md
 controllers=(src/pipeline src/release src/rollback)
 require perl

@@ -5,23 +5,10 @@
 # runbook link has its section; the kustomization renders with the testenv's kubectl and
 # carries the dashboard unchanged; prometheusrule.sh wraps alerts.yaml unchanged. A missing
 # program is a failure. Registered with ctest (label unit).
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
+# shellcheck source=tests/support/script_common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/script_common.sh"
 mon=manifests/monitoring
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-# shellcheck source=hack/testenv/versions.sh
-. hack/testenv/versions.sh
-kubectl=$TESTENV_BIN_K8S/kubectl
-for tool in promtool jq "$kubectl"; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (make deps installs it)" >&2; exit 1; }
-done
+require promtool jq "$kubectl"
 
 echo "== promtool check rules $mon/alerts.yaml"
 promtool check rules "$mon/alerts.yaml" || fail "promtool check rules $mon/alerts.yaml"
@@ -101,8 +88,4 @@ sed -n '/^spec:$/,$p' "$tmp/rule/prometheusrule.yaml" | sed '1d; s/^  //' >"$tmp
 grep -v '^#' "$mon/alerts.yaml" | cmp - "$tmp/spec.yaml" || fail "the PrometheusRule's spec is not alerts.yaml"
 promtool check rules "$tmp/spec.yaml" >/dev/null || fail "the PrometheusRule's spec is not a valid rules file"
 
-if [ "$failures" -gt 0 ]; then
-  echo "monitoring_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "monitoring_test: ok"
+finish

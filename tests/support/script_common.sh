@@ -1,5 +1,5 @@
-# Sourced by tests/docs/*_test.sh: strict mode, the repository root as working directory, a
-# temporary folder $tmp removed at exit, fail() to count failures and finish to report them,
+# Sourced by the script tests (tests/docs, tests/monitoring): strict mode, the repository root as
+# working directory, a temporary folder $tmp removed at exit, fail() to count failures and finish to report them,
 # and $kubectl, the testenv's (make deps builds it; KUBECTL=<path> uses another).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
