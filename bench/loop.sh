@@ -84,6 +84,10 @@ floor_apply=$(for _ in 1 2 3; do timed apply_by_hand; done | median)
 "${kubectl[@]}" get pipelineruns -n "$ns" -w --output-watch-events -o \
   jsonpath='{.object.metadata.name}|{.object.status.phase}|{.object.status.steps[?(@.name=="build-image")].phase}{"\n"}' |
   stamp "$work/runs" &
+# The build pods: when the API server has the build-image container's exit (the kubelet's update).
+"${kubectl[@]}" get pods -n "$ns" -l flywheel.dev/pipeline-run -w -o \
+  jsonpath='{.metadata.labels.flywheel\.dev/pipeline-run}|{.status.containerStatuses[?(@.name=="build-image")].state.terminated.exitCode}{"\n"}' |
+  stamp "$work/pods" &
 "${kubectl[@]}" get release hello -n "$ns" -w -o \
   jsonpath='{.status.lastAppliedRevision}|{.status.lastRollback.fromRevision}|{.status.lastRollback.restoredAt}{"\n"}' |
   stamp "$work/release" &
@@ -99,6 +103,18 @@ done) | stamp "$work/head" &
 sleep 2
 
 # --- the bad commit ------------------------------------------------------------------------
+# The policy's cooldown since its last rollback (the demo's) must be over, or the rollback waits.
+policy=$("${kubectl[@]}" get rollbackpolicy hello-errors -n "$ns" -o json)
+last=$(jq -r '.status.lastRollback.at // empty' <<<"$policy")
+cooldown=$(jq -r '.spec.rollback.cooldown // "10m"' <<<"$policy")
+if [ -n "$last" ]; then
+  case "$cooldown" in *m) cd_s=$((${cooldown%m} * 60)) ;; *s) cd_s=${cooldown%s} ;; *) cd_s=600 ;; esac
+  wait_s=$(($(date -d "$last" +%s) + cd_s + 2 - $(date +%s)))
+  if [ "$wait_s" -gt 0 ]; then
+    echo "waiting ${wait_s}s for the policy's cooldown ($cooldown since its last rollback)"
+    sleep "$wait_s"
+  fi
+fi
 # The application as hack/demo-app has it, on the base image the demo wrote into its Dockerfile,
 # failing 30% of requests.
 base=$(sed -n 's/^FROM //p' "$git_dir/hello/Dockerfile")
@@ -129,7 +145,7 @@ kill $(jobs -p) 2>/dev/null || true
 first() { awk -F'|' "$1" "$2" | head -1 | cut -d'|' -f1; } # first <awk condition> <file>: its time
 bad_tag=${sha:0:7}
 t_run=$(first "\$2 == \"$run\"" "$work/runs")
-t_image=$(first "\$2 == \"$run\" && \$4 == \"Succeeded\"" "$work/runs")
+t_image=$(first "\$2 == \"$run\" && \$3 == \"0\"" "$work/pods")
 t_finished=$(first "\$2 == \"$run\" && \$3 == \"Succeeded\"" "$work/runs")
 t_head=$(first "\$2 == \"$promoted\"" "$work/head")
 t_applied=$(first "\$2 ~ /:$bad_tag\$/" "$work/deployment")
@@ -160,7 +176,7 @@ table=$(
   echo "| stage | measured | floor | overhead | goal (overhead) | |"
   echo "|---|---|---|---|---|---|"
   row "push → PipelineRun created (webhook)" "$(d "$t_push" "$t_run")" "$floor_push" 1
-  row "build-image finished → promotion commit on the branch" "$(d "$t_image" "$t_head")" "$floor_promote" 1
+  row "build-image exited 0 (the pod's update) → promotion commit on the branch" "$(d "$t_image" "$t_head")" "$floor_promote" 1
   row "promotion commit → Deployment on the new image (applied)" "$(d "$t_head" "$t_applied")" "$floor_apply" 2
   row "\`for\` satisfied (breachingSince + for) → Deployment back (rollback applied)" "$(d "$t_for" "$t_back")" "$interval_s" 2
   row "rollback applied → Release Healthy again (restored)" "$(d "$t_back" "$t_healthy")" "$(d "$t_back" "$t_ready")" 2
