@@ -50,6 +50,7 @@ bench: deps build
 	@bench/release_sync.sh
 	@bench/rollback_policy.sh
 	@bench/pipeline.sh
+	@bench/loop.sh
 
 demo: deps build
 	@hack/demo.sh
