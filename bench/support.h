@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -141,6 +143,13 @@ class Controller {
                                   "--log-level",
                                   "info"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    // FLYWHEEL_BENCH_CONTROLLER_WRAPPER="heaptrack -o /tmp/profile" (words split on spaces) runs
+    // the controller under a profiler; the benchmark's figures are then the profiler's, not ours.
+    if (const char* wrapper = std::getenv("FLYWHEEL_BENCH_CONTROLLER_WRAPPER")) {
+      std::istringstream words(wrapper);
+      std::vector<std::string> prefix{std::istream_iterator<std::string>(words), {}};
+      argv.insert(argv.begin(), prefix.begin(), prefix.end());
+    }
     process_ = std::make_unique<ft::BackgroundProcess>(argv, dir_ + "/controller.log");
     for (int i = 0; i < 300 && Metrics().empty(); ++i) std::this_thread::sleep_for(100ms);
     if (Metrics().empty()) throw std::runtime_error("controller did not start:\n" + Log());
