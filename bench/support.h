@@ -145,6 +145,8 @@ class Controller {
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     // FLYWHEEL_BENCH_CONTROLLER_WRAPPER="heaptrack -o /tmp/profile" (words split on spaces) runs
     // the controller under a profiler; the benchmark's figures are then the profiler's, not ours.
+    // heaptrack does not pass the benchmark's SIGTERM on: stop the controller after
+    // (`pkill -f 'flywheel controller'`), which also ends the profile.
     if (const char* wrapper = std::getenv("FLYWHEEL_BENCH_CONTROLLER_WRAPPER")) {
       std::istringstream words(wrapper);
       std::vector<std::string> prefix{std::istream_iterator<std::string>(words), {}};
