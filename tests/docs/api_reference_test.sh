@@ -45,6 +45,13 @@ for page in "$ref"/*.md; do
   done < <(sed -E 's/`[^`]*`//g' "$page" | grep -oE '\]\([^)]+\)' | sed -E 's/^\]\((.*)\)$/\1/' | sort -u)
 done
 
+echo "== README.md and docs/ link only within the repository, never up out of their folder"
+# Users read these files from the repository alone: no web address, no "../" (a page that
+# needs another one names it in code instead).
+while read -r hit; do
+  fail "a link leaves the repository or its folder: $hit"
+done < <(find README.md docs -name '*.md' -print0 | xargs -0 grep -nE '\]\((\.\./|https?:|//)' || true)
+
 echo "== every field of every CRD is in its page"
 # The JSON of each CRD as the generator reads it; every dotted path of spec and status must be
 # a row (a check of the generator itself, independent of its table layout).
