@@ -10,9 +10,14 @@
 # docs/benchmarks.md.
 #
 #   bench/loop.sh [--reuse]   --reuse: the demo already ran (make demo) and still runs
+#
+# Environment: FLYWHEEL_TESTENV_DIR (default .testenv), BENCH_OUTPUT (default docs/benchmarks.md).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
 cd "$root"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 export FLYWHEEL_TESTENV_DIR=${FLYWHEEL_TESTENV_DIR:-$root/.testenv}
 dir=$FLYWHEEL_TESTENV_DIR
 ns=flywheel-demo
@@ -24,7 +29,7 @@ if [ "$reuse" = 0 ]; then
   echo "running hack/demo.sh (its output: $dir/logs/bench-demo.log)"
   mkdir -p "$dir/logs"
   hack/demo.sh >"$dir/logs/bench-demo.log" 2>&1 ||
-    { tail -40 "$dir/logs/bench-demo.log"; echo "bench: the demo failed" >&2; exit 1; }
+    { tail -40 "$dir/logs/bench-demo.log"; die "the demo failed"; }
 fi
 kubectl=("$dir/bin/kubectl" --kubeconfig "$dir/kubeconfig")
 git_dir=$dir/git
@@ -38,8 +43,8 @@ now() { date +%s.%N; }
 stamp() { while IFS= read -r line; do echo "$(now)|$line"; done >"$1"; }
 
 # --- floors, measured now ------------------------------------------------------------------
-# median of the numbers on stdin
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# median: the median of the numbers on stdin, one a line (lib.sh's median_in).
+median() { sed 's/^/x /' >"$work/samples" && median_in "$work/samples" x '$2'; }
 # timed <command>...: the command's wall time in seconds.
 timed() { local t0 t1; t0=$(now); "$@" >/dev/null 2>&1; t1=$(now); awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'; }
 secret=$(cat "$dir/demo/webhook-secret")
@@ -134,7 +139,7 @@ deadline=$((SECONDS + 600))
 promoted=
 # Done when the Release records the restore after rolling the promoted revision back.
 until [ -n "$promoted" ] && awk -F'|' -v p="$promoted" '$3 == p && $4 != ""' "$work/release" | grep -q .; do
-  [ "$SECONDS" -lt "$deadline" ] || { echo "bench: no rollback and restore within 10 minutes" >&2; exit 1; }
+  [ "$SECONDS" -lt "$deadline" ] || die "no rollback and restore within 10 minutes"
   sleep 1
   promoted=$("${kubectl[@]}" get pipelinerun "$run" -n "$ns" -o jsonpath='{.status.promotion.commit}' 2>/dev/null || true)
 done
@@ -163,7 +168,7 @@ breaching=$(jq -r '.status.metrics[0].breachingSince' <<<"$policy")
 t_breach=$(date -d "$breaching" +%s.%N)
 t_for=$(awk -v a="$t_breach" -v f="$for_s" 'BEGIN {printf "%.3f", a + f}')
 for v in t_run t_image t_finished t_head t_applied t_back t_ready t_healthy; do
-  [ -n "${!v}" ] || { echo "bench: $v was not seen; the watch files are in $work" >&2; trap - EXIT; exit 1; }
+  [ -n "${!v}" ] || { trap - EXIT; die "$v was not seen; the watch files are in $work"; }
 done
 d() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 row() { # <stage> <measured> <floor> <goal>
@@ -219,12 +224,5 @@ build's half a minute make each sample about a minute and a half.
 <!-- loop:end -->
 MD
 )
-echo "$section"
-doc=docs/benchmarks.md
-if grep -q '<!-- loop:begin' "$doc"; then
-  awk -v new="$section" '/<!-- loop:begin/ {print new; skip = 1} !skip {print} /<!-- loop:end -->/ {skip = 0}' \
-    "$doc" >"$work/doc" && cp "$work/doc" "$doc"
-else
-  printf '\n%s\n' "$section" >>"$doc"
-fi
-echo "written to $doc"
+echo "$section" | tee "$work/section"
+write_section loop "$work/section" "${BENCH_OUTPUT:-docs/benchmarks.md}"

@@ -424,6 +424,17 @@ wait_applied "$head"
 echo "   commit ${head:0:7} arrived in the cluster after $((($(date +%s%N) - start) / 1000000)) ms:"
 "${kubectl[@]}" get configmap hello -n "$app_ns" -o jsonpath='   configmap hello: message={.data.message}{"\n"}'
 
+# push_run <message>: commits and pushes the application's work tree, then waits for the
+# commit's PipelineRun (the webhook's) and says how long after the push it came; sets `run`.
+push_run() {
+  local pushed_at sha
+  pushed_at=$(date +%s%N)
+  sha=$(push_app "$1")
+  run=hello-${sha:0:7}
+  echo "   pushed ${sha:0:7} \"$1\""
+  wait_created "$run" "$pushed_at"
+}
+
 # wait_notified <count before>: until the notify receiver has more lines than that; prints them.
 wait_notified() {
   for _ in $(seq 150); do
@@ -441,11 +452,7 @@ say "a commit whose tests fail: greet() loses its comma"
 notified=$(wc -l <"$dir/logs/notify.log")
 grep -q '"hello, %s"' "$git_dir/hello/greet.c" || die "hack/demo-app/greet.c no longer says \"hello, %s\""
 sed -i 's/"hello, %s"/"hello %s"/' "$git_dir/hello/greet.c"
-pushed_at=$(date +%s%N)
-failing=$(push_app "greet: no comma")
-run=hello-${failing:0:7}
-echo "   pushed ${failing:0:7} \"greet: no comma\""
-wait_created "$run" "$pushed_at"
+push_run "greet: no comma"
 finished "$run" Failed
 run_json "$run" | jq -r '.status.steps[] | select(.phase == "Failed") |
   "   step \(.name) failed with exit code \(.exitCode); the end of its log (without its PASS lines):",
@@ -461,11 +468,7 @@ app_files
 v=$(next_version)
 echo "v$v" >"$git_dir/hello/VERSION"
 echo 30 >"$git_dir/hello/FAILURE_PERCENT"
-pushed_at=$(date +%s%N)
-bad=$(push_app "hello v$v: fail 30% of requests")
-run=hello-${bad:0:7}
-echo "   pushed ${bad:0:7} \"hello v$v: fail 30% of requests\""
-wait_created "$run" "$pushed_at"
+push_run "hello v$v: fail 30% of requests"
 finished "$run" Succeeded
 bad_promoted=$(promotion "$run")
 notified=$(wc -l <"$dir/logs/notify.log")

@@ -193,9 +193,6 @@ Result<kube::ReconcileResult> PipelineRunReconciler::Advance(Run& run, std::stop
   if (!run.status.contains("phase")) {
     run.status["phase"] = "Pending";
     succeeded_unknown("Pending", "waiting to start");
-    // Once per run: its Pipeline's series exist at 0 before the run ends, even when the run
-    // controller sees the run before the Pipeline controller sees the Pipeline.
-    metrics_.AddPipeline(run.ns, run.spec.pipeline);
   }
   // The steps, in order, once: the pod's containers and the promotion.
   if (!run.status.contains("steps") || !run.status["steps"].is_array() ||
