@@ -1,29 +1,26 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries from the Go module proxy into the cache (see versions.sh),
 # unless they are already there. Safe to run again: a finished build is never redone.
+#
+# One `go build` of one module (controlplane/) for all seven programs: the libraries they share
+# (client-go, apimachinery, grpc, otel, ...) are resolved to one version each and compiled once,
+# where separate modules for etcd and kwok compiled their own copies; the links run in parallel.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.sh
 source "$here/versions.sh"
 
-# build <module folder> <cache folder> <packages> <binaries...>: <packages> is what `go build`
-# gets (`tool` for every tool directive of the module, or one package path).
-build() {
-  local module=$1 out=$2 packages=$3
-  shift 3
-  local missing=0 b
-  for b in "$@"; do [ -x "$out/$b" ] || missing=1; done
-  [ "$missing" = 0 ] && return 0
-  echo "testenv: building $* into $out (first time only; several minutes on 2 cores)" >&2
-  local tmp="$out.tmp.$$"
-  rm -rf "$tmp" && mkdir -p "$tmp"
-  (cd "$here/$module" && nice -n 10 go build -trimpath -ldflags='-s -w' -o "$tmp/" $packages)  # word-split on purpose
-  rm -rf "$out" && mv "$tmp" "$out"
-}
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet server kwok)
+missing=0
+for b in "${binaries[@]}"; do [ -x "$TESTENV_BIN/$b" ] || missing=1; done
+[ "$missing" = 0 ] && exit 0
 
-k8s=k8s.io/kubernetes/cmd
-build k8s "$TESTENV_BIN_K8S" "$k8s/kube-apiserver $k8s/kube-controller-manager $k8s/kube-scheduler $k8s/kubectl" \
-  kube-apiserver kube-controller-manager kube-scheduler kubectl
-build k8s "$TESTENV_BIN_KUBELET" "$k8s/kubelet" kubelet
-build etcd "$TESTENV_BIN_ETCD" tool server
-build kwok "$TESTENV_BIN_KWOK" tool kwok
+echo "testenv: building ${binaries[*]} into $TESTENV_BIN (first time only; about 20 minutes on 2 cores)" >&2
+tmp="$TESTENV_BIN.tmp.$$"
+rm -rf "$tmp" && mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+(cd "$here/controlplane" && nice -n 10 go build "${TESTENV_GO_FLAGS[@]}" -o "$tmp/" tool)
+for b in "${binaries[@]}"; do
+  [ -x "$tmp/$b" ] || { echo "testenv: go build made no $b" >&2; exit 1; }
+done
+rm -rf "$TESTENV_BIN" && mv "$tmp" "$TESTENV_BIN"
