@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the demo need: Debian packages with apt, then the
-# Go-built control plane (hack/testenv/build.sh). Idempotent: installed packages and cached
-# binaries are not fetched again.
+# Go-built control plane (hack/testenv/build.sh) and, beside it, the testenv's container images
+# that do not need build/flywheel (hack/images/build.sh --base): the Go build keeps both cores
+# busy while the image builds mostly wait for the Debian mirror, so on a fresh machine the two
+# together take about as long as the Go build alone. Idempotent: installed packages, cached
+# binaries and cached images are not made again.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -35,4 +38,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v go >/dev/null || { echo "deps: Go is required (found none on PATH)" >&2; exit 1; }
+# Its progress lines ("images: ...") interleave with the Go build's ("testenv: ...").
+"$here/images/build.sh" --base >/dev/null &
+images=$!
+trap 'kill "$images" 2>/dev/null || true' EXIT
 "$here/testenv/build.sh"
+wait "$images" || { echo "deps: building the testenv's images failed (hack/images/build.sh --base)" >&2; exit 1; }

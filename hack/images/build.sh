@@ -7,6 +7,9 @@
 #   build.sh                  builds what is missing; prints one "<name> <image>" line each
 #   build.sh --seed <folder>  the same, then copies every image into <folder>, the storage root of
 #                             a docker-registry (filesystem driver) about to start
+#   build.sh --base           only what does not need build/flywheel (all but the flywheel image's
+#                             last layer): `make deps` runs it beside the control plane's Go build,
+#                             since it mostly waits for the Debian mirror while Go keeps the CPUs
 #
 # Each image is tagged with a key: a hash of this script and of every file the image is made of,
 # so a warm run finds the tag in the cache and builds nothing, and a changed input builds anew.
@@ -18,9 +21,10 @@ root=$(cd "$here/../.." && pwd)
 cache=${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/images
 binary=${FLYWHEEL_BINARY:-$root/build/flywheel}
 seed_into=
-if [ "${1:-}" = "--seed" ]; then
-  seed_into=${2:?usage: build.sh [--seed <registry storage folder>]}
-fi
+case "${1:-}" in
+  --seed) seed_into=${2:?usage: build.sh [--seed <registry storage folder> | --base]} ;;
+  --base) binary= ;;
+esac
 
 log() { printf 'images: %s\n' "$*" >&2; }
 buildah=(buildah --root "$cache/storage" --runroot "$cache/run" --storage-driver vfs)
@@ -130,16 +134,15 @@ images=("busybox $busybox_image" "pause $pause_image" "toolbox $toolbox_image"
   "buildah $buildah_image")
 
 # --- flywheel: the project's Dockerfile, stage `prebuilt`, with the binary built here ---------
-if [ -x "$binary" ]; then
+# The runtime stage (Debian and the libraries from apt, minutes) is its own image, so that a new
+# binary only adds its layer on top of it (a second build reuses its layers).
+bud "testenv/flywheel-runtime:$(key "$root/Dockerfile")" "$root/Dockerfile" "$tmp/context" runtime
+if [ -n "$binary" ] && [ -x "$binary" ]; then
   strip -o "$tmp/context/flywheel" "$binary"
-  # The runtime stage (Debian and the libraries from apt, minutes) is its own image, so that a new
-  # binary only adds its layer on top of it (a second build reuses its layers).
-  bud "testenv/flywheel-runtime:$(key "$root/Dockerfile")" "$root/Dockerfile" "$tmp/context" \
-    runtime
   flywheel_image="testenv/flywheel:$(key "$root/Dockerfile" "$tmp/context/flywheel")"
   bud "$flywheel_image" "$root/Dockerfile" "$tmp/context" prebuilt
   images+=("flywheel $flywheel_image")
-else
+elif [ -n "$binary" ]; then
   log "no flywheel image: $binary is not built (make build)"
 fi
 
