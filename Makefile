@@ -10,6 +10,9 @@ export CCACHE_DIR ?= $(HOME)/.cache/flywheel/ccache
 # relative to the checkout, and the build folder left out of the hash (builds use -g).
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
+# Precompiled headers (FLYWHEEL_PCH) stay cacheable: ccache cannot see macros or __TIME__ inside a
+# .gch, and the files' times differ between checkouts; the .gch's content is hashed all the same.
+export CCACHE_SLOPPINESS ?= pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 .PHONY: all deps build bench test test-unit test-integration test-long test-sanitize demo demo-down testenv-up testenv-down \
         format format-check clean

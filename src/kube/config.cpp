@@ -45,8 +45,14 @@ EnvLookup ProcessEnv() {
 }
 
 std::string DefaultUserAgent() {
-  return std::string("flywheel/") + build_info::kVersion + " (linux/" + kArch + ") flywheel/" +
-         build_info::kGitCommit;
+  // Appended part by part: g++ 12 reports a false -Warray-bounds on a chain of std::string
+  // operator+ when the string headers come precompiled.
+  std::string agent;
+  for (const char* part : {"flywheel/", build_info::kVersion, " (linux/", kArch, ") flywheel/",
+                           build_info::kGitCommit}) {
+    agent += part;
+  }
+  return agent;
 }
 
 std::string RestConfig::Describe() const {
