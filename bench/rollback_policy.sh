@@ -6,6 +6,7 @@
 #
 #   make build && bench/rollback_policy.sh [--runs N] [--interval S] [--for S]
 #                                          [--policies N] [--scale-interval S] [--duration S]
+#                                          [--base-bin PATH --base-label TEXT]
 #
 #   --runs N            latency runs (default 3)
 #   --interval S        the latency policy's interval (default 1)
@@ -15,6 +16,10 @@
 #   --duration S        each measured phase of the scale scenario (default 180)
 #   --only S            run only the latency or the scale scenario and print its raw JSON lines
 #                       instead of writing docs/benchmarks.md
+#   --base-bin PATH     also run the scale scenario, first, with this `flywheel` binary as the
+#                       controller (e.g. one built from an earlier commit), and put its figures
+#                       next to this build's: before and after, back to back on one testenv
+#   --base-label TEXT   what the base binary is, for the section (default: its path)
 #
 # Environment: FLYWHEEL_BENCH_BIN (default build/bench/flywheel_bench_rollback; it runs the
 # controller binary it was built with, build/flywheel), FLYWHEEL_TESTENV_DIR (default .testenv),
@@ -25,7 +30,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 
-runs=3 interval=1 for_s=3 policies=200 scale_interval=10 duration=180 only=""
+runs=3 interval=1 for_s=3 policies=200 scale_interval=10 duration=180 only="" base_bin="" base_label=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift ;;
@@ -35,7 +40,9 @@ while [ $# -gt 0 ]; do
     --scale-interval) scale_interval=$2; shift ;;
     --duration) duration=$2; shift ;;
     --only) only=$2; shift ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --base-bin) base_bin=$2; shift ;;
+    --base-label) base_label=$2; shift ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rollback_policy.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -49,6 +56,8 @@ bin=${FLYWHEEL_BENCH_BIN:-build/bench/flywheel_bench_rollback}
 output=${BENCH_OUTPUT:-docs/benchmarks.md}
 [ -x "$bin" ] || die "$bin not found: run \`make build\`"
 [ -x build/flywheel ] || die "build/flywheel not found: run \`make build\`"
+[ -z "$base_bin" ] || [ -x "$base_bin" ] || die "--base-bin $base_bin is not an executable"
+base_label=${base_label:-$base_bin}
 command -v prometheus >/dev/null || die "prometheus not found: run \`make deps\` (Debian's prometheus)"
 need_tools jq curl git
 use_testenv
@@ -63,6 +72,16 @@ trap 'rm -rf "$work"' EXIT
 if [ "$only" != scale ]; then
   log "latency: $runs runs, interval ${interval}s, for ${for_s}s"
   "$bin" latency --runs "$runs" --interval "$interval" --for "$for_s" >"$work/latency.jsonl"
+fi
+if [ "$only" != latency ] && [ -n "$base_bin" ]; then
+  # The driver runs its controller through FLYWHEEL_BENCH_CONTROLLER_WRAPPER: one that execs the
+  # base binary (same process, so the same /proc figures) in place of build/flywheel.
+  printf '#!/bin/sh\nshift\nexec "%s" "$@"\n' "$(realpath "$base_bin")" >"$work/base-controller"
+  chmod +x "$work/base-controller"
+  log "scale, base ($base_label): $policies policies every ${scale_interval}s, phases of ${duration}s"
+  FLYWHEEL_BENCH_CONTROLLER_WRAPPER="$work/base-controller" \
+    "$bin" scale --policies "$policies" --interval "$scale_interval" --duration "$duration" \
+    >"$work/scale-base.json"
 fi
 if [ "$only" != latency ]; then
   log "scale: $policies policies every ${scale_interval}s, phases of ${duration}s"
@@ -135,6 +154,37 @@ by_result=$(sj '.evaluations_by_result | to_entries | map("\(.key) \(.value)") |
 scale_complaints=$(sj .complaints)
 watching_after=$(sj .watching_after)
 
+# Of a scale run: the policies' controller CPU (% of a core, ms per evaluation), the control
+# plane's CPU per evaluation (ms), RSS growth per policy (KiB), wall ms per reconcile, evaluations.
+scale_figures() {
+  jq -r '(.with_policies.wall_s / .baseline.wall_s) as $k
+    | (.with_policies.cpu_s - .baseline.cpu_s * $k) as $x
+    | [100 * $x / .with_policies.wall_s, 1000 * $x / .with_policies.evaluations,
+       1000 * (.with_policies.control_plane_cpu_s - .baseline.control_plane_cpu_s * $k)
+         / .with_policies.evaluations,
+       (.with_policies.rss_kib - .baseline.rss_kib) / .policies,
+       1000 * .with_policies.reconcile_seconds / .with_policies.reconciles,
+       .with_policies.evaluations] | map(tostring) | join(" ")' "$1"
+}
+compare=""
+if [ -f "$work/scale-base.json" ]; then
+  read -r before_pct before_ms before_plane before_rss before_rec_ms before_evals <<<"$(scale_figures "$work/scale-base.json")"
+  read -r after_pct after_ms after_plane after_rss after_rec_ms after_evals <<<"$(scale_figures "$work/scale.json")"
+  compare="
+**Before and after, this run.** The same scale scenario ran twice, back to back on this
+testenv: first with the base binary (${base_label}) as the controller, then with this build.
+
+| ${policies} policies every ${scale_interval} s, ${duration} s phases | before | after |
+|---|---|---|
+| controller CPU, % of a core | $(calc '%.2f' "$before_pct")% | **$(calc '%.2f' "$after_pct")%** |
+| controller CPU per evaluation, ms | $(calc '%.3f' "$before_ms") | **$(calc '%.3f' "$after_ms")** |
+| control-plane CPU per evaluation, ms | $(calc '%.3f' "$before_plane") | $(calc '%.3f' "$after_plane") |
+| RSS growth per policy, KiB | $(calc '%.1f' "$before_rss") | $(calc '%.1f' "$after_rss") |
+| wall time per reconcile, ms | $(calc '%.1f' "$before_rec_ms") | $(calc '%.1f' "$after_rec_ms") |
+| evaluations in the phase | $(calc '%d' "$before_evals") | $(calc '%d' "$after_evals") |
+"
+fi
+
 verdict() { awk -v x="$1" -v goal="$2" 'BEGIN { print (x < goal ? "**met**" : "**missed**") }'; }
 machine="$(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 server=$("${kubectl[@]}" get --raw /version | jq -r '"\(.major).\(.minor)"')
@@ -202,7 +252,8 @@ seconds over all runs, ${lat_complaints} warning or error lines in its log.
 **Scale.** One repository with ${policies} directories of one ConfigMap each; ${policies} Releases
 (\`path: rNNN\`, \`pollInterval: 1h\`, so they are quiet once synced) and, later, one policy per
 Release (the same check, \`interval: ${scale_interval}s\`, \`for: 30s\`, \`window: 0\`; the
-exporter's ratio stays 0, so every evaluation passes and each writes the policy's status). One
+exporter's ratio stays 0, so every evaluation passes; a policy's status is written when its check
+first passes, then at most every 5 minutes: docs/rollback.md, "Status, Events, metrics"). One
 policy per Release rather than many policies on a few Releases: that is how a policy is used (it
 guards one Release), and it makes each policy pay for its own Release lookups and status writes.
 Phases of ${duration} s on one controller process:
@@ -236,8 +287,8 @@ kube-apiserver + etcd + controller-manager + scheduler + kwok.
 | curl's CPU per query, ms (${curl_q} queries in $(calc '%.2f' "$curl_wall") s, one process) | ${curl_per_q_ms} |
 | controller / curl | $(calc '%.1f' "$cpu_per_eval_ms / $curl_per_q_ms")× |
 | Prometheus CPU per query, ms (with policies; curl's burst: $(calc '%.3f' "1000 * $curl_pcpu / $curl_q")) | ${prom_per_q_ms} |
-| control-plane CPU per evaluation (the policy's status write), ms | ${plane_per_eval_ms} |
-
+| control-plane CPU per evaluation (status writes and their watch events), ms | ${plane_per_eval_ms} |
+${compare}
 Controller RSS before the Releases were created: $(calc '%.1f' "$(sj .rss_empty_kib) / 1024") MiB; VmHWM at the end
 $(calc '%.1f' "$(sj .vmhwm_kib) / 1024") MiB. Evaluations by result over the whole run: ${by_result}; policies
 Watching and passing at the end: ${watching_after} of ${policies}; ${scale_complaints} warning or error lines in

@@ -24,6 +24,15 @@ constexpr const char* kKind = "RollbackPolicy";
 
 std::string Short(const std::string& sha) { return sha.substr(0, 7); }
 
+const json kEmptyObject = json::object();
+
+// object[field] when it is an object, else an empty object; a reference, not a copy (the
+// Release is read at every evaluation).
+const json& Member(const json& object, const char* field) {
+  auto it = object.find(field);
+  return it != object.end() && it->is_object() ? *it : kEmptyObject;
+}
+
 std::string KeyOf(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
 // The id of the rollback request a policy sends for a revision: the same after a restart, on
@@ -33,21 +42,47 @@ std::string RequestId(const std::string& ns, const std::string& policy, const st
   return "rbp-" + Sha256Hex(ns + "/" + policy + "@" + sha).substr(0, 20);
 }
 
-// The delay until `when`, rounded up to the millisecond (never early: an evaluation woken a
-// fraction too soon would find nothing due and wait another interval).
-constexpr std::chrono::seconds kQuietWriteEvery{60};
+// How often an evaluation that changes only the checks' `evaluatedAt` and `value` is written:
+// the rate at which the kubelet reports an unchanged node status (nodeStatusReportFrequency).
+constexpr std::chrono::minutes kQuietWriteEvery{5};
 
-// `status` without what changes at every evaluation of a check that keeps its state.
-json WithoutEvaluationNoise(json status) {
-  if (status.contains("metrics") && status["metrics"].is_array()) {
-    for (json& m : status["metrics"]) {
-      m.erase("evaluatedAt");
-      m.erase("value");
+// Whether two statuses are the same but for the checks' `evaluatedAt` and `value` (what changes
+// at every evaluation of a check that keeps its state). Compared in place: copies of the status
+// at every evaluation show in the controller's CPU at scale.
+bool SameButEvaluationNoise(const json& a, const json& b) {
+  if (!a.is_object() || !b.is_object() || a.size() != b.size()) return a == b;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    auto other = b.find(it.key());
+    if (other == b.end()) return false;
+    if (it.key() != "metrics" || !it->is_array() || !other->is_array() ||
+        it->size() != other->size()) {
+      if (*it != *other) return false;
+      continue;
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& m = (*it)[i];
+      const json& n = (*other)[i];
+      if (!m.is_object() || !n.is_object()) {
+        if (m != n) return false;
+        continue;
+      }
+      auto noise = [](const std::string& key) { return key == "evaluatedAt" || key == "value"; };
+      int kept = 0;  // fields besides the noise: those of m, less those of n
+      for (auto f = m.begin(); f != m.end(); ++f) {
+        if (noise(f.key())) continue;
+        ++kept;
+        auto g = n.find(f.key());
+        if (g == n.end() || *g != *f) return false;
+      }
+      for (auto g = n.begin(); g != n.end(); ++g) kept -= noise(g.key()) ? 0 : 1;
+      if (kept != 0) return false;
     }
   }
-  return status;
+  return true;
 }
 
+// The delay until `when`, rounded up to the millisecond (never early: an evaluation woken a
+// fraction too soon would find nothing due and wait another interval).
 milliseconds Until(Time when, Time now) {
   auto d = std::chrono::ceil<milliseconds>(when - now);
   return std::max(d, milliseconds(100));
@@ -60,8 +95,8 @@ milliseconds Until(Time when, Time now) {
 // not caught up) starts from this status instead, so no breach timer is lost.
 // Between writes it also holds the newest status that differed from the written one only in
 // the checks' `evaluatedAt` and `value` (`unwritten`): those are written at most every
-// kQuietWriteEvery, so a policy whose checks keep passing costs one status write a minute, not
-// one per evaluation (the API server's and the controller's largest cost at scale).
+// kQuietWriteEvery, so a policy whose checks keep passing costs one status write every five
+// minutes, not // one per evaluation (the API server's and the controller's largest cost at scale).
 struct RollbackPolicyReconciler::Written {
   std::string version_before, version_after;
   json status;
@@ -72,15 +107,15 @@ struct RollbackPolicyReconciler::Written {
 // Everything one reconcile works with.
 struct RollbackPolicyReconciler::Run {
   std::string key, ns, name;
-  json policy;
+  kube::ObjectPtr policy;  // the cached policy, read without a copy
   json status;
   json server_status;
   std::string server_version;
   int64_t generation = 0;
   Time now;
   PolicySpec spec;
-  json release;         // the cached Release (null when missing)
-  std::string watched;  // the revision being evaluated
+  kube::ObjectPtr release;  // the cached Release (null when missing), read without a copy
+  std::string watched;      // the revision being evaluated
   std::vector<MetricState> states;
   bool blocked = false;  // a rollback was due but not sent; Ready says why (Blocked)
 };
@@ -115,14 +150,13 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::Reconcile(const std::str
   }
   Run run;
   run.key = key;
-  run.policy = *cached;
-  run.ns = kube::MetaString(run.policy, "namespace");
-  run.name = kube::MetaString(run.policy, "name");
-  run.generation = run.policy["metadata"].value("generation", int64_t{0});
+  run.policy = cached;
+  run.ns = kube::MetaString(*run.policy, "namespace");
+  run.name = kube::MetaString(*run.policy, "name");
+  run.generation = (*run.policy)["metadata"].value("generation", int64_t{0});
   run.now = options_.now();
-  run.server_version = kube::MetaString(run.policy, "resourceVersion");
-  run.status = run.policy.value("status", json::object());
-  run.server_status = run.status;
+  run.server_version = kube::MetaString(*run.policy, "resourceVersion");
+  run.server_status = run.policy->value("status", json::object());
   {
     std::lock_guard lock(mu_);
     // First reconcile since the start: the policy's counters start at 0, so its first
@@ -130,9 +164,8 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::Reconcile(const std::str
     if (added_.insert(key).second) metrics_.AddPolicy(run.ns, run.name);
     auto it = written_.find(key);
     if (it != written_.end() && it->second->version_before == run.server_version) {
-      run.server_status = it->second->status;  // the cache lags behind our own write
-      run.server_version = it->second->version_after;
-      run.policy["metadata"]["resourceVersion"] = run.server_version;
+      run.server_status = it->second->status;          // the cache lags behind our own write
+      run.server_version = it->second->version_after;  // WriteStatus writes on this version
     }
     run.status = run.server_status;
     if (it != written_.end() && it->second->version_after == run.server_version &&
@@ -169,11 +202,11 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
     return changed.ok() && *changed;
   };
 
-  auto spec = PolicySpec::Parse(run.policy);
+  auto spec = PolicySpec::Parse(*run.policy);
   if (!spec.ok()) {
     run.status["phase"] = "Idle";
     if (ready(kube::ConditionStatus::kFalse, "InvalidSpec", spec.status().message())) {
-      events_.Emit(run.policy, "Warning", "InvalidSpec", "Validate", spec.status().message());
+      events_.Emit(*run.policy, "Warning", "InvalidSpec", "Validate", spec.status().message());
     }
     return kube::ReconcileResult::Done();  // a spec change wakes it
   }
@@ -190,21 +223,24 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
     if (ready(kube::ConditionStatus::kFalse, "ReleaseNotFound",
               "Release " + run.ns + "/" + run.spec.release +
                   " not found; waiting for it to be created")) {
-      events_.Emit(run.policy, "Warning", "ReleaseNotFound", "Watch",
+      events_.Emit(*run.policy, "Warning", "ReleaseNotFound", "Watch",
                    "Release " + run.spec.release + " not found; waiting for it");
     }
     return kube::ReconcileResult::Done();  // the Release's creation wakes it
   }
-  run.release = *release;
-  const json rstatus = run.release.value("status", json::object());
+  run.release = release;
+  const json& rstatus = Member(*run.release, "status");
   const std::string applied = rstatus.value("lastAppliedRevision", "");
-  const json history = rstatus.value("history", json::array());
-  const json newest = history.empty() ? json::object() : history[0];
+  const json* newest_entry = &kEmptyObject;
+  if (auto h = rstatus.find("history"); h != rstatus.end() && h->is_array() && !h->empty()) {
+    newest_entry = &(*h)[0];
+  }
+  const json& newest = *newest_entry;
 
   // Copy the revert commit of our rollback once the Release pushed it.
   if (run.status.contains("lastRollback")) {
     json& ours = run.status["lastRollback"];
-    const json theirs = rstatus.value("lastRollback", json::object());
+    const json& theirs = Member(rstatus, "lastRollback");
     if (!ours.value("id", "").empty() && theirs.value("id", "") == ours.value("id", "") &&
         theirs.contains("revertCommit")) {
       ours["revertCommit"] = theirs["revertCommit"];
@@ -252,7 +288,8 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
   }
 
   // An alert recorded by /hooks/alertmanager (on any replica) and not handled yet.
-  if (std::string alert = kube::MetaAnnotation(run.policy, api::kAlertAnnotation); !alert.empty()) {
+  if (std::string alert = kube::MetaAnnotation(*run.policy, api::kAlertAnnotation);
+      !alert.empty()) {
     json a = json::parse(alert, nullptr, false);
     const std::string id = a.is_object() ? a.value("id", "") : "";
     if (!id.empty() && id != run.status.value("lastHandledAlert", "")) {
@@ -263,7 +300,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
       auto received = TimeField(a, "receivedAt");
       if (received && applied_at && *received < *applied_at) {
         // It judged the revision before this one (it arrived while nothing new was watched).
-        events_.Emit(run.policy, "Normal", "AlertIgnored", "Rollback",
+        events_.Emit(*run.policy, "Normal", "AlertIgnored", "Rollback",
                      reason + ": received before revision " + Short(applied) + " was applied");
       } else if (Status s = Act(run, "alertmanager/" + alertname, reason, ""); !s.ok()) {
         return s;
@@ -326,7 +363,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
 }
 
 void RollbackPolicyReconciler::EvaluateMetrics(Run& run) {
-  const json rspec = run.release.value("spec", json::object());
+  const json& rspec = Member(*run.release, "spec");
   std::string target_ns = rspec.value("targetNamespace", "");
   if (target_ns.empty()) target_ns = run.ns;
   const QueryVars vars = {{"namespace", run.ns},
@@ -367,11 +404,11 @@ void RollbackPolicyReconciler::EvaluateMetrics(Run& run) {
     metrics_.SetValue(run.ns, run.name, metric.name,
                       seen.kind == Observation::Kind::kValue ? seen.value : std::nan(""));
     if (state.state == "Error" && state.consecutive_errors == 1) {
-      events_.Emit(run.policy, "Warning", "QueryFailed", "Evaluate",
+      events_.Emit(*run.policy, "Warning", "QueryFailed", "Evaluate",
                    metric.name + ": " + state.last_error);
     }
     if (state.breaching_since && !previous.breaching_since) {
-      events_.Emit(run.policy, "Normal", "Breaching", "Evaluate",
+      events_.Emit(*run.policy, "Normal", "Breaching", "Evaluate",
                    DescribeBreach(state, metric) + " (revision " + Short(run.watched) + ")");
     }
     next.push_back(std::move(state));
@@ -383,7 +420,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
                                      const std::string& reason, const std::string& value) {
   json last = run.status.value("lastRollback", json::object());
   if (last.value("fromRevision", "") == run.watched) return Status::Ok();  // once per revision
-  const json rstatus = run.release.value("status", json::object());
+  const json& rstatus = Member(*run.release, "status");
   const std::string target = release::DefaultRollbackTarget(rstatus);
   const std::string what = run.spec.release + " from " + Short(run.watched) + " to " +
                            (target.empty() ? "?" : Short(target)) + ": " + reason;
@@ -397,12 +434,12 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
   if (run.spec.dry_run) {
     record["dryRun"] = true;
     run.status["lastRollback"] = record;
-    events_.Emit(run.policy, "Warning", "WouldRollBack", "Rollback",
+    events_.Emit(*run.policy, "Warning", "WouldRollBack", "Rollback",
                  "dry run: would roll back " + what);
     Notify(run, "WouldRollBack", "warning", "dry run: would roll back " + what);
     return Status::Ok();
   }
-  if (run.release.value("spec", json::object()).value("suspend", false)) {
+  if (Member(*run.release, "spec").value("suspend", false)) {
     Blocked(run, "ReleaseSuspended",
             "would roll back " + what + ", but Release " + run.spec.release + " is suspended");
     return Status::Ok();
@@ -439,7 +476,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
         request_in_annotation->id != fstatus.value("lastHandledRollback", "");
     if (fstatus.value("lastAppliedRevision", "") != run.watched ||
         release::IsRejected(fstatus, run.watched) || other_pending) {
-      events_.Emit(run.policy, "Normal", "AlreadyRolledBack", "Rollback",
+      events_.Emit(*run.policy, "Normal", "AlreadyRolledBack", "Rollback",
                    "revision " + Short(run.watched) + " of " + run.spec.release +
                        " is already being rolled back or no longer runs; nothing to do (" + reason +
                        ")");
@@ -464,7 +501,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
   run.status["lastRollback"] = record;
   run.status["phase"] = "RolledBack";
   spdlog::info("rollbackpolicy {}: rolling back {}", run.key, what);
-  events_.Emit(run.policy, "Warning", "RolledBack", "Rollback", "rolling back " + what);
+  events_.Emit(*run.policy, "Warning", "RolledBack", "Rollback", "rolling back " + what);
   Notify(run, "RolledBack", "warning",
          "RollbackPolicy " + run.ns + "/" + run.name + " rolled back " + what);
   return Status::Ok();
@@ -477,7 +514,7 @@ void RollbackPolicyReconciler::Blocked(Run& run, const std::string& reason,
                                     {"Ready", kube::ConditionStatus::kFalse, reason, message},
                                     run.generation, run.now);
   if (changed.ok() && *changed) {
-    events_.Emit(run.policy, "Warning", "RollbackBlocked", "Rollback", message);
+    events_.Emit(*run.policy, "Warning", "RollbackBlocked", "Rollback", message);
   }
 }
 
@@ -486,7 +523,7 @@ void RollbackPolicyReconciler::Notify(Run& run, const std::string& event,
   if (!run.spec.notify.is_array() || run.spec.notify.empty()) return;
   auto targets = notify::ResolveTargets(client_, run.ns, run.spec.notify);
   if (!targets.ok()) {
-    events_.Emit(run.policy, "Warning", "NotifyFailed", "Notify", targets.status().message());
+    events_.Emit(*run.policy, "Warning", "NotifyFailed", "Notify", targets.status().message());
     return;
   }
   notify::Message message;
@@ -527,10 +564,13 @@ Result<std::shared_ptr<prom::Client>> RollbackPolicyReconciler::PromClient(Run& 
                     what + " has none of the keys token, username/password or ca.crt");
     }
   }
-  const std::string cache_key =
-      o.url + "\n" +
-      Sha256Hex(o.bearer_token + "\n" + o.username + "\n" + o.password + "\n" + o.ca_pem) + "\n" +
-      std::to_string(o.timeout.count());
+  // Credentials are hashed into the key only when there are any (a hash per evaluation shows
+  // in the controller's CPU at scale).
+  std::string cache_key = o.url + "\n" + std::to_string(o.timeout.count());
+  if (!run.spec.prometheus_secret.empty()) {
+    cache_key +=
+        "\n" + Sha256Hex(o.bearer_token + "\n" + o.username + "\n" + o.password + "\n" + o.ca_pem);
+  }
   std::lock_guard lock(mu_);
   if (auto it = prom_clients_.find(cache_key); it != prom_clients_.end()) return it->second;
   auto made = options_.new_prom_client(o);
@@ -551,12 +591,12 @@ Status RollbackPolicyReconciler::WriteStatus(Run& run) {
       return Status::Ok();
     }
     if (ours && run.now - it->second->at < kQuietWriteEvery &&
-        WithoutEvaluationNoise(run.status) == WithoutEvaluationNoise(run.server_status)) {
+        SameButEvaluationNoise(run.status, run.server_status)) {
       it->second->unwritten = run.status;
       return Status::Ok();
     }
   }
-  json object = run.policy;
+  json object = *run.policy;
   object["status"] = run.status;
   object["metadata"]["resourceVersion"] = run.server_version;
   auto updated = client_.UpdateStatus(object, {.drop_managed_fields = true});

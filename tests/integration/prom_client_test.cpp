@@ -4,12 +4,16 @@
 // test set; and Prometheus stopped.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #include "flywheel/prom/client.h"
 #include "prom/expect_single_value.h"
 #include "support/eventually.h"
+#include "support/net.h"
 #include "support/prometheus.h"
 #include "support/test_exporter.h"
 
@@ -251,6 +255,39 @@ TEST(PromClientLiveTest, ErrorRatioQuerySeesTheExportersRatio) {
         return r.ok() && r->samples.size() == 1 && r->samples[0].value == 1;
       },
       30s));
+}
+
+// Prometheus' count of the connections its HTTP listener accepted (each read of /metrics opens
+// one more).
+double AcceptedConnections(const Prometheus& prometheus) {
+  const std::string text = testing::LoopbackGet(prometheus.port(), "/metrics");
+  const std::string name = "net_conntrack_listener_conn_accepted_total{listener_name=\"http\"} ";
+  const size_t at = text.find(name);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size()));
+}
+
+TEST_F(PromClientBackfilledTest, QueriesFromManyThreadsReuseKeptAliveConnections) {
+  const double before = AcceptedConnections(*prometheus_);
+  ASSERT_GE(before, 0);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client_->Query("scalar(single)", kQueryTime).ok());
+  // One connection for the 20 queries, one for the second read of /metrics.
+  EXPECT_EQ(AcceptedConnections(*prometheus_) - before, 2);
+
+  // Four threads at once: each takes its own connection from the pool (at most 4 new ones).
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = client_->Query("scalar(single)", kQueryTime);
+        ok += r.ok() && r->samples.at(0).text == "0.0731";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 100);
+  const double after = AcceptedConnections(*prometheus_);
+  EXPECT_LE(after - before, 2 + 4 + 1);
 }
 
 TEST(PromClientOutageTest, StoppedIsUnavailableAndStartedAgainKeepsItsData) {

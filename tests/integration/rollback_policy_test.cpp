@@ -141,8 +141,8 @@ TEST_F(RollbackPolicyTest, ABreachLastingForRollsBackOnceWithARevertCommit) {
            s["metrics"][0].value("state", "") == "Passing";
   });
   ASSERT_EQ(S(policy).value("phase", ""), "Watching") << policy.dump(2);
-  // Evaluations that change nothing but `evaluatedAt` are not written each time (at most once a
-  // minute): four seconds of passing evaluations leave the object as it was.
+  // Evaluations that change nothing but `evaluatedAt` are not written each time (at most every
+  // five minutes): four seconds of passing evaluations leave the object as it was.
   const std::string version = kube::MetaString(policy, "resourceVersion");
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(kube::MetaString(GetPolicy(client, ns.name(), "web-errors"), "resourceVersion"),

@@ -64,7 +64,8 @@ class Client {
   virtual Result<QueryResult> Query(const std::string& promql, std::optional<Time> at = {}) = 0;
 };
 
-// The client over the project's http::Client. Fails (kInvalidArgument) on a URL that is not
+// The client over its own HTTP/1.1 transport (each query runs on the calling thread over a
+// kept-alive connection; src/prom/transport.h). Fails (kInvalidArgument) on a URL that is not
 // http(s), or a CA that is not PEM.
 Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options);
 
