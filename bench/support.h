@@ -119,13 +119,15 @@ inline double ControlPlaneCpu(const ft::TestEnv& env) {
 }
 
 // `flywheel controller` for one namespace at log level info (debug logging would be measured
-// too), with the default number of workers; its metrics on a known port.
+// too), with the default number of workers; its metrics on a known port. FLYWHEEL_BIN names
+// another `flywheel` binary to run (an older build, for a before/after comparison).
 class Controller {
  public:
   Controller(const ft::TestEnv& env, const std::string& ns,
              const std::vector<std::string>& extra_args = {})
       : dir_(ft::TempDir("flywheel-bench")), metrics_port_(ft::FreePort()) {
-    std::vector<std::string> argv{FLYWHEEL_BINARY,
+    const char* binary = std::getenv("FLYWHEEL_BIN");
+    std::vector<std::string> argv{binary != nullptr && *binary != '\0' ? binary : FLYWHEEL_BINARY,
                                   "controller",
                                   "--kubeconfig",
                                   env.kubeconfig(),

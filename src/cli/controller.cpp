@@ -4,8 +4,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -20,6 +23,7 @@
 #include "flywheel/kube/events.h"
 #include "flywheel/kube/manager.h"
 #include "flywheel/notify/notifier.h"
+#include "flywheel/pipeline/observe.h"
 #include "flywheel/pipeline/reconciler.h"
 #include "flywheel/release/reconciler.h"
 #include "flywheel/rollback/policies.h"
@@ -65,6 +69,23 @@ std::jthread HandleSignals(std::stop_source stop) {
     stop.request_stop();
     sigwait(&set, &sig);
     std::_Exit(1);
+  });
+}
+
+// Returns a thread that gives the heap's free pages back to the kernel every `interval` until it
+// is stopped. glibc keeps what a thread frees in that thread's arena for reuse, and the
+// controller's garbage (list and watch bodies, the trees each reconcile reads and writes) comes
+// from dozens of threads: without a trim that memory stays resident though free (about 2 MiB
+// with 200 Pipelines; docs/benchmarks.md, "Pipeline"). A trim walks the free chunks of every
+// arena: milliseconds of CPU, so every 30 s rather than after each reconcile.
+std::jthread TrimHeapEvery(std::chrono::seconds interval) {
+  return std::jthread([interval](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, stop, interval, [] { return false; }) && !stop.stop_requested()) {
+      malloc_trim(0);
+    }
   });
 }
 
@@ -353,14 +374,9 @@ int RunController(const Invocation& inv) {
       *client, {release::ReleasePushTarget([list_kind] { return list_kind("Release"); })});
   pipeline_options.wake_releases = wake_releases;
   pipeline_options.git.allow_file_urls = allow_file_sources;
-  // Build pods are cached without what the controllers never read: their annotations (which
-  // carry the steps' scripts) and managedFields.
-  manager.Informers("v1", "Pod", api::kPipelineRunLabel, [](nlohmann::json& pod) {
-    if (auto m = pod.find("metadata"); m != pod.end() && m->is_object()) {
-      m->erase("managedFields");
-      m->erase("annotations");
-    }
-  });
+  // Build pods are cached without what the controllers never read (pipeline::TrimCachedPod):
+  // their annotations (which carry the steps' scripts), managedFields, most of the spec.
+  manager.Informers("v1", "Pod", api::kPipelineRunLabel, pipeline::TrimCachedPod);
   pipeline::Caches pipeline_caches{
       .pipeline =
           [&manager](const std::string& key) {
@@ -431,6 +447,7 @@ int RunController(const Invocation& inv) {
       "flywheel controller starting (namespaces: {}, leader election: {})",
       mo.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(mo.namespaces, ",")),
       mo.leader_elect ? "on" : "off");
+  std::jthread trim = TrimHeapEvery(std::chrono::seconds(30));
   Status result = manager.Run(stop.get_token());
   releases.Stop();
   // The signal thread waits in sigwait(), which a stop request cannot end: leave it behind on

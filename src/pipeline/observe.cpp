@@ -423,4 +423,57 @@ std::vector<std::string> ReferencedSecrets(const json& pod) {
   return {names.begin(), names.end()};
 }
 
+void TrimCachedPod(json& pod) {
+  if (!pod.is_object()) return;
+  if (auto m = pod.find("metadata"); m != pod.end() && m->is_object()) {
+    m->erase("managedFields");
+    m->erase("annotations");
+  }
+  if (auto spec = pod.find("spec"); spec != pod.end() && spec->is_object()) {
+    json kept = json::object();
+    for (const char* key : {"activeDeadlineSeconds", "imagePullSecrets"}) {
+      if (auto it = spec->find(key); it != spec->end()) kept[key] = std::move(*it);
+    }
+    for (const char* key : {"initContainers", "containers"}) {
+      json containers = json::array();
+      for (const auto& container : Arr(*spec, key)) {
+        if (!container.is_object()) continue;
+        json c = json::object(), env = json::array(), env_from = json::array();
+        if (auto name = container.find("name"); name != container.end()) c["name"] = *name;
+        for (const auto& e : Arr(container, "env")) {
+          const json* from = Obj(e, "valueFrom");
+          if (from != nullptr && Obj(*from, "secretKeyRef") != nullptr) env.push_back(e);
+        }
+        for (const auto& e : Arr(container, "envFrom")) {
+          if (Obj(e, "secretRef") != nullptr) env_from.push_back(e);
+        }
+        if (!env.empty()) c["env"] = std::move(env);
+        if (!env_from.empty()) c["envFrom"] = std::move(env_from);
+        containers.push_back(std::move(c));
+      }
+      if (!containers.empty()) kept[key] = std::move(containers);
+    }
+    json volumes = json::array();
+    for (const auto& volume : Arr(*spec, "volumes")) {
+      if (Obj(volume, "secret") != nullptr || Obj(volume, "projected") != nullptr)
+        volumes.push_back(volume);
+    }
+    if (!volumes.empty()) kept["volumes"] = std::move(volumes);
+    *spec = std::move(kept);
+  }
+  if (auto status = pod.find("status"); status != pod.end() && status->is_object()) {
+    for (const char* key : {"hostIP", "hostIPs", "podIP", "podIPs", "qosClass"}) status->erase(key);
+    for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
+      auto list = status->find(key);
+      if (list == status->end() || !list->is_array()) continue;
+      for (auto& s : *list) {
+        if (!s.is_object()) continue;
+        for (const char* field : {"image", "imageID", "containerID", "volumeMounts", "resources",
+                                  "allocatedResources", "user"})
+          s.erase(field);
+      }
+    }
+  }
+}
+
 }  // namespace flywheel::pipeline

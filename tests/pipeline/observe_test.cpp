@@ -705,6 +705,84 @@ TEST(DigestTest, AnythingElseIsNoDigest) {
   for (const auto& c : cases) EXPECT_FALSE(DigestFromTerminationMessage(c).has_value()) << c;
 }
 
+// TrimCachedPod
+
+// Everything an observation holds, to compare in one assertion.
+std::string Everything(const PodObservation& o) {
+  json j = {{"run", {o.phase, o.reason, o.message, o.failed_step, o.start_time}},
+            {"stuck", {o.stuck_step, o.stuck_reason, o.stuck_message, o.stuck_since}},
+            {"steps", json::array()}};
+  for (const auto& s : o.steps) {
+    j["steps"].push_back({s.name, s.phase, s.exit_code ? *s.exit_code : -1, s.reason, s.message,
+                          s.started_at, s.finished_at, s.termination_message});
+  }
+  return j.dump();
+}
+
+TEST(TrimCachedPodTest, EveryFixtureReadsTheSameTrimmed) {
+  for (const auto& [name, pod] : Fixtures()) {
+    json trimmed = pod;
+    TrimCachedPod(trimmed);
+    EXPECT_LT(trimmed.dump().size(), pod.dump().size()) << name;
+    for (const auto& steps : {kSteps, std::vector<std::string>{"clone", "build", "test"}}) {
+      EXPECT_EQ(Everything(ObservePod(trimmed, steps)), Everything(ObservePod(pod, steps))) << name;
+    }
+  }
+}
+
+TEST(TrimCachedPodTest, KeepsTheSecretReferencesAndTheTimeoutDropsTheRest) {
+  json pod = PodWith("Running", {{"clone", Running("2026-12-01T10:00:03Z")}});
+  pod["metadata"]["annotations"] = {{"script.flywheel.dev/build", "mvn -B package"}};
+  pod["metadata"]["managedFields"] = json::array({{{"manager", "flywheel"}}});
+  json& clone = pod["spec"]["initContainers"][0];
+  clone["env"] = {{{"name", "HOME"}, {"value", "/flywheel/home"}},
+                  {{"name", "TOKEN"},
+                   {"valueFrom", {{"secretKeyRef", {{"name", "git-token"}, {"key", "token"}}}}}}};
+  clone["envFrom"] = {{{"configMapRef", {{"name", "settings"}}}},
+                      {{"secretRef", {{"name", "api-tokens"}}}}};
+  clone["command"] = {"flywheel", "git-clone", "--url", "https://git.example/app.git"};
+  pod["spec"]["volumes"] = {
+      {{"name", "workspace"}, {"emptyDir", json::object()}},
+      {{"name", "git"}, {"secret", {{"secretName", "git-credentials"}}}},
+      {{"name", "push"},
+       {"projected", {{"sources", {{{"secret", {{"name", "registry-push"}}}}}}}}}};
+  pod["spec"]["imagePullSecrets"] = {{{"name", "pull"}}};
+  pod["spec"]["tolerations"] = {{{"key", "node.kubernetes.io/not-ready"}}};
+  const std::vector<std::string> secrets = ReferencedSecrets(pod);
+  ASSERT_EQ(secrets.size(), 5u);
+
+  TrimCachedPod(pod);
+  EXPECT_EQ(ReferencedSecrets(pod), secrets);
+  EXPECT_EQ(pod["spec"], json::parse(R"({
+              "activeDeadlineSeconds": 3600,
+              "imagePullSecrets": [{"name": "pull"}],
+              "initContainers": [
+                {"name": "clone",
+                 "env": [{"name": "TOKEN",
+                          "valueFrom": {"secretKeyRef": {"name": "git-token", "key": "token"}}}],
+                 "envFrom": [{"secretRef": {"name": "api-tokens"}}]},
+                {"name": "build"}, {"name": "test"}],
+              "containers": [{"name": "build-image"}],
+              "volumes": [{"name": "git", "secret": {"secretName": "git-credentials"}},
+                          {"name": "push",
+                           "projected": {"sources": [{"secret": {"name": "registry-push"}}]}}]
+            })"));
+  EXPECT_FALSE(pod["metadata"].contains("annotations"));
+  EXPECT_FALSE(pod["metadata"].contains("managedFields"));
+  EXPECT_EQ(pod["metadata"]["uid"], "0d6c3a52-8e1b-4f7a-9c2d-1b3e5f7a9c0d");
+  EXPECT_FALSE(pod["status"].contains("podIP"));
+  EXPECT_FALSE(pod["status"]["initContainerStatuses"][0].contains("image"));
+  EXPECT_EQ(pod["status"]["initContainerStatuses"][0]["state"], Running("2026-12-01T10:00:03Z"));
+}
+
+TEST(TrimCachedPodTest, AnythingButAnObjectIsLeftAsItIs) {
+  for (json odd : {json(nullptr), json::array({1}), json{{"spec", "x"}, {"status", 3}}}) {
+    const json before = odd;
+    TrimCachedPod(odd);
+    EXPECT_EQ(odd, before);
+  }
+}
+
 // ReferencedSecrets
 
 TEST(ReferencedSecretsTest, FindsEverySecretReferenceOnce) {

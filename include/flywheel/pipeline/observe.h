@@ -77,4 +77,12 @@ std::optional<std::string> DigestFromTerminationMessage(std::string_view message
 // volumes, projected secret sources, imagePullSecrets), so their values can be masked in logs.
 std::vector<std::string> ReferencedSecrets(const nlohmann::json& pod);
 
+// Drops from a build pod, in place, what the run controller never reads, before the pod is
+// cached (an informer transform): metadata.managedFields and annotations (the steps' scripts);
+// of the spec all but activeDeadlineSeconds, the Secret references ReferencedSecrets reads and
+// the containers' names; of the status the addresses, the QoS class and the containers' images,
+// IDs, mounts and resources. ObservePod, ReferencedSecrets and the timeout message read the
+// same from the trimmed pod as from the whole one.
+void TrimCachedPod(nlohmann::json& pod);
+
 }  // namespace flywheel::pipeline
