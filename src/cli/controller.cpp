@@ -1,5 +1,4 @@
 // `flywheel controller`: runs the operator (the Manager with every Flywheel controller).
-#include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -90,10 +89,6 @@ std::jthread TrimHeapEvery(std::chrono::seconds interval) {
 }
 
 int RunController(const Invocation& inv) {
-  // Two malloc arenas, not glibc's eight per core: the reconcile workers do their queries' I/O
-  // themselves (prom's transport), and an arena each kept about 2.5 MiB more RSS for 200
-  // RollbackPolicies (docs/benchmarks.md, "RollbackPolicy"). MALLOC_ARENA_MAX, when set, wins.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
   kube::LoadOptions load;
   kube::ManagerOptions mo;
   std::string git_cache_dir = "/tmp/flywheel/git";
