@@ -45,7 +45,7 @@ TEST(CompleteTest, FlagsAfterACommandAndBeforeIt) {
   EXPECT_EQ(CompleteOutput({"get", "--out"}), "--output\n:4\n");
   EXPECT_EQ(CompleteOutput({"-n", "team-a", "--kubeconfig", "/k", "get", "--sel"}),
             "--selector\n:4\n");
-  const std::string rollback = CompleteOutput({"rollback", "web", "--"});
+  const std::string rollback = "\n" + CompleteOutput({"rollback", "web", "--"});
   EXPECT_NE(rollback.find("\n--no-git-revert\n"), std::string::npos) << rollback;
   EXPECT_NE(rollback.find("\n--kubeconfig\n"), std::string::npos) << rollback;
   EXPECT_EQ(CompleteOutput({"--kube"}), "--kubeconfig\n:4\n");
