@@ -6,10 +6,25 @@
 
 namespace flywheel::cli {
 
-std::string ProgramName(std::string_view argv0) {
+namespace {
+
+std::string_view BaseName(std::string_view argv0) {
   const auto slash = argv0.rfind('/');
-  const std::string_view base = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
-  return base == "kubectl-flywheel" ? "kubectl flywheel" : "flywheel";
+  return slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+}
+
+constexpr std::string_view kCompletionHelper = "kubectl_complete-flywheel";
+
+}  // namespace
+
+std::string ProgramName(std::string_view argv0) {
+  const std::string_view base = BaseName(argv0);
+  return base == "kubectl-flywheel" || base == kCompletionHelper ? "kubectl flywheel" : "flywheel";
+}
+
+std::vector<std::string> ArgumentsFor(std::string_view argv0, std::vector<std::string> args) {
+  if (BaseName(argv0) == kCompletionHelper) args.insert(args.begin(), kCompleteCommand);
+  return args;
 }
 
 std::string UsageFor(std::string_view usage, std::string_view program) {
@@ -74,6 +89,9 @@ void App::PrintUsage(std::ostream& out) const {
 }
 
 int App::Run(const std::vector<std::string>& given, std::ostream& out, std::ostream& err) const {
+  if (!given.empty() && given.front() == kCompleteCommand) {
+    return Complete(commands_, std::vector<std::string>(given.begin() + 1, given.end()), out);
+  }
   // Leading connection flags go after the subcommand's name.
   std::vector<std::string> leading;
   size_t first_other = 0;

@@ -1,12 +1,17 @@
-// `flywheel completion bash|zsh`: a completion script generated from the commands themselves:
-// their names, their flags (read from each command's --help, so they never drift) and the names
-// of the objects they take (asked from the cluster with `flywheel get <kind> -o name`).
+// Completion from the commands themselves: their names, their flags (read from each command's
+// --help, so they never drift) and the names of the objects they take (asked from the cluster as
+// `flywheel get <kind> -o name` asks). `flywheel __complete` (and kubectl_complete-flywheel, for
+// `kubectl flywheel`) answers in Cobra's protocol; `flywheel completion bash|zsh` prints scripts
+// that ask it.
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "flywheel/api/names.h"
 #include "flywheel/cli/app.h"
+#include "flywheel/cli/client_flags.h"
 #include "flywheel/cli/flags.h"
 
 namespace flywheel::cli {
@@ -69,143 +74,198 @@ CommandFlags FlagsOf(const Command& command) {
   return flags;
 }
 
-std::string Join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
-  return out;
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-// The shell functions both scripts share (valid bash and zsh): __flywheel_complete prints the
-// candidates for the last of its arguments, the command line's words.
-std::string CoreFunctions(const std::vector<Command>& commands) {
+bool Contains(const std::vector<std::string>& words, const std::string& w) {
+  return std::find(words.begin(), words.end(), w) != words.end();
+}
+
+// kubectl's connection flags, which may come before the subcommand; each takes a value.
+const std::vector<std::string>& ConnectionFlags() {
+  static const std::vector<std::string> kFlags = {"--kubeconfig", "--context", "--namespace", "-n"};
+  return kFlags;
+}
+
+const Command* FindCommand(const std::vector<Command>& commands, const std::string& name) {
+  auto it = std::find_if(commands.begin(), commands.end(),
+                         [&](const Command& c) { return c.name == name; });
+  return it == commands.end() ? nullptr : &*it;
+}
+
+// How long each call that asks the cluster for names may take: a TAB must not hang on a cluster
+// that does not answer.
+constexpr std::chrono::seconds kNamesTimeout{2};
+
+// The names of the objects of the kind `get` takes `kind_word` for, in the namespace the
+// connection flags (kubectl's, as on the command line) select, listed with the client `get`
+// uses; nothing when the cluster cannot be asked.
+std::vector<std::string> ObjectNames(const std::string& kind_word,
+                                     const std::vector<std::string>& connection) {
+  const std::string kind = FlywheelKind(kind_word);
+  if (kind.empty()) return {};
+  std::ostringstream out, err;
+  const Invocation inv{connection, out, err};
+  ClientFlags client_flags;
+  FlagSet flags("flywheel __complete");
+  client_flags.Register(flags);
+  if (flags.ParseCommandLine(connection, inv, "")) return {};
+  std::string ns;
+  auto client = client_flags.Connect(inv, "flywheel __complete", &ns);
+  if (!client) return {};
+  auto list = client->WithCallTimeout(kNamesTimeout).List(api::kGroupVersion, kind, ns);
+  if (!list.ok()) return {};
   std::vector<std::string> names;
-  std::ostringstream flags, values, arguments, flag_values;
-  for (const auto& c : commands) {
-    names.push_back(c.name);
-    const CommandFlags f = FlagsOf(c);
-    flags << "    " << c.name << ") printf '%s\\n' " << Join(f.all) << " ;;\n";
-    values << "    " << c.name << ") echo ' " << Join(f.value) << " ' ;;\n";
-    if (auto it = ObjectArguments().find(c.name); it != ObjectArguments().end()) {
-      arguments << "    " << c.name << ") ((nargs == 0)) && __flywheel_names \"$prog\" "
-                << it->second << " \"${conn[@]}\" ;;\n";
-    }
+  for (const auto& item : (*list)["items"]) {
+    names.push_back(item["metadata"].value("name", ""));
   }
-  for (const auto& [key, words] : FlagValues()) {
-    flag_values << "    " << key.first << ":" << key.second << ") printf '%s\\n' " << words
-                << " ;;\n";
-  }
-  const std::string all_commands = Join(names);
-  std::ostringstream s;
-  s << "__flywheel_flags() {\n  case $1 in\n"
-    << flags.str() << "  esac\n}\n\n"
-    << "# Flags whose value is the next word.\n"
-       "__flywheel_value_flags() {\n  case $1 in\n"
-       "    '') echo ' --kubeconfig --context --namespace -n ' ;;\n"
-    << values.str() << "  esac\n}\n\n"
-    << "__flywheel_flag_values() {\n  case $1:$2 in\n"
-    << flag_values.str() << "  esac\n}\n\n"
-    << "# The names of a kind's objects, in the namespace the command line's flags select.\n"
-       "__flywheel_names() {\n"
-       "  local prog=$1 kind=$2 line\n"
-       "  shift 2\n"
-       "  \"$prog\" get \"$kind\" -o name \"$@\" 2>/dev/null | while IFS= read -r line; do\n"
-       "    printf '%s\\n' \"${line##*/}\"\n"
-       "  done\n"
-       "}\n\n"
-       "# __flywheel_complete PROGRAM WORD... CURRENT: the candidates for CURRENT.\n"
-       "__flywheel_complete() {\n"
-       "  local prog=$1 cmd='' w flag='' nargs=0 kind=''\n"
-       "  local -a conn\n"
-       "  conn=()\n"
-       "  shift\n"
-       "  while (($# > 1)); do\n"
-       "    w=$1\n"
-       "    shift\n"
-       "    if [[ -z $cmd && $w != -* ]]; then\n"
-       "      cmd=$w\n"
-       "      continue\n"
-       "    fi\n"
-       "    case $w in\n"
-       "      --kubeconfig | --context | --namespace | -n) conn+=(\"$w\" \"$1\") ;;\n"
-       "      --kubeconfig=* | --context=* | --namespace=* | -n?*) conn+=(\"$w\") ;;\n"
-       "    esac\n"
-       "    if [[ $w == -* ]]; then\n"
-       "      if [[ $w != *=* && \" $(__flywheel_value_flags \"$cmd\") \" == *\" $w \"* ]]; "
-       "then\n"
-       "        if (($# == 1)); then\n"
-       "          flag=$w\n"
-       "          break\n"
-       "        fi\n"
-       "        shift\n"
-       "      fi\n"
-       "      continue\n"
-       "    fi\n"
-       "    if ((nargs == 0)); then kind=$w; fi\n"
-       "    nargs=$((nargs + 1))\n"
-       "  done\n"
-       "  local cur=$1\n"
-       "  if [[ -z $flag && $cur == -*=* ]]; then flag=${cur%%=*}; fi\n"
-       "  if [[ -n $flag ]]; then\n"
-       "    __flywheel_flag_values \"$cmd\" \"$flag\"\n"
-       "  elif [[ $cur == -* ]]; then\n"
-       "    __flywheel_flags \"$cmd\"\n"
-       "  elif [[ -z $cmd ]]; then\n"
-       "    printf '%s\\n' "
-    << all_commands
-    << "\n"
-       "  else\n"
-       "    case $cmd in\n"
-       "    get)\n"
-       "      if ((nargs == 0)); then\n"
-       "        printf '%s\\n' all pipelines pipelineruns releases rollbackpolicies\n"
-       "      else\n"
-       "        __flywheel_names \"$prog\" \"$kind\" \"${conn[@]}\"\n"
-       "      fi ;;\n"
-       "    help) ((nargs == 0)) && printf '%s\\n' "
-    << all_commands
-    << " ;;\n"
-       "    completion) ((nargs == 0)) && printf '%s\\n' bash zsh ;;\n"
-    << arguments.str()
-    << "    esac\n"
-       "  fi\n"
-       "  return 0\n"
-       "}\n";
-  return s.str();
+  return names;
 }
 
-std::string BashScript(const std::vector<Command>& commands) {
-  return "# bash completion for flywheel: source <(flywheel completion bash)\n\n" +
-         CoreFunctions(commands) +
-         "\n"
+// Cobra's directives (the last line of `__complete`'s output, `:<bits>`).
+constexpr int kDirectiveDefault = 0;  // the shell may fall back to file names
+constexpr int kDirectiveNoFiles = 4;  // no file names
+
+struct Completion {
+  std::vector<std::string> candidates;  // "word" or "word\tdescription"
+  int directive = kDirectiveNoFiles;
+};
+
+// What the command line `words` (after the program name; the last one is the word under the
+// cursor, possibly empty) completes to. The connection flags found on the line are passed on
+// when asking the cluster for names.
+Completion CompleteWords(const std::vector<Command>& commands,
+                         const std::vector<std::string>& words) {
+  const Command* command = nullptr;
+  std::string cmd, flag, kind;
+  std::vector<std::string> connection;
+  std::vector<std::string> value_flags = ConnectionFlags();
+  size_t nargs = 0;
+  const size_t last = words.empty() ? 0 : words.size() - 1;
+  for (size_t i = 0; i < last; ++i) {
+    const std::string& w = words[i];
+    if (cmd.empty() && !StartsWith(w, "-")) {
+      cmd = w;
+      command = FindCommand(commands, cmd);
+      if (command != nullptr) value_flags = FlagsOf(*command).value;
+      continue;
+    }
+    if (Contains(ConnectionFlags(), w) && i + 1 < last) {
+      connection.insert(connection.end(), {w, words[i + 1]});
+    } else if (StartsWith(w, "--kubeconfig=") || StartsWith(w, "--context=") ||
+               StartsWith(w, "--namespace=") || (StartsWith(w, "-n") && w.size() > 2)) {
+      connection.push_back(w);
+    }
+    if (StartsWith(w, "-")) {
+      if (w.find('=') == std::string::npos && Contains(value_flags, w)) {
+        if (i + 1 == last) {
+          flag = w;
+          break;
+        }
+        ++i;
+      }
+      continue;
+    }
+    if (nargs++ == 0) kind = w;
+  }
+  std::string cur = words.empty() ? "" : words[last];
+  if (flag.empty() && StartsWith(cur, "-") && cur.find('=') != std::string::npos) {
+    flag = cur.substr(0, cur.find('='));
+    cur = cur.substr(cur.find('=') + 1);
+  }
+
+  Completion c;
+  auto add_words = [&](const std::string& list) {
+    std::istringstream in(list);
+    for (std::string w; in >> w;) c.candidates.push_back(w);
+  };
+  if (!flag.empty()) {
+    if (auto it = FlagValues().find({cmd, flag}); it != FlagValues().end()) {
+      add_words(it->second);
+    } else {
+      c.directive = kDirectiveDefault;  // a path (--kubeconfig, --dest) or free text
+    }
+  } else if (StartsWith(cur, "-")) {
+    c.candidates = command != nullptr ? FlagsOf(*command).all : ConnectionFlags();
+    if (command == nullptr) c.candidates.push_back("--help");
+  } else if (cmd.empty() || (cmd == "help" && nargs == 0)) {
+    for (const auto& command_entry : commands) {
+      c.candidates.push_back(command_entry.name + "\t" + command_entry.summary);
+    }
+  } else if (cmd == "get") {
+    if (nargs == 0) {
+      add_words("all pipelines pipelineruns releases rollbackpolicies");
+    } else {
+      c.candidates = ObjectNames(kind, connection);
+    }
+  } else if (cmd == "completion" && nargs == 0) {
+    add_words("bash zsh");
+  } else if (auto it = ObjectArguments().find(cmd); it != ObjectArguments().end() && nargs == 0) {
+    c.candidates = ObjectNames(it->second, connection);
+  }
+  std::erase_if(c.candidates, [&](const std::string& w) { return !StartsWith(w, cur); });
+  return c;
+}
+
+// The shell scripts both ask the binary itself, as kubectl does: `PROGRAM __complete WORD...`.
+constexpr const char* kProtocolComment =
+    "# The candidates come from the binary: `flywheel __complete WORD... CURRENT` prints one a\n"
+    "# line (a TAB and a description may follow), then `:DIRECTIVE` (4: no file names; Cobra's\n"
+    "# protocol, which kubectl reads from kubectl_complete-flywheel).\n";
+
+std::string BashScript() {
+  return std::string("# bash completion for flywheel: source <(flywheel completion bash)\n") +
+         kProtocolComment +
          "_flywheel() {\n"
          "  local line=${COMP_LINE:0:COMP_POINT}\n"
-         "  local -a words\n"
+         "  local -a words lines\n"
          "  read -ra words <<<\"$line\"\n"
          "  if [[ $line == *[[:space:]] ]]; then words+=(''); fi\n"
-         "  local cur=${words[${#words[@]}-1]}\n"
+         "  local cur=${words[${#words[@]}-1]} directive=0 c\n"
          "  # bash completes what follows the '=' of --flag=value.\n"
          "  if [[ $cur == -*=* ]]; then cur=${cur#*=}; fi\n"
-         "  local IFS=$'\\n'\n"
-         "  COMPREPLY=($(compgen -W \"$(__flywheel_complete \"${words[@]}\")\" -- \"$cur\"))\n"
+         "  mapfile -t lines < <(\"${words[0]}\" __complete \"${words[@]:1}\" 2>/dev/null)\n"
+         "  if ((${#lines[@]})) && [[ ${lines[${#lines[@]}-1]} == :* ]]; then\n"
+         "    directive=${lines[${#lines[@]}-1]#:}\n"
+         "    unset \"lines[${#lines[@]}-1]\"\n"
+         "  fi\n"
+         "  COMPREPLY=()\n"
+         "  ((directive & 1)) && return 0\n"
+         "  if ((directive & 4)); then compopt +o default 2>/dev/null; fi\n"
+         "  for c in \"${lines[@]}\"; do\n"
+         "    c=${c%%$'\\t'*}\n"
+         "    if [[ $c == \"$cur\"* ]]; then COMPREPLY+=(\"$c\"); fi\n"
+         "  done\n"
+         "  return 0\n"
          "}\n"
          "\n"
          "complete -o default -F _flywheel flywheel\n";
 }
 
-std::string ZshScript(const std::vector<Command>& commands) {
-  return "#compdef flywheel\n"
-         "# zsh completion for flywheel: source <(flywheel completion zsh) after compinit, or\n"
-         "# save as _flywheel in a directory of $fpath.\n\n" +
-         CoreFunctions(commands) +
-         "\n"
+std::string ZshScript() {
+  return std::string(
+             "#compdef flywheel\n"
+             "# zsh completion for flywheel: source <(flywheel completion zsh) after compinit, "
+             "or\n"
+             "# save as _flywheel in a directory of $fpath.\n") +
+         kProtocolComment +
          "_flywheel() {\n"
          "  emulate -L zsh\n"
-         "  local -a candidates\n"
-         "  candidates=(${(f)\"$(__flywheel_complete \"${(@)words[1,CURRENT]}\")\"})\n"
+         "  local -a lines candidates\n"
+         "  local directive=0\n"
+         "  lines=(${(f)\"$(\"${words[1]}\" __complete \"${(@)words[2,CURRENT]}\" "
+         "2>/dev/null)\"})\n"
+         "  if [[ ${lines[-1]} == :* ]]; then\n"
+         "    directive=${lines[-1]#:}\n"
+         "    lines[-1]=()\n"
+         "  fi\n"
+         "  ((directive & 1)) && return 1\n"
+         "  candidates=(${lines%%$'\\t'*})\n"
          "  if [[ ${words[CURRENT]} == -*=* ]]; then compset -P '*='; fi\n"
          "  if ((${#candidates})); then\n"
          "    compadd -a candidates\n"
-         "  else\n"
+         "  elif ((!(directive & 4))); then\n"
          "    _files\n"
          "  fi\n"
          "}\n"
@@ -225,14 +285,19 @@ int RunCompletion(const Invocation& inv) {
     inv.err << "flywheel completion: expected one shell, bash or zsh\n";
     return kExitUsage;
   }
-  std::vector<Command> commands = DefaultCommands();
-  std::sort(commands.begin(), commands.end(),
-            [](const Command& a, const Command& b) { return a.name < b.name; });
-  inv.out << (positional[0] == "bash" ? BashScript(commands) : ZshScript(commands));
+  inv.out << (positional[0] == "bash" ? BashScript() : ZshScript());
   return kExitOk;
 }
 
 }  // namespace
+
+int Complete(const std::vector<Command>& commands, const std::vector<std::string>& words,
+             std::ostream& out) {
+  const Completion c = CompleteWords(commands, words);
+  for (const auto& candidate : c.candidates) out << candidate << "\n";
+  out << ":" << c.directive << "\n";
+  return kExitOk;
+}
 
 Command CompletionCommand() {
   return {"completion", "Print a bash or zsh completion script", RunCompletion};

@@ -375,6 +375,11 @@ int RunGet(const Invocation& inv) {
 
 }  // namespace
 
+std::string FlywheelKind(const std::string& word) {
+  const KindInfo* kind = FindKind(word);
+  return kind == nullptr ? "" : kind->kind;
+}
+
 Command GetCommand() { return {"get", "List Flywheel objects as kubectl get does", RunGet}; }
 
 }  // namespace flywheel::cli

@@ -1,7 +1,7 @@
 // The CLI as kubectl users expect it, against the real API server: `flywheel get` prints what
 // `kubectl get` prints for the same objects, the binary runs as the plugin `kubectl flywheel`
 // (through a symlink named kubectl-flywheel, and through the testenv's real kubectl), and the
-// bash completion lists the cluster's objects.
+// bash completion and kubectl's (through kubectl_complete-flywheel) list the cluster's objects.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -241,6 +241,51 @@ TEST_F(KubectlPluginTest, BashCompletionListsTheClustersObjects) {
                      " --namespace=" + ns() + " w"),
             "web,web-minimal,");
   std::filesystem::remove(file);
+}
+
+TEST_F(KubectlPluginTest, KubectlCompletesThePluginThroughKubectlCompleteFlywheel) {
+  const auto dir = std::filesystem::temp_directory_path() / ("kubectl-complete-" + ns());
+  std::filesystem::create_directories(dir);
+  const auto helper = dir / "kubectl_complete-flywheel";
+  std::filesystem::create_symlink(FLYWHEEL_BINARY, dir / "kubectl-flywheel");
+  std::filesystem::create_symlink(FLYWHEEL_BINARY, helper);
+  const std::vector<std::string> connection = {"--kubeconfig", env_->kubeconfig(), "-n", ns()};
+
+  // kubectl runs the helper with the words after `kubectl flywheel`, the last one under the
+  // cursor.
+  auto helper_output = [&](std::vector<std::string> words) {
+    words.insert(words.begin(), connection.begin(), connection.end());
+    words.insert(words.begin(), helper.string());
+    auto r = RunProcess(words);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    return r.out;
+  };
+  EXPECT_EQ(helper_output({"rollback", ""}), "web\nweb-minimal\n:4\n");
+  EXPECT_EQ(helper_output({"logs", "web"}), "web-8f3c2a1\n:4\n");
+  EXPECT_EQ(helper_output({"get", "rbp", "web-errors-"}), "web-errors-minimal\n:4\n");
+  EXPECT_EQ(helper_output({"get", "-o", ""}), "wide\njson\nyaml\nname\n:4\n");
+  // Another namespace has none of them.
+  EXPECT_EQ(helper_output({"-n", "default", "run", ""}), ":4\n");
+
+  // What users get: kubectl's own completion, asked as its shell scripts ask it, finds the helper
+  // on the PATH next to the plugin.
+  const std::string kubectl = env_->dir() + "/bin/kubectl";
+  const std::string path = "PATH=" + dir.string() + ":" + std::getenv("PATH");
+  auto kubectl_output = [&](std::vector<std::string> words) {
+    std::vector<std::string> argv = {"env", path, kubectl, "__complete", "flywheel"};
+    argv.insert(argv.end(), connection.begin(), connection.end());
+    argv.insert(argv.end(), words.begin(), words.end());
+    auto r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(kubectl_output({"rollback", ""}), "web\nweb-minimal\n:4\n");
+  EXPECT_EQ(kubectl_output({"run", "m"}), "my-app\n:4\n");
+  EXPECT_EQ(kubectl_output({"get", "--sel"}), "--selector\n:4\n");
+  const std::string commands = kubectl_output({"ro"});
+  EXPECT_EQ(commands, "rollback\tRoll a Release back to its last healthy revision\n:4\n");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
