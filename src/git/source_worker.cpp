@@ -1,6 +1,7 @@
 #include "flywheel/git/source_worker.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "flywheel/git/url.h"
@@ -52,14 +53,14 @@ std::optional<SourceOutcome> SourceWorker::Share(const std::string& caller,
                                                  const SourceRequest& request,
                                                  Clock::TimePoint since) {
   CacheKey key(request.url, request.credentials);
-  SourceOutcome outcome{{}, Status::Ok(), key, {}};
+  SourceOutcome outcome{{}, {}, Status::Ok(), key, {}};
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto fetched = fetched_.find(KeyName(key));
-    if (stop_.stop_requested() || fetched == fetched_.end() || fetched->second < since) {
+    if (stop_.stop_requested() || fetched == fetched_.end() || fetched->second.second < since) {
       return std::nullopt;
     }
-    outcome.finished_at = fetched->second;
+    std::tie(outcome.started_at, outcome.finished_at) = fetched->second;
   }
   if (!request.branch.empty()) {
     auto head = cache_.Resolve(key, request.branch);
@@ -189,7 +190,7 @@ void SourceWorker::Loop() {
     const Clock::TimePoint finished = clock_.Now();
     std::vector<std::pair<std::string, SourceOutcome>> outcomes;
     for (const auto& [who, branch] : served) {
-      SourceOutcome outcome{finished, fetched, key, {}};
+      SourceOutcome outcome{finished, started, fetched, key, {}};
       if (outcome.status.ok() && !branch.empty()) {
         auto head = cache_.Resolve(key, branch);
         if (head.ok()) {
@@ -211,7 +212,8 @@ void SourceWorker::Loop() {
       Record(who, std::move(outcome));
       if (!stop.stop_requested()) tell.push_back(who);
     }
-    if (fetched.ok() && !tell.empty()) fetched_.insert_or_assign(key_name, finished);
+    if (fetched.ok() && !tell.empty())
+      fetched_.insert_or_assign(key_name, std::pair(started, finished));
     lock.unlock();
     changed_.notify_all();  // a key is free again: a waiting request may run
     if (notify_) {

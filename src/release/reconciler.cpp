@@ -257,13 +257,14 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
                            clock_.Now() - run.spec.poll_interval);
   }
   if ((asked && state.fetch_asked != requested) || (!last && !sources_->Due(run.key))) {
+    const Clock::TimePoint asked_at = clock_.Now();  // before the worker can start the fetch
     if (Status s = ask({}); !s.ok()) {
       return IsConfigError(s) ? kube::ReconcileResult::After(run.spec.poll_interval)
                               : Result<kube::ReconcileResult>(s);
     }
     if (asked) {
       state.fetch_asked = requested;
-      state.fetch_asked_at = clock_.Now();
+      state.fetch_asked_at = asked_at;
     }
   }
   if (!last) return kube::ReconcileResult::Done();  // the worker wakes us
@@ -281,9 +282,9 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     }
   }
   // A request is carried out once a fetch that started after it finished (one that ran when it
-  // came predates it; the worker runs the request after that one).
-  if (asked && state.fetch_asked == requested && last->finished_at >= state.fetch_asked_at &&
-      !sources_->Due(run.key)) {
+  // came predates it; the worker runs the request after that one). Not "no request pending":
+  // a reconcile while the requested fetch runs asks for the next poll.
+  if (asked && state.fetch_asked == requested && last->started_at >= state.fetch_asked_at) {
     run.status["lastHandledReconcileAt"] = requested;
   }
   if (polling && !sources_->Due(run.key)) {

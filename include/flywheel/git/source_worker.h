@@ -27,6 +27,7 @@ struct SourceRequest {
 // How the last fetch for a caller ended.
 struct SourceOutcome {
   Clock::TimePoint finished_at;    // on the worker's clock
+  Clock::TimePoint started_at;     // it saw the remote as it was at this time or later
   Status status;                   // the fetch's (Cancelled when the worker stopped)
   CacheKey key;                    // the copy the fetch filled: read the revision with this
   std::optional<CommitInfo> head;  // the branch's head, when asked for and the fetch succeeded
@@ -123,7 +124,8 @@ class SourceWorker {
   std::map<std::string, SourceOutcome> last_;  // by caller
   // When the last successful fetch of each cache key (by key name) finished, for Share; kept
   // while some caller's last outcome reads that key.
-  std::map<std::string, Clock::TimePoint> fetched_;
+  std::map<std::string, std::pair<Clock::TimePoint, Clock::TimePoint>>
+      fetched_;  // started, finished
   std::vector<std::thread> threads_;
 };
 
