@@ -1,6 +1,7 @@
 #include "flywheel/git/source_worker.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "flywheel/git/url.h"
@@ -48,10 +49,42 @@ void SourceWorker::Request(const std::string& caller, SourceRequest request, Clo
   changed_.notify_all();
 }
 
+std::optional<SourceOutcome> SourceWorker::Share(const std::string& caller,
+                                                 const SourceRequest& request,
+                                                 Clock::TimePoint since) {
+  CacheKey key(request.url, request.credentials);
+  SourceOutcome outcome{{}, {}, Status::Ok(), key, {}};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto fetched = fetched_.find(KeyName(key));
+    if (stop_.stop_requested() || fetched == fetched_.end() || fetched->second.second < since) {
+      return std::nullopt;
+    }
+    std::tie(outcome.started_at, outcome.finished_at) = fetched->second;
+  }
+  if (!request.branch.empty()) {
+    auto head = cache_.Resolve(key, request.branch);
+    if (!head.ok()) return std::nullopt;
+    outcome.head = std::move(*head);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto own = last_.find(caller);
+      own != last_.end() && own->second.finished_at >= outcome.finished_at) {
+    return own->second;  // a fetch of its own finished meanwhile
+  }
+  pending_.erase(caller);
+  Record(caller, outcome);
+  return outcome;
+}
+
 void SourceWorker::Forget(const std::string& caller) {
   std::lock_guard<std::mutex> lock(mu_);
   pending_.erase(caller);
-  last_.erase(caller);
+  if (auto it = last_.find(caller); it != last_.end()) {
+    const CacheKey key = it->second.key;
+    last_.erase(it);
+    DropUnread(key);
+  }
   if (running_.count(caller)) forgotten_.insert(caller);
 }
 
@@ -78,6 +111,21 @@ void SourceWorker::Stop() {
   changed_.notify_all();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
+  }
+}
+
+void SourceWorker::Record(const std::string& caller, SourceOutcome outcome) {
+  auto [it, added] = last_.try_emplace(caller, outcome);
+  if (added) return;
+  const CacheKey before = std::move(it->second.key);
+  it->second = std::move(outcome);
+  if (!(before == it->second.key)) DropUnread(before);
+}
+
+void SourceWorker::DropUnread(const CacheKey& key) {
+  if (std::none_of(last_.begin(), last_.end(),
+                   [&](const auto& other) { return other.second.key == key; })) {
+    fetched_.erase(KeyName(key));
   }
 }
 
@@ -142,7 +190,7 @@ void SourceWorker::Loop() {
     const Clock::TimePoint finished = clock_.Now();
     std::vector<std::pair<std::string, SourceOutcome>> outcomes;
     for (const auto& [who, branch] : served) {
-      SourceOutcome outcome{finished, fetched, key, {}};
+      SourceOutcome outcome{finished, started, fetched, key, {}};
       if (outcome.status.ok() && !branch.empty()) {
         auto head = cache_.Resolve(key, branch);
         if (head.ok()) {
@@ -161,9 +209,11 @@ void SourceWorker::Loop() {
     for (auto& [who, outcome] : outcomes) {
       running_.erase(who);
       if (forgotten_.erase(who) > 0) continue;
-      last_.insert_or_assign(who, std::move(outcome));
+      Record(who, std::move(outcome));
       if (!stop.stop_requested()) tell.push_back(who);
     }
+    if (fetched.ok() && !tell.empty())
+      fetched_.insert_or_assign(key_name, std::pair(started, finished));
     lock.unlock();
     changed_.notify_all();  // a key is free again: a waiting request may run
     if (notify_) {

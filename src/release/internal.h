@@ -52,15 +52,15 @@ struct ReleaseReconciler::State {
   // reads need no Secret until the next fetch, so a rollback works while it cannot be read.
   std::optional<git::CacheKey> cache_key;
   // Status memory. The controller is the only writer of a Release's status, so what it wrote
-  // last is the truth until the cache catches up: a reconcile starts from `computed` whenever
-  // the cached status differs from it (the watch event of our write has not arrived, or the
-  // write failed), so no revision is synced, counted or recorded twice. `server_version` is the
-  // resourceVersion of our last successful write (or read) and `server_status` the status the
-  // API server held then, when it differs from `computed` (a write failed); writes are
-  // conditional on that version, and a conflict re-reads the object and goes on only if its
-  // status is still ours.
-  bool status_known = false;
-  json computed;
+  // last is the truth until the cache catches up: while `computed` is set, a reconcile whose
+  // cached status differs from it starts from it instead (the watch event of our write has not
+  // arrived, or the write failed), so no revision is synced, counted or recorded twice. The
+  // first reconcile that finds it in the cache drops it (our write's own event brings one): a
+  // settled Release keeps no copy of its status. `server_version` is the resourceVersion of
+  // our last write (or read) and `server_status` the status the API server held then, when it
+  // differs from `computed` (a write failed); writes are conditional on that version, and a
+  // conflict re-reads the object and goes on only if its status is still ours.
+  std::optional<json> computed;
   std::optional<json> server_status;
   std::string server_version;
   // The revision whose sync waits for its CRDs to be Established, and since when.

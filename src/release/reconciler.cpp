@@ -81,12 +81,18 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
     }
     run.state = s;
   }
-  if (run.state->status_known && run.status != run.state->computed) {
-    // The cache has not caught up with our last write (or that write failed): start from what
-    // we computed, not from an older status that would redo its work.
-    run.status = run.state->computed;
-    run.server_status = run.state->server_status.value_or(run.state->computed);
-    run.server_version = run.state->server_version;
+  if (State& state = *run.state; state.computed) {
+    if (run.status == *state.computed) {
+      // The cache caught up with our last write: from now on it is the truth.
+      state.computed.reset();
+      state.server_status.reset();
+    } else {
+      // The cache has not caught up with our last write (or that write failed): start from
+      // what we computed, not from an older status that would redo its work.
+      run.status = *state.computed;
+      run.server_status = state.server_status.value_or(*state.computed);
+      run.server_version = state.server_version;
+    }
   }
   auto result = ReconcileRelease(run);
   Status written = WriteStatus(run);
@@ -101,7 +107,6 @@ void ReleaseReconciler::RememberUnwritten(Run& run) {
   State& state = *run.state;
   if (!state.server_status) state.server_status = run.server_status;
   state.server_version = run.server_version;
-  state.status_known = true;
   state.computed = run.status;
 }
 
@@ -126,7 +131,6 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       run.release["apiVersion"] = api::kGroupVersion;
       run.release["kind"] = "Release";
       // What the server stored (it prunes fields its schema does not know).
-      state.status_known = true;
       state.computed = run.release.value("status", json::object());
       state.server_status.reset();
       state.server_version = kube::MetaString(run.release, "resourceVersion");
@@ -143,7 +147,8 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       return fresh.status();
     }
     if (fresh->value("status", json::object()) != run.server_status) {
-      state.status_known = false;
+      state.computed.reset();
+      state.server_status.reset();
       return Status(Code::kAborted, "status of release " + run.key +
                                         " was changed by another writer; reconciling again");
     }
@@ -243,14 +248,23 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   };
   std::optional<git::SourceOutcome> last = sources_->Last(run.key);
   if (last && last->key.url() != run.spec.url) last.reset();  // spec.source.url changed
+  if (!last && !asked && polling && LoadCredentials(run).ok()) {
+    // Nothing fetched for this Release yet: what the last fetch of its repository with the same
+    // credentials brought serves when it is younger than pollInterval, as a Flux Kustomization
+    // uses the artifact its GitRepository holds. It syncs in this reconcile, and Releases of one
+    // repository poll in step (one fetch, one sweep of wake-ups per interval).
+    last = sources_->Share(run.key, {run.spec.url, run.credentials, run.spec.branch},
+                           clock_.Now() - run.spec.poll_interval);
+  }
   if ((asked && state.fetch_asked != requested) || (!last && !sources_->Due(run.key))) {
+    const Clock::TimePoint asked_at = clock_.Now();  // before the worker can start the fetch
     if (Status s = ask({}); !s.ok()) {
       return IsConfigError(s) ? kube::ReconcileResult::After(run.spec.poll_interval)
                               : Result<kube::ReconcileResult>(s);
     }
     if (asked) {
       state.fetch_asked = requested;
-      state.fetch_asked_at = clock_.Now();
+      state.fetch_asked_at = asked_at;
     }
   }
   if (!last) return kube::ReconcileResult::Done();  // the worker wakes us
@@ -268,9 +282,9 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     }
   }
   // A request is carried out once a fetch that started after it finished (one that ran when it
-  // came predates it; the worker runs the request after that one).
-  if (asked && state.fetch_asked == requested && last->finished_at >= state.fetch_asked_at &&
-      !sources_->Due(run.key)) {
+  // came predates it; the worker runs the request after that one). Not "no request pending":
+  // a reconcile while the requested fetch runs asks for the next poll.
+  if (asked && state.fetch_asked == requested && last->started_at >= state.fetch_asked_at) {
     run.status["lastHandledReconcileAt"] = requested;
   }
   if (polling && !sources_->Due(run.key)) {

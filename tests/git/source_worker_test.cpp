@@ -154,6 +154,63 @@ TEST_F(SourceWorkerTest, CallersDueForOneRepositoryShareOneFetch) {
   }
 }
 
+// A caller that fetched nothing yet is served by the last fetch of its copy (same URL and
+// credentials) when it is recent enough: no fetch, no notification, its own branch's head, and
+// its pending request dropped. Too old, other credentials, or never fetched: nothing shared.
+TEST_F(SourceWorkerTest, ARecentFetchOfTheSameCopyIsSharedWithoutFetching) {
+  flywheel::testing::GitRepo repo(dir_.string(), "app");
+  const std::string main_sha = repo.Commit({{"a.yaml", "a: 1\n"}}, "first");
+  const std::string prod_sha = repo.Commit({{"a.yaml", "a: 2\n"}}, "prod", "prod");
+  auto cache = Cache();
+  SourceWorker worker(*cache, notified_.Callback(), {.threads = 1, .clock = &clock_});
+  const SourceRequest main{.url = repo.FileUrl(), .branch = "main"};
+  const SourceRequest prod{.url = repo.FileUrl(), .branch = "prod"};
+  EXPECT_FALSE(worker.Share("ns/early", main, clock_.Now() - 1h).has_value())
+      << "nothing fetched yet";
+
+  worker.Request("ns/first", main);
+  ASSERT_TRUE(Eventually([&] { return notified_.Count("ns/first") == 1; }, 60s));
+  const Clock::TimePoint fetched_at = worker.Last("ns/first")->finished_at;
+  ASSERT_TRUE(clock_.AwaitWaiters(1));
+  const uint64_t runs_before = test_hooks::FetchesRun();
+  clock_.Advance(30s);
+
+  worker.Request("ns/second", prod, clock_.Now() + 1h);  // pending: the share answers it
+  auto shared = worker.Share("ns/second", prod, clock_.Now() - 1min);
+  ASSERT_TRUE(shared.has_value());
+  EXPECT_TRUE(shared->status.ok());
+  EXPECT_EQ(shared->finished_at, fetched_at);
+  EXPECT_EQ(shared->key, CacheKey(repo.FileUrl(), {}));
+  ASSERT_TRUE(shared->head.has_value());
+  EXPECT_EQ(shared->head->sha, prod_sha);
+  EXPECT_EQ(worker.Last("ns/second")->head->sha, prod_sha);
+  EXPECT_FALSE(worker.Due("ns/second").has_value());
+  EXPECT_EQ(worker.Share("ns/third", main, clock_.Now() - 1min)->head->sha, main_sha);
+
+  EXPECT_FALSE(worker.Share("ns/fourth", main, clock_.Now() - 10s).has_value()) << "too old";
+  EXPECT_FALSE(worker
+                   .Share("ns/fourth",
+                          {.url = repo.FileUrl(),
+                           .credentials = {.username = "u", .password = "p"},
+                           .branch = "main"},
+                          clock_.Now() - 1h)
+                   .has_value())
+      << "other credentials read another copy";
+  EXPECT_FALSE(
+      worker.Share("ns/fourth", {.url = repo.FileUrl(), .branch = "nope"}, clock_.Now() - 1h)
+          .has_value())
+      << "a branch the copy lacks is for a fetch to report";
+  EXPECT_FALSE(worker.Last("ns/fourth").has_value());
+
+  ASSERT_TRUE(clock_.AwaitWaiters(1));
+  EXPECT_EQ(test_hooks::FetchesRun(), runs_before);
+  EXPECT_EQ(notified_.callers(), std::vector<std::string>{"ns/first"});
+
+  // Once no caller reads the copy, there is nothing left to share.
+  for (const char* caller : {"ns/first", "ns/second", "ns/third"}) worker.Forget(caller);
+  EXPECT_FALSE(worker.Share("ns/fifth", main, clock_.Now() - 1h).has_value());
+}
+
 // One host that accepts connections and never answers must not stall the others: the requests
 // for it hold one thread (one per cache key), and repositories on a real git daemon and on disk
 // keep being fetched by the other thread. Stop() cancels the stuck fetch promptly.

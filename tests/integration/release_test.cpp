@@ -921,6 +921,45 @@ TEST_F(ReleaseTest, PollIntervalZeroSyncsOnlyWhenAsked) {
   EXPECT_EQ(ConfigMapValue(client, ns.name(), "a"), "2");
 }
 
+// A Release created while the last fetch of its repository (same URL, no credentials) is younger
+// than its pollInterval syncs from that fetch in its first reconcile instead of asking for
+// another: here the remote is gone by then, so a fetch of its own would fail. A sync asked for
+// still fetches.
+TEST_F(ReleaseTest, AReleaseOfARecentlyFetchedRepositorySyncsFromThatFetch) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-share");
+  auto client = env->Client();
+  GitRepo repo(repos_, "shared");
+  const std::string c1 = repo.Commit(
+      {{"a/cm.yaml", ConfigMapYaml("a", "1")}, {"b/cm.yaml", ConfigMapYaml("b", "1")}}, "one");
+  ControllerProcess controller(*env, ns.name());
+  ASSERT_TRUE(client
+                  .Create(ReleaseObject(ns.name(), "first", repo.FileUrl(),
+                                        {{"source", {{"path", "a"}, {"pollInterval", "1h"}}}}))
+                  .ok());
+  json rel =
+      WaitRelease(client, ns.name(), "first", [&](const json& r) { return AppliedAt(r, c1); });
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+
+  const std::string away = repo.bare_path() + ".away";
+  std::filesystem::rename(repo.bare_path(), away);
+  ASSERT_TRUE(client
+                  .Create(ReleaseObject(ns.name(), "second", repo.FileUrl(),
+                                        {{"source", {{"path", "b"}, {"pollInterval", "1h"}}}}))
+                  .ok());
+  rel = WaitRelease(client, ns.name(), "second", [&](const json& r) { return AppliedAt(r, c1); });
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+  EXPECT_EQ(Condition(rel, "Ready").value("status", ""), "True") << rel.dump(2);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "b"), "1");
+
+  std::filesystem::rename(away, repo.bare_path());
+  const std::string c2 = repo.Commit({{"b/cm.yaml", ConfigMapYaml("b", "2")}}, "two");
+  auto out = FlywheelCli(*env, {"sync", "second", "-n", ns.name()});
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_EQ(StatusField(GetRelease(client, ns.name(), "second"), "lastAppliedRevision"), c2);
+  EXPECT_EQ(ConfigMapValue(client, ns.name(), "b"), "2");
+}
+
 TEST_F(ReleaseTest, ACrdAndItsCustomResourcesApplyInOneRevision) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "rel-crd");

@@ -27,6 +27,7 @@ struct SourceRequest {
 // How the last fetch for a caller ended.
 struct SourceOutcome {
   Clock::TimePoint finished_at;    // on the worker's clock
+  Clock::TimePoint started_at;     // it saw the remote as it was at this time or later
   Status status;                   // the fetch's (Cancelled when the worker stopped)
   CacheKey key;                    // the copy the fetch filled: read the revision with this
   std::optional<CommitInfo> head;  // the branch's head, when asked for and the fetch succeeded
@@ -55,6 +56,9 @@ struct SourceWorkerOptions {
 //   credentials) is being fetched for another caller waits instead of taking a second thread,
 //   so with two threads the other repositories keep being fetched. The cache's timeout bounds
 //   each fetch.
+// - A caller that fetched nothing yet may share what the last fetch of its key brought
+//   (Share), as a Flux Kustomization uses the artifact its GitRepository holds: 300 objects
+//   created at once on one repository then cost one fetch, and they poll in step.
 // - Stop() (or the destructor) cancels the fetches in flight through their stop token and joins
 //   the threads; nothing is notified after Stop() returns.
 // Thread-safe.
@@ -69,6 +73,14 @@ class SourceWorker {
 
   // Asks for a fetch for `caller` at `due` (the default, TimePoint{}, is now).
   void Request(const std::string& caller, SourceRequest request, Clock::TimePoint due = {});
+  // Serves `caller` from the last successful fetch of `request`'s copy (its URL and credentials)
+  // when that fetch finished at or after `since`: the outcome, with request.branch's head read
+  // from the cache, becomes Last(caller) and is returned, and a pending request of the caller
+  // is dropped (the shared fetch answers it). No network, no notification. nullopt when no such
+  // fetch finished (none yet, too old, failed) or the branch cannot be read: ask with Request.
+  // Not for a request that must see a push (a fetch that starts after it does: Request).
+  std::optional<SourceOutcome> Share(const std::string& caller, const SourceRequest& request,
+                                     Clock::TimePoint since);
   // Drops the caller's pending request and last outcome (its object was deleted); a fetch that
   // runs for it finishes without a notification.
   void Forget(const std::string& caller);
@@ -92,6 +104,11 @@ class SourceWorker {
   // Requires mu_.
   std::optional<std::string> NextDue(Clock::TimePoint* wake) const;
 
+  // Sets Last(caller); drops the fetched_ entry of the key it read before when no caller reads
+  // that key any more. Requires mu_.
+  void Record(const std::string& caller, SourceOutcome outcome);
+  void DropUnread(const CacheKey& key);  // requires mu_
+
   RepositoryCache& cache_;
   Notify notify_;
   Clock& clock_;
@@ -105,6 +122,10 @@ class SourceWorker {
   int max_per_host_;                           // threads - 1 (at least 1)
   std::set<std::string> forgotten_;            // running callers that Forget() dropped
   std::map<std::string, SourceOutcome> last_;  // by caller
+  // When the last successful fetch of each cache key (by key name) finished, for Share; kept
+  // while some caller's last outcome reads that key.
+  std::map<std::string, std::pair<Clock::TimePoint, Clock::TimePoint>>
+      fetched_;  // started, finished
   std::vector<std::thread> threads_;
 };
 
