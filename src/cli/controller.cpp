@@ -1,4 +1,5 @@
 // `flywheel controller`: runs the operator (the Manager with every Flywheel controller).
+#include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>

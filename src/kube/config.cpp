@@ -45,14 +45,8 @@ EnvLookup ProcessEnv() {
 }
 
 std::string DefaultUserAgent() {
-  // Appended part by part: g++ 12 reports a false -Warray-bounds on a chain of std::string
-  // operator+ when the string headers come precompiled.
-  std::string agent;
-  for (const char* part : {"flywheel/", build_info::kVersion, " (linux/", kArch, ") flywheel/",
-                           build_info::kGitCommit}) {
-    agent += part;
-  }
-  return agent;
+  return std::string("flywheel/") + build_info::kVersion + " (linux/" + kArch + ") flywheel/" +
+         build_info::kGitCommit;
 }
 
 std::string RestConfig::Describe() const {
