@@ -83,7 +83,8 @@ std::jthread TrimHeapEvery(std::chrono::seconds interval) {
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock lock(mu);
-    while (!cv.wait_for(lock, stop, interval, [] { return false; }) && !stop.stop_requested()) {
+    // wait_for returns the predicate: false after `interval`, true once stop is requested.
+    while (!cv.wait_for(lock, stop, interval, [&stop] { return stop.stop_requested(); })) {
       malloc_trim(0);
     }
   });
