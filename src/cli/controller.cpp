@@ -59,7 +59,7 @@ sigset_t ShutdownSignals() {
 
 // Returns a thread that waits for SIGINT or SIGTERM and requests `stop`; a second signal exits
 // at once, as controller-runtime does. The signals must already be blocked in every thread:
-// block them before anything (cpprestsdk's thread pool included) starts a thread.
+// block them before anything (the informers, the git fetch threads) starts a thread.
 std::jthread HandleSignals(std::stop_source stop) {
   return std::jthread([set = ShutdownSignals(), stop]() mutable {
     int sig = 0;
@@ -311,8 +311,11 @@ int RunController(const Invocation& inv) {
   kube::Controller& release_controller = manager.Add(std::make_unique<kube::Controller>(
       "release", releases,
       kube::ControllerOptions{.workers = mo.workers, .metrics = &manager.metrics()}));
-  releases.SetEnqueue(
-      [&release_controller](const std::string& key) { release_controller.Enqueue(key); });
+  // Objects the Releases applied are watched in every namespace (a Release may target any);
+  // their changes wake only the Releases this process watches.
+  releases.SetEnqueue([&release_controller, &manager](const std::string& key) {
+    if (manager.InScope(key)) release_controller.Enqueue(key);
+  });
   manager.Watch(kApiVersion, "Release", release_controller.EnqueueObject());
   // RollbackPolicies: woken by their own changes and by the Release each guards.
   notify::Notifier notifier({.registry = &manager.metrics().registry()});

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace flywheel::kube {
@@ -64,6 +65,13 @@ ObjectPtr Manager::Cached(const std::string& api_version, const std::string& kin
     if (auto o = i->store().Get(key)) return o;
   }
   return nullptr;
+}
+
+bool Manager::InScope(const std::string& key) const {
+  if (options_.namespaces.empty()) return true;
+  const std::string ns = key.substr(0, key.find('/'));
+  return std::find(options_.namespaces.begin(), options_.namespaces.end(), ns) !=
+         options_.namespaces.end();
 }
 
 void Manager::AddWebhook(const std::string& path, http::Handler handler) {

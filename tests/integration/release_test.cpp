@@ -138,6 +138,46 @@ TEST_F(ReleaseTest, SelfHealUndoesChangesMadeOutsideGitWithoutAWriteLoop) {
   EXPECT_EQ((*before)["metadata"]["resourceVersion"], (*after)["metadata"]["resourceVersion"]);
 }
 
+// A controller restricted to one namespace (`--namespace`) never reconciles a Release of another
+// namespace, even when objects labelled for that Release change in a kind it watches.
+TEST_F(ReleaseTest, AControllerForOneNamespaceLeavesOtherNamespacesReleasesAlone) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace mine(*env, "rel-mine");
+  ScopedNamespace other(*env, "rel-other");
+  auto client = env->Client();
+  GitRepo repo(repos_, "scoped");
+  const std::string c1 = repo.Commit({{"cm.yaml", ConfigMapYaml("a", "git")}}, "first");
+  ControllerProcess controller(*env, mine.name());
+  ASSERT_TRUE(client.Create(ReleaseObject(other.name(), "web", repo.FileUrl())).ok());
+  ASSERT_TRUE(client.Create(ReleaseObject(mine.name(), "web", repo.FileUrl())).ok());
+  json rel = WaitRelease(client, mine.name(), "web", [&](const json& r) {
+    return AppliedAt(r, c1) && StatusField(r, "health") == "Healthy";
+  });
+  ASSERT_TRUE(AppliedAt(rel, c1)) << rel.dump(2);
+
+  // ConfigMaps (a kind the controller now watches) labelled for the other namespace's Release.
+  for (int i = 0; i < 3; ++i) {
+    auto r =
+        env->Kubectl({"-n", other.name(), "apply", "-f", "-"},
+                     ConfigMapYaml("a", std::to_string(i),
+                                   "  labels: {flywheel.dev/release: " + other.name() + ".web}\n"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  // A change to this namespace's object comes later on the same watch: once it is healed, the
+  // changes above have been seen too.
+  ASSERT_EQ(env->Kubectl({"-n", mine.name(), "patch", "configmap", "a", "--type=merge", "-p",
+                          R"({"data":{"value":"by hand"}})"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(Eventually([&] { return ConfigMapValue(client, mine.name(), "a") == "git"; }, kWait));
+
+  EXPECT_EQ(controller.Log().find("reconciling " + other.name() + "/"), std::string::npos)
+      << controller.Log();
+  EXPECT_NE(controller.Log().find("reconciling " + mine.name() + "/web"), std::string::npos);
+  EXPECT_FALSE(GetRelease(client, other.name(), "web").contains("status"));
+  EXPECT_EQ(ConfigMapValue(client, other.name(), "a"), "2");
+}
+
 std::string DeploymentYaml(const std::string& name, const std::string& extra_spec,
                            const std::string& pod_extra = "") {
   return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +

@@ -57,6 +57,12 @@ class Manager {
   // Finds a cached object by key across the kind's informers.
   ObjectPtr Cached(const std::string& api_version, const std::string& kind, const std::string& key);
 
+  // Whether the object with `key` ("namespace/name") lies in a watched namespace. Wake-ups that
+  // do not come from the manager's informers (objects a controller applied, which may live in any
+  // namespace) pass through it, so a controller restricted to some namespaces never reconciles
+  // another namespace's objects.
+  bool InScope(const std::string& key) const;
+
   // Serves `handler` at `path` on the webhook address (every replica serves webhooks, so a
   // handler must record its work where the leader sees it). Add before Run().
   void AddWebhook(const std::string& path, http::Handler handler);
