@@ -10,7 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format git curl openssl
-  libcpprest-dev libboost-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libgit2-dev
+  libboost-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libgit2-dev
   prometheus-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   # Test git servers (tests/support/git_server.h): git daemon and git-http-backend come with git.
   nginx fcgiwrap openssh-server openssh-client

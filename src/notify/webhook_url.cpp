@@ -1,7 +1,8 @@
 #include "webhook_url.h"
 
-#include <algorithm>
 #include <cctype>
+
+#include "flywheel/http/url.h"
 
 namespace flywheel::notify {
 
@@ -30,30 +31,13 @@ std::string PercentDecode(std::string_view s) {
 }  // namespace
 
 std::optional<WebhookUrl> ParseWebhookUrl(std::string_view url) {
-  auto sep = url.find("://");
-  if (sep == std::string_view::npos) return std::nullopt;
-  std::string scheme(url.substr(0, sep));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != "http" && scheme != "https") return std::nullopt;
-  std::string_view rest = url.substr(sep + 3);
-  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  size_t end = std::min(rest.find('/'), rest.find('?'));
-  std::string_view authority = rest.substr(0, end);
-  std::string_view target = end == std::string_view::npos ? "" : rest.substr(end);
+  auto parsed = http::ParseUrl(url);  // the fragment is dropped
+  if (!parsed.ok()) return std::nullopt;
   WebhookUrl out;
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-    out.userinfo = PercentDecode(authority.substr(0, at));
-    authority.remove_prefix(at + 1);
-  }
-  if (authority.empty() || authority.front() == ':') return std::nullopt;
-  for (char c : authority) {
-    if (std::isspace(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  out.base = scheme + "://" + std::string(authority);
-  out.target = target.empty()          ? "/"
-               : target.front() == '?' ? "/" + std::string(target)
-                                       : std::string(target);
+  out.base = parsed->base();
+  out.target = parsed->path.empty() ? "/" : parsed->path;
+  if (parsed->has_query) out.target += "?" + parsed->query;
+  out.userinfo = PercentDecode(parsed->userinfo);
   return out;
 }
 

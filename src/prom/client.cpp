@@ -1,5 +1,5 @@
-// prom::Client over its Transport (transport.h): the request (form body, path prefix, auth) and the
-// mapping of transport failures; answer.cpp decodes what Prometheus says.
+// prom::Client over http::Client: the request (form body, path prefix, auth); answer.cpp decodes
+// what Prometheus says.
 #include "flywheel/prom/client.h"
 
 #include <spdlog/spdlog.h>
@@ -11,7 +11,8 @@
 
 #include "answer.h"
 #include "flywheel/common/base64.h"
-#include "transport.h"
+#include "flywheel/http/client.h"
+#include "flywheel/http/url.h"
 
 namespace flywheel::prom {
 namespace {
@@ -21,81 +22,28 @@ using std::chrono::milliseconds;
 // What replaces a credential that a server's answer repeats.
 constexpr char kRedacted[] = "<redacted>";
 
-// ClientOptions::url split: where to connect, and the path every API path goes under.
+// ClientOptions::url split: the server, and the path every API path goes under.
 struct ApiUrl {
-  TransportOptions server;  // scheme, host, port
-  std::string prefix;       // "" or "/path" without a trailing '/'
+  std::string base;    // scheme://host[:port]
+  std::string prefix;  // "" or "/path" without a trailing '/'
 };
 
-// host[:port] or [ipv6][:port] into the transport's host and port (the scheme's default port
-// when none is given).
-Result<TransportOptions> SplitAuthority(const std::string& scheme, const std::string& authority) {
-  TransportOptions o;
-  o.tls = scheme == "https";
-  o.base = scheme + "://" + authority;
-  std::string port;
-  if (authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      return Status(Code::kInvalidArgument,
-                    "the Prometheus URL has an unclosed [: \"" + authority + "\"");
-    }
-    o.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') {
-        return Status(Code::kInvalidArgument,
-                      "the Prometheus URL has text after ]: \"" + authority + "\"");
-      }
-      port = authority.substr(close + 2);
-    }
-  } else {
-    const size_t colon = authority.rfind(':');
-    o.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  if (o.host.empty()) {
-    return Status(Code::kInvalidArgument, "the Prometheus URL has no host: \"" + authority + "\"");
-  }
-  if (port.empty()) port = o.tls ? "443" : "80";
-  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
-      std::stoi(port) == 0 || std::stoi(port) > 65535) {
-    return Status(Code::kInvalidArgument,
-                  "the Prometheus URL has an invalid port: \"" + port + "\"");
-  }
-  o.port = port;
-  return o;
-}
-
 Result<ApiUrl> ParseApiUrl(const std::string& url) {
-  auto scheme_end = url.find("://");
-  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != "http" && scheme != "https") {
-    return Status(Code::kInvalidArgument,
-                  "the Prometheus URL must start with http:// or https://: \"" + url + "\"");
-  }
-  std::string rest = url.substr(scheme_end + 3);
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (authority.find('@') != std::string::npos) {
+  auto parsed = http::ParseUrl(url, "the Prometheus URL");
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->userinfo.empty()) {
     // Not quoted: what precedes '@' is a user name and maybe a password.
     return Status(Code::kInvalidArgument,
                   "the Prometheus URL must not carry credentials (user:password@host); put them "
                   "in the Secret's username and password");
   }
-  if (authority.empty()) {
-    return Status(Code::kInvalidArgument, "the Prometheus URL has no host: \"" + url + "\"");
-  }
-  if (url.find_first_of("?#") != std::string::npos) {
+  if (parsed->has_query || parsed->has_fragment) {
     return Status(Code::kInvalidArgument,
                   "the Prometheus URL must not have a query or fragment: \"" + url + "\"");
   }
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
+  std::string prefix = parsed->path;
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  auto server = SplitAuthority(scheme, authority);
-  if (!server.ok()) return server.status();
-  return ApiUrl{std::move(*server), prefix};
+  return ApiUrl{parsed->base(), std::move(prefix)};
 }
 
 // application/x-www-form-urlencoded: every byte but ALPHA / DIGIT / - . _ ~ as %XX.
@@ -135,10 +83,10 @@ std::string FormatSeconds(milliseconds ms) {
 
 class HttpPromClient final : public Client {
  public:
-  HttpPromClient(ClientOptions options, const ApiUrl& url, std::unique_ptr<Transport> http)
+  HttpPromClient(ClientOptions options, const ApiUrl& url, std::unique_ptr<http::Client> http)
       : options_(std::move(options)),
         target_(url.prefix + "/api/v1/query"),
-        server_("Prometheus at " + url.server.base + url.prefix),
+        server_("Prometheus at " + url.base + url.prefix),
         http_(std::move(http)) {
     if (!options_.bearer_token.empty()) {
       authorization_ = "Bearer " + options_.bearer_token;
@@ -194,7 +142,7 @@ class HttpPromClient final : public Client {
   const std::string server_;       // "Prometheus at <url>", for messages
   std::string basic_credentials_;  // base64(username:password), when basic auth
   std::string authorization_;      // the Authorization header, "" for none
-  std::unique_ptr<Transport> http_;
+  std::unique_ptr<http::Client> http_;
 };
 
 }  // namespace
@@ -212,9 +160,12 @@ Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options) {
   if (options.timeout <= milliseconds(0)) {
     return Status(Code::kInvalidArgument, "the Prometheus query timeout must be positive");
   }
-  TransportOptions transport = url->server;
-  transport.ca_pem = options.ca_pem;
-  auto http = Transport::New(std::move(transport));
+  auto http = http::NewClient(
+      {.base_url = url->base,
+       .tls = {.ca_pem = options.ca_pem},
+       .timeout = options.timeout,
+       // A threshold check needs one sample; this bounds a query that returns a huge vector.
+       .body_limit = uint64_t{64} << 20});
   if (!http.ok()) {
     return Status(http.status().code(), "Prometheus client: " + http.status().message());
   }

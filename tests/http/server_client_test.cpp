@@ -1,4 +1,4 @@
-// http::Server and http::Client (cpprestsdk) talking to each other over loopback.
+// http::Server and http::Client talking to each other over loopback.
 #include <gtest/gtest.h>
 
 #include "flywheel/http/client.h"

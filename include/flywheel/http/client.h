@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stop_token>
@@ -61,6 +62,9 @@ struct ClientOptions {
   TlsOptions tls;
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // default inactivity timeout
   std::string user_agent = "flywheel";
+  // The largest response body read by Send, in bytes (0 = no limit); a longer one fails the
+  // request (kUnavailable). Streams are not limited: their handler sees each chunk.
+  uint64_t body_limit = 0;
 };
 
 // The HTTP client every other component talks to. Implementations keep connections alive and
@@ -83,7 +87,9 @@ class Client {
   virtual Status SetClientCertificate(const std::string& cert_pem, const std::string& key_pem) = 0;
 };
 
-// The cpprestsdk-backed client.
+// The client (HTTP/1.1 over Boost.Beast, src/http/beast_client.cpp). `base_url` is
+// scheme://host[:port][/path]; a path is put before every request's target. kInvalidArgument for
+// a URL that is not one, or TLS data that is not PEM or a key that does not match its certificate.
 Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options);
 
 }  // namespace flywheel::http
