@@ -23,10 +23,10 @@
 
 namespace flywheel::git {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 struct NetworkDeadline::Scope {
-  Clock::time_point deadline;
+  SteadyClock::time_point deadline;
   std::atomic<bool> expired{false};  // a wait of this scope gave up at the deadline
   std::atomic<bool> cancelled{false};
   int wake_fd = -1;       // an eventfd that becomes readable when stop is requested
@@ -83,8 +83,8 @@ class Watchdog {
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      Clock::time_point next = Clock::time_point::max();
-      const Clock::time_point now = Clock::now();
+      SteadyClock::time_point next = SteadyClock::time_point::max();
+      const SteadyClock::time_point now = SteadyClock::now();
       for (NetworkDeadline::Scope* scope : scopes_) {
         if (scope->deadline > now) {
           next = std::min(next, scope->deadline);
@@ -94,7 +94,7 @@ class Watchdog {
           for (int fd : scope->sockets) shutdown(fd, SHUT_RDWR);
         }
       }
-      if (next == Clock::time_point::max()) {
+      if (next == SteadyClock::time_point::max()) {
         changed_.wait(lock);
       } else {
         changed_.wait_until(lock, next);
@@ -139,7 +139,7 @@ struct DeadlineSocket {
 int RemainingMs() {
   if (tls_scope == nullptr) return -1;
   auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(tls_scope->deadline - Clock::now());
+      std::chrono::duration_cast<std::chrono::milliseconds>(tls_scope->deadline - SteadyClock::now());
   if (left.count() <= 0) return 0;
   return left.count() > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left.count());
 }
@@ -328,7 +328,7 @@ NetworkDeadline::~NetworkDeadline() {
 }
 
 bool NetworkDeadline::expired() const {
-  return scope_->expired || Clock::now() >= scope_->deadline;
+  return scope_->expired || SteadyClock::now() >= scope_->deadline;
 }
 
 bool NetworkDeadline::cancelled() const { return scope_->cancelled; }
