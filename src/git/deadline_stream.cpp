@@ -138,8 +138,8 @@ struct DeadlineSocket {
 // Milliseconds left for poll(): -1 (no limit) without a deadline, 0 once it has passed.
 int RemainingMs() {
   if (tls_scope == nullptr) return -1;
-  auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(tls_scope->deadline - SteadyClock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(tls_scope->deadline -
+                                                                    SteadyClock::now());
   if (left.count() <= 0) return 0;
   return left.count() > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left.count());
 }

@@ -146,9 +146,8 @@ class BeastClient final : public Client {
           error_code e =
               Await(*c, timeout, [&](auto done) { bhttp::async_write(stream, *req, done); });
           while (!e && !parser.is_done()) {
-            e = Await(*c, timeout, [&](auto done) {
-              bhttp::async_read_some(stream, c->buffer, parser, done);
-            });
+            e = Await(*c, timeout,
+                      [&](auto done) { bhttp::async_read_some(stream, c->buffer, parser, done); });
           }
           return e;
         });
@@ -182,9 +181,8 @@ class BeastClient final : public Client {
       // io_context and runs within the Await that is (or is about to be) running it, since
       // the stop is checked before each operation starts.
       Connection* raw = c.get();
-      std::stop_callback on_stop(stop, [raw] {
-        asio::post(raw->ioc, [raw] { raw->tcp().cancel(); });
-      });
+      std::stop_callback on_stop(stop,
+                                 [raw] { asio::post(raw->ioc, [raw] { raw->tcp().cancel(); }); });
       bhttp::response_parser<bhttp::buffer_body> parser;
       parser.header_limit(kHeaderLimit);
       parser.body_limit(kNoLimit);
@@ -208,13 +206,11 @@ class BeastClient final : public Client {
           while (!parser.is_done() && !stop.stop_requested()) {
             parser.get().body().data = chunk.data();
             parser.get().body().size = chunk.size();
-            e = Await(*c, timeout, [&](auto done) {
-              bhttp::async_read_some(stream, c->buffer, parser, done);
-            });
+            e = Await(*c, timeout,
+                      [&](auto done) { bhttp::async_read_some(stream, c->buffer, parser, done); });
             if (e == bhttp::error::need_buffer) e = {};
             const size_t n = chunk.size() - parser.get().body().size;
-            if (n > 0 && handler.on_data &&
-                !handler.on_data(std::string_view(chunk.data(), n))) {
+            if (n > 0 && handler.on_data && !handler.on_data(std::string_view(chunk.data(), n))) {
               handler_stopped = true;
               return error_code{};
             }
@@ -334,9 +330,8 @@ class BeastClient final : public Client {
         SSL_set1_host(ssl, verify_name_.c_str());
       }
     }
-    ec = Await(c, timeout, [&](auto done) {
-      c.secure->async_handshake(asio::ssl::stream_base::client, done);
-    });
+    ec = Await(c, timeout,
+               [&](auto done) { c.secure->async_handshake(asio::ssl::stream_base::client, done); });
     if (ec) {
       const long verdict = SSL_get_verify_result(ssl);
       if (verdict != X509_V_OK) {

@@ -68,7 +68,9 @@ std::string ReadHead(int fd) {
   return head;
 }
 
-void Write(int fd, const std::string& data) { ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size())); }
+void Write(int fd, const std::string& data) {
+  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+}
 
 const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
@@ -111,7 +113,8 @@ TEST(BeastClientTest, TheBaseUrlsPathGoesBeforeEveryTargetAndTheHostHeaderIsTheA
   ASSERT_TRUE(client.ok());
   auto r = (*client)->Send({.method = "POST", .target = "/api/v1/pods?limit=1", .body = "{}"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(head.substr(0, head.find("\r\n")), "POST /k8s/clusters/c-1/api/v1/pods?limit=1 HTTP/1.1");
+  EXPECT_EQ(head.substr(0, head.find("\r\n")),
+            "POST /k8s/clusters/c-1/api/v1/pods?limit=1 HTTP/1.1");
   EXPECT_NE(head.find("Host: " + server.url().substr(7) + "\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("User-Agent: ua/1\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("Content-Type: application/json\r\n"), std::string::npos) << head;
@@ -131,12 +134,14 @@ TEST(BeastClientTest, AStopEndsAStreamWhileTheServerIsSilent) {
   std::string got;
   std::thread stopper;
   StreamHandler handler{.on_headers = [](int, const Headers&) {},
-                        .on_data = [&](std::string_view chunk) {
-                          got.append(chunk);
-                          // Stop from another thread once the first chunk is in.
-                          if (!stopper.joinable()) stopper = std::thread([&] { stop.request_stop(); });
-                          return true;
-                        }};
+                        .on_data =
+                            [&](std::string_view chunk) {
+                              got.append(chunk);
+                              // Stop from another thread once the first chunk is in.
+                              if (!stopper.joinable())
+                                stopper = std::thread([&] { stop.request_stop(); });
+                              return true;
+                            }};
   // An inactivity timeout far longer than any test: only the stop can end this stream.
   Status s = (*client)->Stream({.target = "/watch", .timeout = std::chrono::hours(1)}, handler,
                                stop.get_token());
@@ -149,7 +154,9 @@ TEST(BeastClientTest, AStopEndsAStreamWhileTheServerIsSilent) {
 TEST(BeastClientTest, AStreamEndsWhenTheHandlerSaysSoAndAfterTheLastChunk) {
   ScriptedServer server([](int fd) {
     while (!ReadHead(fd).empty()) {
-      Write(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n");
+      Write(
+          fd,
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n");
     }
   });
   auto client = NewClient({.base_url = server.url()});
@@ -157,10 +164,11 @@ TEST(BeastClientTest, AStreamEndsWhenTheHandlerSaysSoAndAfterTheLastChunk) {
   std::string got;
   int status = 0;
   StreamHandler all{.on_headers = [&](int s, const Headers&) { status = s; },
-                    .on_data = [&](std::string_view chunk) {
-                      got.append(chunk);
-                      return true;
-                    }};
+                    .on_data =
+                        [&](std::string_view chunk) {
+                          got.append(chunk);
+                          return true;
+                        }};
   EXPECT_TRUE((*client)->Stream({.target = "/s"}, all, {}).ok());
   EXPECT_EQ(status, 200);
   EXPECT_EQ(got, "onetwo");
@@ -193,7 +201,8 @@ TEST(BeastClientTest, BadBaseUrlsAreInvalidArgument) {
     auto client = NewClient({.base_url = url});
     ASSERT_FALSE(client.ok()) << url;
     EXPECT_EQ(client.status().code(), Code::kInvalidArgument) << url;
-    EXPECT_EQ(client.status().message().find("pw"), std::string::npos) << client.status().ToString();
+    EXPECT_EQ(client.status().message().find("pw"), std::string::npos)
+        << client.status().ToString();
   }
 }
 
@@ -226,13 +235,12 @@ TEST(ParseUrlTest, SaysWhatIsWrongWithoutTheUserInfo) {
     const char* url;
     const char* problem;
   };
-  for (const Case& c : {Case{"example.com", "must start with http:// or https://"},
-                        Case{"http://alice:pw@", "has no host"},
-                        Case{"http://[::1:80", "has an unclosed ["},
-                        Case{"http://[::1]x", "has text after ]"},
-                        Case{"http://host:65536", "has an invalid port"},
-                        Case{"http://host:8o", "has an invalid port"},
-                        Case{"http://ho st", "has a space or control character"}}) {
+  for (const Case& c :
+       {Case{"example.com", "must start with http:// or https://"},
+        Case{"http://alice:pw@", "has no host"}, Case{"http://[::1:80", "has an unclosed ["},
+        Case{"http://[::1]x", "has text after ]"}, Case{"http://host:65536", "has an invalid port"},
+        Case{"http://host:8o", "has an invalid port"},
+        Case{"http://ho st", "has a space or control character"}}) {
     auto u = ParseUrl(c.url, "the webhook URL");
     ASSERT_FALSE(u.ok()) << c.url;
     EXPECT_EQ(u.status().code(), Code::kInvalidArgument);
