@@ -124,6 +124,8 @@ class BeastClient final : public Client {
       : options_(std::move(options)),
         url_(std::move(url)),
         verify_name_(options_.tls.server_name.empty() ? url_.host : options_.tls.server_name),
+        cert_pem_(options_.tls.client_cert_pem),
+        key_pem_(options_.tls.client_key_pem),
         tls_(std::move(tls)) {}
 
   Result<Response> Send(const Request& request) override {
@@ -231,15 +233,14 @@ class BeastClient final : public Client {
 
   Status SetClientCertificate(const std::string& cert_pem, const std::string& key_pem) override {
     std::lock_guard lock(mu_);
-    if (cert_pem == options_.tls.client_cert_pem && key_pem == options_.tls.client_key_pem) {
-      return Status::Ok();
-    }
+    if (cert_pem == cert_pem_ && key_pem == key_pem_) return Status::Ok();
     TlsOptions tls = options_.tls;
     tls.client_cert_pem = cert_pem;
     tls.client_key_pem = key_pem;
     auto ctx = NewTlsContext(tls);
     if (!ctx.ok()) return ctx.status();
-    options_.tls = std::move(tls);
+    cert_pem_ = cert_pem;
+    key_pem_ = key_pem;
     // New connections present the new pair; idle ones are dropped; requests in flight finish on
     // their own connection (which keeps its context alive).
     if (tls_) tls_ = std::move(*ctx);
@@ -319,9 +320,8 @@ class BeastClient final : public Client {
     ec = Await(c, timeout, [&](auto done) { c.tcp().async_connect(endpoints, done); });
     if (ec || !c.tls) return ec;
     SSL* ssl = c.secure->native_handle();
-    // SNI: the server name when set, else the URL's host; never an IP address (as in Go).
-    const std::string& sni = options_.tls.server_name.empty() ? url_.host : verify_name_;
-    if (!IsIpAddress(sni)) SSL_set_tlsext_host_name(ssl, sni.c_str());
+    // SNI: the name verified (below); never an IP address (as in Go).
+    if (!IsIpAddress(verify_name_)) SSL_set_tlsext_host_name(ssl, verify_name_.c_str());
     if (!options_.tls.insecure_skip_verify) {
       // The certificate must be valid for the server name when set, else for the URL's host.
       if (IsIpAddress(verify_name_)) {
@@ -353,11 +353,16 @@ class BeastClient final : public Client {
                                     detail);
   }
 
-  ClientOptions options_;  // tls changes with SetClientCertificate, under mu_
+  // Never written after construction: connections read it on many threads at once. The client
+  // certificate in use is cert_pem_/key_pem_.
+  const ClientOptions options_;
   const Url url_;
-  const std::string verify_name_;  // the name or address the server certificate must be valid for
+  // The server name when set, else the URL's host: what the server certificate must be valid
+  // for, and the SNI.
+  const std::string verify_name_;
   std::mutex mu_;
-  TlsContext tls_;  // null for http; replaced by SetClientCertificate
+  std::string cert_pem_, key_pem_;  // the client certificate in use, under mu_
+  TlsContext tls_;                  // null for http; replaced by SetClientCertificate, under mu_
   std::vector<std::unique_ptr<Connection>> idle_;
 };
 
