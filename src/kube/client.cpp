@@ -66,6 +66,17 @@ std::string MetaString(const json& object, const char* field) {
   return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+std::optional<int> CompareResourceVersions(std::string_view a, std::string_view b) {
+  auto integer = [](std::string_view v) {
+    return !v.empty() && (v.size() == 1 || v[0] != '0') &&
+           std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!integer(a) || !integer(b)) return std::nullopt;
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  const int c = a.compare(b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
 std::string MetaAnnotation(const json& object, const char* name) {
   auto meta = object.find("metadata");
   if (meta == object.end() || !meta->is_object()) return "";

@@ -1,5 +1,6 @@
-// Health of a Release: every applied object assessed (from the applied-objects cache, else the
-// API server), healthTimeout, history results, stable revision, lead time and time to restore.
+// Health of a Release: every applied object assessed (from the applied-objects cache once it has
+// caught up with our last apply, else the API server), healthTimeout, history results, stable
+// revision, lead time and time to restore.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +11,23 @@
 #include "internal.h"
 
 namespace flywheel::release {
+
+bool CacheBehind(const std::map<std::string, std::string>& written_at, const std::string& id,
+                 const std::string& cached_version) {
+  auto written = written_at.find(id);
+  if (written == written_at.end() || cached_version == written->second) return false;
+  if (cached_version.empty()) return true;  // our write made it; the cache has not seen it yet
+  std::optional<int> order = kube::CompareResourceVersions(cached_version, written->second);
+  return order && *order < 0;
+}
+
+void NoteWritten(std::map<std::string, std::string>& written_at,
+                 const std::map<std::string, json>& results) {
+  for (const auto& [id, object] : results) {
+    std::string version = kube::MetaString(object, "resourceVersion");
+    if (!version.empty()) written_at[id] = std::move(version);
+  }
+}
 
 Result<kube::ObjectPtr> ReleaseReconciler::ReadLive(const ObjectRef& ref) const {
   auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
@@ -71,13 +89,17 @@ void ReleaseReconciler::AssessHealth(Run& run) {
     applied_->Track(ref);
     const std::string id = ref.Id();
     std::optional<std::string> version = applied_->ResourceVersion(ref);
+    // A cache still behind our last apply holds the object of the old spec: ask the server.
+    const bool current = version && !CacheBehind(state.written_at, id, *version);
+    if (current) state.written_at.erase(id);
     auto known = state.health_at.find(id);
     manifest::Health h;
-    if (version && !version->empty() && known != state.health_at.end() &&
+    if (current && !version->empty() && known != state.health_at.end() &&
         known->second.first == *version) {
       h = known->second.second;  // unchanged since last assessed
     } else {
-      std::optional<kube::ObjectPtr> cached = applied_->Get(ref);
+      std::optional<kube::ObjectPtr> cached =
+          current ? applied_->Get(ref) : std::optional<kube::ObjectPtr>();
       Result<kube::ObjectPtr> live = cached ? *cached : ReadLive(ref);
       if (!live.ok()) {
         // Not knowing is not "missing": no Degraded verdict and no Event from a failed read.

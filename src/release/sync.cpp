@@ -29,9 +29,15 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   options.default_namespace = run.spec.target_namespace;
   options.concurrency = options_.apply_concurrency;
   options.stop = run.stop;
-  options.live = [applied = applied_.get()](const ObjectRef& ref) -> kube::ObjectPtr {
+  // nullptr (the Applier GETs the object) when the cache does not know it or is behind our last
+  // apply of it. The map is only read while an apply runs.
+  options.live = [applied = applied_.get(), state = run.state](const ObjectRef& ref) {
     auto cached = applied->Get(ref);
-    return cached ? *cached : nullptr;
+    if (!cached || *cached == nullptr ||
+        CacheBehind(state->written_at, ref.Id(), kube::MetaString(**cached, "resourceVersion"))) {
+      return kube::ObjectPtr();
+    }
+    return *cached;
   };
   return Applier(std::move(client), std::move(options));
 }
@@ -95,6 +101,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
                      std::to_string(manifests->size()) + " objects)");
   }
   auto report = applier.Apply(*manifests);
+  if (report.ok()) NoteWritten(state.written_at, report->results);
   if (!report.ok()) {
     return fail(
         report.status().code() == Code::kInvalidArgument ? "ValidationFailed" : "ApplyFailed",
@@ -172,6 +179,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
       break;
     }
   }
+  std::erase_if(state.written_at, [&](const auto& e) { return !state.source.contains(e.first); });
   for (const auto& r : report->inventory) applied_->Track(r);
 
   run.status["lastAppliedRevision"] = commit.sha;
@@ -221,14 +229,26 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
     const ObjectRef& ref = found->second;
     auto version = applied_->ResourceVersion(ref);
     if (!version) continue;  // not watched (yet): no opinion
-    if (auto seen = state.in_sync_at.find(id);
-        seen != state.in_sync_at.end() && !version->empty() && seen->second == *version) {
+    // A cache still behind our last apply would show the old object as drift: ask the server.
+    const bool current = !CacheBehind(state.written_at, id, *version);
+    if (current) state.written_at.erase(id);
+    if (auto seen = state.in_sync_at.find(id); current && seen != state.in_sync_at.end() &&
+                                               !version->empty() && seen->second == *version) {
       continue;  // in sync when last read and unchanged since
     }
-    const bool missing = version->empty();
+    kube::ObjectPtr live;
+    if (current) {
+      if (!version->empty()) {
+        live = applied_->Get(ref).value_or(nullptr);
+        if (live == nullptr) continue;  // deleted just now: its delete event wakes us again
+      }
+    } else {
+      auto read = ReadLive(ref);
+      if (!read.ok()) continue;  // not knowing is no drift
+      live = *read;
+    }
+    const bool missing = live == nullptr;
     if (!missing) {
-      kube::ObjectPtr live = applied_->Get(ref).value_or(nullptr);
-      if (live == nullptr) continue;  // deleted just now: its delete event wakes us again
       auto expected = state.projection.find(id);
       if (expected != state.projection.end() &&
           Project(state.manifests[index].object, *live) == expected->second) {
@@ -247,6 +267,7 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
     events_.Emit(run.release, "Warning", "SelfHealFailed", "Sync", report.status().message());
     return report.status();
   }
+  NoteWritten(state.written_at, report->results);
   for (const auto& [id, object] : report->results) {
     if (auto it = state.source.find(id); it != state.source.end()) {
       state.projection[id] = Project(state.manifests[it->second].object, object);

@@ -41,6 +41,12 @@ std::string MetaString(const nlohmann::json& object, const char* field);
 // metadata.annotations[name] of `object`, or "" when absent or not a string.
 std::string MetaAnnotation(const nlohmann::json& object, const char* name);
 
+// Orders two resourceVersions of objects of one resource type, as kube-apiserver guarantees
+// since Kubernetes 1.35 (they are decimal integers that only grow): <0, 0 or >0 like strcmp.
+// std::nullopt when either is not such an integer (an aggregated API server's own scheme):
+// then only equality means anything.
+std::optional<int> CompareResourceVersions(std::string_view a, std::string_view b);
+
 // What a list selects. `limit` pages through big collections (the result still holds all items).
 struct ListOptions {
   std::string label_selector;

@@ -1,0 +1,227 @@
+// A Release controller whose watch on the objects it applied lags behind the API server (a slow
+// or congested watch, as after a burst of changes): what it records about a revision must come
+// from the objects as its apply left them, never from the copy its cache held before the apply.
+// The ReleaseReconciler runs in this process, against the testenv, with an HTTP client that holds
+// back the Deployment watch while the test says so.
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <stop_token>
+
+#include "flywheel/git/repository_cache.h"
+#include "flywheel/http/client.h"
+#include "flywheel/kube/config.h"
+#include "flywheel/kube/events.h"
+#include "flywheel/release/metrics.h"
+#include "flywheel/release/reconciler.h"
+#include "support/eventually.h"
+#include "support/git_server.h"
+#include "support/operator.h"
+#include "support/process.h"
+#include "support/testenv.h"
+
+namespace flywheel::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// An http::Client that forwards everything, except that while it is closed the body of every
+// watch whose target contains `watched` is held back (the watch stays open; nothing arrives).
+// It keeps what it let through of those watches and their lists, so a test can tell what the
+// watching side has seen.
+class GatedWatches : public http::Client {
+ public:
+  GatedWatches(std::shared_ptr<http::Client> inner, std::string watched)
+      : inner_(std::move(inner)), watched_(std::move(watched)) {}
+
+  Result<http::Response> Send(const http::Request& request) override {
+    auto response = inner_->Send(request);
+    if (response.ok() && request.target.find(watched_) != std::string::npos) {
+      std::lock_guard lock(mu_);
+      seen_ += response->body;
+    }
+    return response;
+  }
+
+  Status Stream(const http::Request& request, const http::StreamHandler& handler,
+                std::stop_token stop) override {
+    if (request.target.find(watched_) == std::string::npos) {
+      return inner_->Stream(request, handler, stop);
+    }
+    http::StreamHandler gated = handler;
+    gated.on_data = [this, &handler, stop](std::string_view chunk) {
+      std::unique_lock lock(mu_);
+      open_cv_.wait(lock, stop, [this] { return open_; });
+      if (stop.stop_requested()) return false;
+      seen_.append(chunk);
+      lock.unlock();
+      return handler.on_data(chunk);
+    };
+    return inner_->Stream(request, gated, stop);
+  }
+
+  Status SetClientCertificate(const std::string& cert_pem, const std::string& key_pem) override {
+    return inner_->SetClientCertificate(cert_pem, key_pem);
+  }
+
+  void SetOpen(bool open) {
+    std::lock_guard lock(mu_);
+    open_ = open;
+    open_cv_.notify_all();
+  }
+  // Whether the watching side has been given `text` (in a list or a watch event).
+  bool Delivered(const std::string& text) {
+    std::lock_guard lock(mu_);
+    return seen_.find(text) != std::string::npos;
+  }
+
+ private:
+  std::shared_ptr<http::Client> inner_;
+  const std::string watched_;
+  std::mutex mu_;
+  std::condition_variable_any open_cv_;
+  bool open_ = true;
+  std::string seen_;
+};
+
+std::string DeploymentYaml(const std::string& node_selector) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+         "  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
+         "    metadata: {labels: {app: web}}\n    spec:\n" +
+         node_selector +
+         "      containers: [{name: web, image: registry.example.invalid/web:1}]\n";
+}
+
+// The history entry of `revision`, or an empty object.
+json HistoryOf(const json& release, const std::string& revision) {
+  for (const json& entry : release.value("status", json::object()).value("history", json::array())) {
+    if (entry.value("revision", "") == revision) return entry;
+  }
+  return json::object();
+}
+
+TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBefore) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  std::string why;
+  if (!GitServersAvailable(&why)) GTEST_SKIP() << why;
+  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
+  ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
+                          "crd/releases.flywheel.dev"})
+                .exit_code,
+            0);
+  ScopedNamespace ns(*env, "rel-lag");
+  kube::Client admin = env->Client();
+
+  kube::LoadOptions lo;
+  lo.kubeconfig = env->kubeconfig();
+  auto config = kube::LoadKubeconfig(lo);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_FALSE(config->client_cert_pem.empty()) << "the testenv's admin presents a certificate";
+  http::ClientOptions ho;
+  ho.base_url = config->server;
+  ho.tls.ca_pem = config->ca_pem;
+  ho.tls.client_cert_pem = config->client_cert_pem;
+  ho.tls.client_key_pem = config->client_key_pem;
+  auto inner = http::NewClient(ho);
+  ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+  auto gate = std::make_shared<GatedWatches>(std::shared_ptr<http::Client>(std::move(*inner)),
+                                             "/deployments?");
+  kube::Client client(gate, {});
+
+  const std::string dir = TempDir("flywheel-lag");
+  GitRepo repo(dir, "deploy");
+  const std::string healthy = repo.Commit({{"app/web.yaml", DeploymentYaml("")}}, "schedulable");
+  ASSERT_TRUE(admin
+                  .Create(ReleaseObject(ns.name(), "web", repo.FileUrl(),
+                                        {{"source", {{"path", "app"}}}}))
+                  .ok());
+
+  auto git = git::NewRepositoryCache({.root = dir + "/cache", .allow_file_urls = true});
+  kube::EventRecorder events(client, "flywheel-test", "lag");
+  prometheus::Registry registry;
+  release::ReleaseMetrics metrics(registry);
+  release::ReleaseReconciler reconciler(
+      client,
+      [&admin](const std::string& key) -> kube::ObjectPtr {
+        const auto slash = key.find('/');
+        auto got = admin.Get("flywheel.dev/v1alpha1", "Release", key.substr(0, slash),
+                             key.substr(slash + 1));
+        return got.ok() ? std::make_shared<const json>(std::move(*got)) : nullptr;
+      },
+      *git, events, metrics);
+  reconciler.SetEnqueue([](const std::string&) {});  // the test reconciles on its own schedule
+  std::stop_source stop;
+  const std::string key = ns.name() + "/web";
+  // Reconciles until the Release satisfies `pred` (each reconcile as a worker would run it).
+  auto drive = [&](auto pred) {
+    json last;
+    Eventually(
+        [&] {
+          (void)reconciler.Reconcile(key, stop.get_token());
+          last = GetRelease(admin, ns.name(), "web");
+          return pred(last);
+        },
+        kWait);
+    return last;
+  };
+
+  json rel = drive([&](const json& r) {
+    return HistoryOf(r, healthy).value("result", "") == "Healthy" &&
+           StatusField(r, "health") == "Healthy";
+  });
+  ASSERT_EQ(HistoryOf(rel, healthy).value("result", ""), "Healthy") << rel.dump(2);
+  // The watch has delivered the available Deployment before it is held back.
+  auto deployment = admin.Get("apps/v1", "Deployment", ns.name(), "web");
+  ASSERT_TRUE(deployment.ok()) << deployment.status().ToString();
+  const std::string available = "\"resourceVersion\":\"" +
+                                kube::MetaString(*deployment, "resourceVersion") + "\"";
+  ASSERT_TRUE(Eventually([&] { return gate->Delivered(available); }, kWait))
+      << "the cache never saw " << available;
+
+  // From now on the controller's cache keeps the available Deployment of the first revision.
+  gate->SetOpen(false);
+  const std::string stuck = repo.Commit(
+      {{"app/web.yaml",
+        DeploymentYaml("      nodeSelector: {flywheel.dev/nowhere: \"true\"}\n")}},
+      "unschedulable");
+  rel = drive([&](const json& r) { return StatusField(r, "lastAppliedRevision") == stuck; });
+  ASSERT_EQ(StatusField(rel, "lastAppliedRevision"), stuck) << rel.dump(2);
+  EXPECT_EQ(HistoryOf(rel, stuck).value("result", ""), "Progressing")
+      << "the new revision's pods cannot be scheduled; it was judged on the cached copy of the "
+         "old Deployment:\n"
+      << rel.dump(2);
+  EXPECT_EQ(StatusField(rel, "health"), "Progressing") << rel.dump(2);
+  EXPECT_EQ(StatusField(rel, "stableRevision"), healthy) << rel.dump(2);
+  // Later reconciles, the cache still behind, see no drift in what they just applied.
+  for (int i = 0; i < 5; ++i) (void)reconciler.Reconcile(key, stop.get_token());
+  rel = GetRelease(admin, ns.name(), "web");
+  EXPECT_EQ(HistoryOf(rel, stuck).value("result", ""), "Progressing") << rel.dump(2);
+
+  gate->SetOpen(true);
+  for (int i = 0; i < 5; ++i) {
+    (void)reconciler.Reconcile(key, stop.get_token());
+    std::this_thread::sleep_for(200ms);
+  }
+  rel = GetRelease(admin, ns.name(), "web");
+  EXPECT_EQ(HistoryOf(rel, stuck).value("result", ""), "Progressing") << rel.dump(2);
+  EXPECT_EQ(StatusField(rel, "health"), "Progressing") << rel.dump(2);
+  auto healed = env->Kubectl({"get", "events.events.k8s.io", "-n", ns.name(), "-o",
+                              "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}"});
+  ASSERT_EQ(healed.exit_code, 0) << healed.err;
+  EXPECT_EQ(healed.out.find("SelfHealed"), std::string::npos)
+      << "nothing was changed outside Git, yet:\n"
+      << healed.out;
+  EXPECT_NE(healed.out.find("Synced"), std::string::npos) << healed.out;
+
+  stop.request_stop();
+  reconciler.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace flywheel::testing
