@@ -93,13 +93,13 @@ std::string DeploymentYaml(const std::string& node_selector) {
   return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
          "  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
          "    metadata: {labels: {app: web}}\n    spec:\n" +
-         node_selector +
-         "      containers: [{name: web, image: registry.example.invalid/web:1}]\n";
+         node_selector + "      containers: [{name: web, image: registry.example.invalid/web:1}]\n";
 }
 
 // The history entry of `revision`, or an empty object.
 json HistoryOf(const json& release, const std::string& revision) {
-  for (const json& entry : release.value("status", json::object()).value("history", json::array())) {
+  for (const json& entry :
+       release.value("status", json::object()).value("history", json::array())) {
     if (entry.value("revision", "") == revision) return entry;
   }
   return json::object();
@@ -136,10 +136,9 @@ TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBe
   const std::string dir = TempDir("flywheel-lag");
   GitRepo repo(dir, "deploy");
   const std::string healthy = repo.Commit({{"app/web.yaml", DeploymentYaml("")}}, "schedulable");
-  ASSERT_TRUE(admin
-                  .Create(ReleaseObject(ns.name(), "web", repo.FileUrl(),
-                                        {{"source", {{"path", "app"}}}}))
-                  .ok());
+  ASSERT_TRUE(
+      admin.Create(ReleaseObject(ns.name(), "web", repo.FileUrl(), {{"source", {{"path", "app"}}}}))
+          .ok());
 
   auto git = git::NewRepositoryCache({.root = dir + "/cache", .allow_file_urls = true});
   kube::EventRecorder events(client, "flywheel-test", "lag");
@@ -178,16 +177,15 @@ TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBe
   // The watch has delivered the available Deployment before it is held back.
   auto deployment = admin.Get("apps/v1", "Deployment", ns.name(), "web");
   ASSERT_TRUE(deployment.ok()) << deployment.status().ToString();
-  const std::string available = "\"resourceVersion\":\"" +
-                                kube::MetaString(*deployment, "resourceVersion") + "\"";
+  const std::string available =
+      "\"resourceVersion\":\"" + kube::MetaString(*deployment, "resourceVersion") + "\"";
   ASSERT_TRUE(Eventually([&] { return gate->Delivered(available); }, kWait))
       << "the cache never saw " << available;
 
   // From now on the controller's cache keeps the available Deployment of the first revision.
   gate->SetOpen(false);
   const std::string stuck = repo.Commit(
-      {{"app/web.yaml",
-        DeploymentYaml("      nodeSelector: {flywheel.dev/nowhere: \"true\"}\n")}},
+      {{"app/web.yaml", DeploymentYaml("      nodeSelector: {flywheel.dev/nowhere: \"true\"}\n")}},
       "unschedulable");
   rel = drive([&](const json& r) { return StatusField(r, "lastAppliedRevision") == stuck; });
   ASSERT_EQ(StatusField(rel, "lastAppliedRevision"), stuck) << rel.dump(2);
