@@ -303,7 +303,7 @@ int RunController(const Invocation& inv) {
   kube::EventRecorder events(*client, "flywheel-controller", host);
   auto git_cache =
       git::NewRepositoryCache({.root = git_cache_dir, .allow_file_urls = allow_file_sources});
-  release::ReleaseMetrics release_metrics(manager.metrics().registry());
+  release::ReleaseMetrics release_metrics(manager.metrics());
   release::ReleaseReconciler releases(
       *client,
       [&manager](const std::string& key) { return manager.Cached(kApiVersion, "Release", key); },
@@ -319,7 +319,7 @@ int RunController(const Invocation& inv) {
   manager.Watch(kApiVersion, "Release", release_controller.EnqueueObject());
   // RollbackPolicies: woken by their own changes and by the Release each guards.
   notify::Notifier notifier({.registry = &manager.metrics().registry()});
-  rollback::RollbackMetrics rollback_metrics(manager.metrics().registry());
+  rollback::RollbackMetrics rollback_metrics(manager.metrics());
   auto cached_policy = [&manager](const std::string& key) {
     return manager.Cached(kApiVersion, "RollbackPolicy", key);
   };
@@ -397,7 +397,7 @@ int RunController(const Invocation& inv) {
             }
             return all;
           }};
-  pipeline::PipelineMetrics pipeline_metrics(manager.metrics().registry());
+  pipeline::PipelineMetrics pipeline_metrics(manager.metrics());
   pipeline::PipelineReconciler pipelines(*client, pipeline_caches, events, pipeline_metrics,
                                          pipeline_options);
   pipeline::PipelineRunReconciler runs(*client, pipeline_caches, *git_cache, events,

@@ -10,98 +10,91 @@ const char* const kHealthStates[] = {"Healthy", "Progressing", "Degraded", "Susp
 const char* const kSyncResults[] = {"succeeded", "failed", "unchanged"};
 const char* const kRollbackTriggers[] = {"manual", "metric", "alertmanager"};
 
-const prometheus::Histogram::BucketBoundaries kSyncBuckets{0.05, 0.1, 0.25, 0.5, 1,   2.5,
-                                                           5,    10,  30,   60,  120, 300};
-const prometheus::Histogram::BucketBoundaries kLeadTimeBuckets{
-    10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 259200, 604800};
-const prometheus::Histogram::BucketBoundaries kRestoreBuckets{10,   30,   60,   120,   300,  600,
-                                                              1800, 3600, 7200, 21600, 86400};
+std::shared_ptr<kube::SeriesTable> Series(kube::SeriesTable::Type type, const char* name,
+                                          const char* help, std::vector<std::string> labels) {
+  return std::make_shared<kube::SeriesTable>(type, name, help, std::move(labels));
+}
+
+std::shared_ptr<kube::HistogramTable> Histogram(const char* name, const char* help,
+                                                std::vector<double> buckets) {
+  return std::make_shared<kube::HistogramTable>(
+      name, help, std::vector<std::string>{"namespace", "name"}, std::move(buckets));
+}
 
 }  // namespace
 
-ReleaseMetrics::ReleaseMetrics(prometheus::Registry& registry)
-    : syncs_(prometheus::BuildCounter()
-                 .Name("flywheel_release_syncs_total")
-                 .Help("Release syncs by result (succeeded, failed, unchanged)")
-                 .Register(registry)),
-      sync_duration_(prometheus::BuildHistogram()
-                         .Name("flywheel_release_sync_duration_seconds")
-                         .Help("Time to fetch, validate and apply one Release revision")
-                         .Register(registry)),
-      deployments_(prometheus::BuildCounter()
-                       .Name("flywheel_deployments_total")
-                       .Help("New revisions applied by Releases (deployment frequency)")
-                       .Register(registry)),
-      lead_time_(prometheus::BuildHistogram()
-                     .Name("flywheel_lead_time_seconds")
-                     .Help("Time from a manifest commit to its Release being healthy")
-                     .Register(registry)),
-      health_(prometheus::BuildGauge()
-                  .Name("flywheel_release_health")
-                  .Help("1 for the current health of each Release, 0 for the other states")
-                  .Register(registry)),
-      rollbacks_(prometheus::BuildCounter()
-                     .Name("flywheel_rollbacks_total")
-                     .Help("Rollbacks carried out on Releases")
-                     .Register(registry)),
-      time_to_restore_(prometheus::BuildHistogram()
-                           .Name("flywheel_time_to_restore_seconds")
-                           .Help("Time from applying a revision that was rolled back until what "
-                                 "replaced it was healthy")
-                           .Register(registry)) {}
+ReleaseMetrics::ReleaseMetrics(kube::RuntimeMetrics& metrics)
+    : syncs_(Series(kube::SeriesTable::Type::kCounter, "flywheel_release_syncs_total",
+                    "Release syncs by result (succeeded, failed, unchanged)",
+                    {"namespace", "name", "result"})),
+      sync_duration_(Histogram("flywheel_release_sync_duration_seconds",
+                               "Time to fetch, validate and apply one Release revision",
+                               {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300})),
+      deployments_(Series(kube::SeriesTable::Type::kCounter, "flywheel_deployments_total",
+                          "New revisions applied by Releases (deployment frequency)",
+                          {"namespace", "name"})),
+      lead_time_(Histogram("flywheel_lead_time_seconds",
+                           "Time from a manifest commit to its Release being healthy",
+                           {10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 259200, 604800})),
+      health_(Series(kube::SeriesTable::Type::kGauge, "flywheel_release_health",
+                     "1 for the current health of each Release, 0 for the other states",
+                     {"namespace", "name", "health"})),
+      rollbacks_(Series(kube::SeriesTable::Type::kCounter, "flywheel_rollbacks_total",
+                        "Rollbacks carried out on Releases", {"namespace", "name", "trigger"})),
+      time_to_restore_(Histogram(
+          "flywheel_time_to_restore_seconds",
+          "Time from applying a revision that was rolled back until what replaced it was healthy",
+          {10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400})) {
+  metrics.Register(syncs_);
+  metrics.Register(sync_duration_);
+  metrics.Register(deployments_);
+  metrics.Register(lead_time_);
+  metrics.Register(health_);
+  metrics.Register(rollbacks_);
+  metrics.Register(time_to_restore_);
+}
 
 void ReleaseMetrics::AddRelease(const std::string& ns, const std::string& name) {
-  const prometheus::Labels release = {{"namespace", ns}, {"name", name}};
-  for (const char* result : kSyncResults) {
-    syncs_.Add({{"namespace", ns}, {"name", name}, {"result", result}});
-  }
-  sync_duration_.Add(release, kSyncBuckets);
-  deployments_.Add(release);
-  lead_time_.Add(release, kLeadTimeBuckets);
-  for (const char* trigger : kRollbackTriggers) {
-    rollbacks_.Add({{"namespace", ns}, {"name", name}, {"trigger", trigger}});
-  }
-  time_to_restore_.Add(release, kRestoreBuckets);
+  for (const char* result : kSyncResults) syncs_->Add({ns, name, result});
+  sync_duration_->Add({ns, name});
+  deployments_->Add({ns, name});
+  lead_time_->Add({ns, name});
+  for (const char* trigger : kRollbackTriggers) rollbacks_->Add({ns, name, trigger});
+  time_to_restore_->Add({ns, name});
 }
 
 void ReleaseMetrics::ObserveSync(const std::string& ns, const std::string& name,
                                  const std::string& result, double seconds) {
-  syncs_.Add({{"namespace", ns}, {"name", name}, {"result", result}}).Increment();
-  sync_duration_.Add({{"namespace", ns}, {"name", name}}, kSyncBuckets).Observe(seconds);
+  syncs_->Increment({ns, name, result});
+  sync_duration_->Observe({ns, name}, seconds);
 }
 
 void ReleaseMetrics::ObserveDeployment(const std::string& ns, const std::string& name) {
-  deployments_.Add({{"namespace", ns}, {"name", name}}).Increment();
+  deployments_->Increment({ns, name});
 }
 
 void ReleaseMetrics::ObserveLeadTime(const std::string& ns, const std::string& name,
                                      double seconds) {
-  lead_time_.Add({{"namespace", ns}, {"name", name}}, kLeadTimeBuckets).Observe(seconds);
+  lead_time_->Observe({ns, name}, seconds);
 }
 
 void ReleaseMetrics::ObserveRollback(const std::string& ns, const std::string& name,
                                      const std::string& trigger) {
-  rollbacks_.Add({{"namespace", ns}, {"name", name}, {"trigger", trigger}}).Increment();
+  rollbacks_->Increment({ns, name, trigger});
 }
 
 void ReleaseMetrics::ObserveTimeToRestore(const std::string& ns, const std::string& name,
                                           double seconds) {
-  time_to_restore_.Add({{"namespace", ns}, {"name", name}}, kRestoreBuckets).Observe(seconds);
+  time_to_restore_->Observe({ns, name}, seconds);
 }
 
 void ReleaseMetrics::SetHealth(const std::string& ns, const std::string& name,
                                const std::string& health) {
-  for (const char* state : kHealthStates) {
-    health_.Add({{"namespace", ns}, {"name", name}, {"health", state}})
-        .Set(health == state ? 1 : 0);
-  }
+  for (const char* state : kHealthStates) health_->Set({ns, name, state}, health == state ? 1 : 0);
 }
 
 void ReleaseMetrics::Forget(const std::string& ns, const std::string& name) {
-  for (const char* state : kHealthStates) {
-    auto& g = health_.Add({{"namespace", ns}, {"name", name}, {"health", state}});
-    health_.Remove(&g);
-  }
+  for (const char* state : kHealthStates) health_->Remove({ns, name, state});
 }
 
 }  // namespace flywheel::release

@@ -2,39 +2,38 @@
 
 namespace flywheel::rollback {
 
-RollbackMetrics::RollbackMetrics(prometheus::Registry& registry)
-    : evaluations_(prometheus::BuildCounter()
-                       .Name("flywheel_rollback_evaluations_total")
-                       .Help("RollbackPolicy metric evaluations by result (passing, breaching, "
-                             "nodata, error)")
-                       .Register(registry)),
-      value_(prometheus::BuildGauge()
-                 .Name("flywheel_rollback_metric_value")
-                 .Help("Last value of each RollbackPolicy metric (NaN when there was none)")
-                 .Register(registry)) {}
+RollbackMetrics::RollbackMetrics(kube::RuntimeMetrics& metrics)
+    : evaluations_(std::make_shared<kube::SeriesTable>(
+          kube::SeriesTable::Type::kCounter, "flywheel_rollback_evaluations_total",
+          "RollbackPolicy metric evaluations by result (passing, breaching, nodata, error)",
+          std::vector<std::string>{"namespace", "policy", "result"})),
+      value_(std::make_shared<kube::SeriesTable>(
+          kube::SeriesTable::Type::kGauge, "flywheel_rollback_metric_value",
+          "Last value of each RollbackPolicy metric (NaN when there was none)",
+          std::vector<std::string>{"namespace", "policy", "metric"})) {
+  metrics.Register(evaluations_);
+  metrics.Register(value_);
+}
 
 void RollbackMetrics::AddPolicy(const std::string& ns, const std::string& policy) {
   for (const char* result : {"passing", "breaching", "nodata", "error"}) {
-    evaluations_.Add({{"namespace", ns}, {"policy", policy}, {"result", result}});
+    evaluations_->Add({ns, policy, result});
   }
 }
 
 void RollbackMetrics::ObserveEvaluation(const std::string& ns, const std::string& policy,
                                         const std::string& result) {
-  evaluations_.Add({{"namespace", ns}, {"policy", policy}, {"result", result}}).Increment();
+  evaluations_->Increment({ns, policy, result});
 }
 
 void RollbackMetrics::SetValue(const std::string& ns, const std::string& policy,
                                const std::string& metric, double value) {
-  value_.Add({{"namespace", ns}, {"policy", policy}, {"metric", metric}}).Set(value);
+  value_->Set({ns, policy, metric}, value);
 }
 
 void RollbackMetrics::Forget(const std::string& ns, const std::string& policy,
                              const std::vector<std::string>& metrics) {
-  for (const auto& metric : metrics) {
-    auto* gauge = &value_.Add({{"namespace", ns}, {"policy", policy}, {"metric", metric}});
-    value_.Remove(gauge);
-  }
+  for (const auto& metric : metrics) value_->Remove({ns, policy, metric});
 }
 
 }  // namespace flywheel::rollback

@@ -16,6 +16,7 @@
 #include "flywheel/http/client.h"
 #include "flywheel/kube/config.h"
 #include "flywheel/kube/events.h"
+#include "flywheel/kube/metrics.h"
 #include "flywheel/release/metrics.h"
 #include "flywheel/release/reconciler.h"
 #include "support/eventually.h"
@@ -142,8 +143,8 @@ TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBe
 
   auto git = git::NewRepositoryCache({.root = dir + "/cache", .allow_file_urls = true});
   kube::EventRecorder events(client, "flywheel-test", "lag");
-  prometheus::Registry registry;
-  release::ReleaseMetrics metrics(registry);
+  kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
+  release::ReleaseMetrics metrics(runtime);
   release::ReleaseReconciler reconciler(
       client,
       [&admin](const std::string& key) -> kube::ObjectPtr {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "flywheel/kube/controller.h"
+#include "flywheel/kube/metric_table.h"
 
 namespace flywheel::kube {
 namespace {
@@ -56,6 +57,23 @@ TEST(RuntimeMetricsTest, ReconcilesCountFromZero) {
                 "\n"),
       std::string::npos)
       << text;
+}
+
+TEST(RuntimeMetricsTest, ARegisteredTableIsExposedWhileItLives) {
+  RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
+  auto table = std::make_shared<SeriesTable>(SeriesTable::Type::kCounter, "flywheel_x_total", "X",
+                                             std::vector<std::string>{"name"});
+  runtime.Register(table);
+  runtime.SetLeader("flywheel", true);
+  table->Increment({"web"});
+  std::string text = runtime.Serialize();
+  EXPECT_NE(text.find("\nflywheel_x_total{name=\"web\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nleader_election_master_status{name=\"flywheel\"} 1\n"), std::string::npos)
+      << "the registry's own families stay:\n"
+      << text;
+  table.reset();
+  text = runtime.Serialize();
+  EXPECT_EQ(text.find("flywheel_x_total"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ using testing::Contains;
 
 TEST(PipelineMetricsTest, AnAddedPipelineHasItsRunAndPromotionSeriesAtZero) {
   kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
-  PipelineMetrics metrics(runtime.registry());
+  PipelineMetrics metrics(runtime);
   metrics.AddPipeline("ci", "web");
   const std::string text = runtime.Serialize();
   for (const char* result : {"succeeded", "failed", "cancelled", "timedout"}) {
@@ -32,7 +32,7 @@ TEST(PipelineMetricsTest, AnAddedPipelineHasItsRunAndPromotionSeriesAtZero) {
 
 TEST(PipelineMetricsTest, TheFirstRunAfterAddingCountsFromZero) {
   kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
-  PipelineMetrics metrics(runtime.registry());
+  PipelineMetrics metrics(runtime);
   metrics.AddPipeline("ci", "web");
   metrics.ObserveRun("ci", "web", "failed", 90);
   metrics.ObservePromotion("ci", "web", "pushed");

@@ -15,7 +15,7 @@ using testing::Contains;
 
 TEST(ReleaseMetricsTest, AnAddedReleaseHasEverySeriesAtZero) {
   kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
-  ReleaseMetrics metrics(runtime.registry());
+  ReleaseMetrics metrics(runtime);
   metrics.AddRelease("team-a", "web");
   const std::string text = runtime.Serialize();
   for (const char* line : {
@@ -36,7 +36,7 @@ TEST(ReleaseMetricsTest, AnAddedReleaseHasEverySeriesAtZero) {
 
 TEST(ReleaseMetricsTest, TheFirstEventsAfterAddingCountFromZeroInTheSameSeries) {
   kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
-  ReleaseMetrics metrics(runtime.registry());
+  ReleaseMetrics metrics(runtime);
   metrics.AddRelease("team-a", "web");
   metrics.ObserveDeployment("team-a", "web");
   metrics.ObserveRollback("team-a", "web", "metric");

@@ -14,7 +14,7 @@ using testing::Contains;
 
 TEST(RollbackMetricsTest, AnAddedPolicyHasAnEvaluationCounterAtZeroPerResult) {
   kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
-  RollbackMetrics metrics(runtime.registry());
+  RollbackMetrics metrics(runtime);
   metrics.AddPolicy("team-a", "web-errors");
   const std::string text = runtime.Serialize();
   for (const char* result : {"passing", "breaching", "nodata", "error"}) {
@@ -27,7 +27,7 @@ TEST(RollbackMetricsTest, AnAddedPolicyHasAnEvaluationCounterAtZeroPerResult) {
 
 TEST(RollbackMetricsTest, TheFirstEvaluationAfterAddingCountsFromZero) {
   kube::RuntimeMetrics runtime(std::make_shared<prometheus::Registry>());
-  RollbackMetrics metrics(runtime.registry());
+  RollbackMetrics metrics(runtime);
   metrics.AddPolicy("team-a", "web-errors");
   metrics.ObserveEvaluation("team-a", "web-errors", "breaching");
   metrics.AddPolicy("team-a", "web-errors");

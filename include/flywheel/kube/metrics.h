@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "flywheel/kube/workqueue.h"
 
@@ -22,6 +24,9 @@ class RuntimeMetrics {
   explicit RuntimeMetrics(std::shared_ptr<prometheus::Registry> registry);
 
   prometheus::Registry& registry() { return *registry_; }
+  // Exposes `family` (a SeriesTable or HistogramTable, kube/metric_table.h) after the registry's
+  // own families, for as long as it lives.
+  void Register(std::weak_ptr<const prometheus::Collectable> family);
 
   // An observer feeding the workqueue_* metrics of the queue named `name`.
   std::unique_ptr<WorkQueueObserver> QueueObserver(const std::string& name);
@@ -63,6 +68,8 @@ class RuntimeMetrics {
   // The size of the last exposition: the next one is written into a buffer of about that size
   // instead of one that doubles and is copied (with hundreds of Releases it is megabytes).
   mutable std::atomic<size_t> last_size_{0};
+  mutable std::mutex families_mu_;
+  std::vector<std::weak_ptr<const prometheus::Collectable>> families_;
 };
 
 }  // namespace flywheel::kube

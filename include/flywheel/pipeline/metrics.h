@@ -1,11 +1,10 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
+#include <memory>
 #include <string>
+
+#include "flywheel/kube/metric_table.h"
+#include "flywheel/kube/metrics.h"
 
 namespace flywheel::pipeline {
 
@@ -17,7 +16,8 @@ namespace flywheel::pipeline {
 // flywheel_pipeline_promotions_total{namespace,pipeline,result} (pushed, unchanged, failed).
 class PipelineMetrics {
  public:
-  explicit PipelineMetrics(prometheus::Registry& registry);
+  // The families are exposed by `metrics` for as long as this object lives.
+  explicit PipelineMetrics(kube::RuntimeMetrics& metrics);
 
   // Creates the series of Pipeline ns/pipeline at zero, as kube::RuntimeMetrics::AddController
   // does for a controller, so that its first run or promotion after the operator starts is an
@@ -35,10 +35,10 @@ class PipelineMetrics {
                         const std::string& result);
 
  private:
-  prometheus::Family<prometheus::Counter>& runs_;
-  prometheus::Family<prometheus::Histogram>& run_duration_;
-  prometheus::Family<prometheus::Histogram>& step_duration_;
-  prometheus::Family<prometheus::Counter>& promotions_;
+  std::shared_ptr<kube::SeriesTable> runs_;
+  std::shared_ptr<kube::HistogramTable> run_duration_;
+  std::shared_ptr<kube::HistogramTable> step_duration_;
+  std::shared_ptr<kube::SeriesTable> promotions_;
 };
 
 }  // namespace flywheel::pipeline

@@ -1,12 +1,10 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
+#include <memory>
 #include <string>
+
+#include "flywheel/kube/metric_table.h"
+#include "flywheel/kube/metrics.h"
 
 namespace flywheel::release {
 
@@ -18,7 +16,8 @@ namespace flywheel::release {
 // flywheel_release_health{health} (1 for the current health of each Release, 0 for the others).
 class ReleaseMetrics {
  public:
-  explicit ReleaseMetrics(prometheus::Registry& registry);
+  // The families are exposed by `metrics` for as long as this object lives.
+  explicit ReleaseMetrics(kube::RuntimeMetrics& metrics);
 
   // Creates every counter and histogram series of Release ns/name at zero, as
   // kube::RuntimeMetrics::AddController does for a controller, so that the first deployment,
@@ -47,13 +46,13 @@ class ReleaseMetrics {
   void Forget(const std::string& ns, const std::string& name);
 
  private:
-  prometheus::Family<prometheus::Counter>& syncs_;
-  prometheus::Family<prometheus::Histogram>& sync_duration_;
-  prometheus::Family<prometheus::Counter>& deployments_;
-  prometheus::Family<prometheus::Histogram>& lead_time_;
-  prometheus::Family<prometheus::Gauge>& health_;
-  prometheus::Family<prometheus::Counter>& rollbacks_;
-  prometheus::Family<prometheus::Histogram>& time_to_restore_;
+  std::shared_ptr<kube::SeriesTable> syncs_;
+  std::shared_ptr<kube::HistogramTable> sync_duration_;
+  std::shared_ptr<kube::SeriesTable> deployments_;
+  std::shared_ptr<kube::HistogramTable> lead_time_;
+  std::shared_ptr<kube::SeriesTable> health_;
+  std::shared_ptr<kube::SeriesTable> rollbacks_;
+  std::shared_ptr<kube::HistogramTable> time_to_restore_;
 };
 
 }  // namespace flywheel::release

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "flywheel/kube/metric_table.h"
+#include "flywheel/kube/metrics.h"
 
 namespace flywheel::rollback {
 
@@ -17,7 +16,8 @@ namespace flywheel::rollback {
 // (flywheel_rollbacks_total{trigger}).
 class RollbackMetrics {
  public:
-  explicit RollbackMetrics(prometheus::Registry& registry);
+  // The families are exposed by `metrics` for as long as this object lives.
+  explicit RollbackMetrics(kube::RuntimeMetrics& metrics);
 
   // Creates flywheel_rollback_evaluations_total of policy ns/policy at zero for each result, as
   // kube::RuntimeMetrics::AddController does for a controller, so that the first evaluation after
@@ -34,8 +34,8 @@ class RollbackMetrics {
               const std::vector<std::string>& metrics);
 
  private:
-  prometheus::Family<prometheus::Counter>& evaluations_;
-  prometheus::Family<prometheus::Gauge>& value_;
+  std::shared_ptr<kube::SeriesTable> evaluations_;
+  std::shared_ptr<kube::SeriesTable> value_;
 };
 
 }  // namespace flywheel::rollback
