@@ -101,12 +101,12 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
                      std::to_string(manifests->size()) + " objects)");
   }
   auto report = applier.Apply(*manifests);
-  if (report.ok()) NoteWritten(state.written_at, report->results);
   if (!report.ok()) {
     return fail(
         report.status().code() == Code::kInvalidArgument ? "ValidationFailed" : "ApplyFailed",
         report.status());
   }
+  NoteWritten(state.written_at, report->results);
   if (!report->waiting_for.empty()) {
     // Come back in a second rather than hold a worker; give up after crd_established_timeout.
     if (!state.crd_wait) state.crd_wait.emplace(commit.sha, clock_.Now());
