@@ -19,6 +19,7 @@
 #include "flywheel/kube/metrics.h"
 #include "flywheel/release/metrics.h"
 #include "flywheel/release/reconciler.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/operator.h"
@@ -110,11 +111,7 @@ TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBe
   FLYWHEEL_REQUIRE_TESTENV(env);
   std::string why;
   if (!GitServersAvailable(&why)) GTEST_SKIP() << why;
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-  ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/releases.flywheel.dev"})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(InstallCrds(*env));
   ScopedNamespace ns(*env, "rel-lag");
   kube::Client admin = env->Client();
 
