@@ -174,6 +174,17 @@ Informer::Informer(Client client, InformerOptions options, Clock* clock)
 
 void Informer::AddHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
 
+std::string Informer::LastSyncResourceVersion() const {
+  std::lock_guard lock(progress_mu_);
+  return progress_;
+}
+
+void Informer::Progressed(const std::string& resource_version) {
+  if (resource_version.empty()) return;
+  std::lock_guard lock(progress_mu_);
+  progress_ = resource_version;
+}
+
 bool Informer::WaitForSync(std::stop_token stop) const {
   std::unique_lock lock(sync_mu_);
   std::stop_callback wake(stop, [this] {
@@ -245,6 +256,7 @@ Status Informer::ListAndReplace(std::string* resource_version) {
     }
   }
   *resource_version = (*list)["metadata"].value("resourceVersion", "");
+  Progressed(*resource_version);
   if (!synced_.exchange(true)) {
     std::lock_guard lock(sync_mu_);
     sync_cv_.notify_all();
@@ -277,6 +289,9 @@ Status Informer::WatchFrom(std::string* resource_version, int64_t* events, std::
             Deliver(std::move(event.object), true);
             break;
         }
+        // Only now, with the Store updated: a reader that sees this version finds the event's
+        // effect in the Store.
+        if (event.type != WatchEventType::kError) Progressed(rv);
         return true;
       },
       stop);

@@ -7,6 +7,13 @@ namespace flywheel::release {
 
 namespace {
 
+// The key of the kind of `ref` in kinds_ and written_.
+std::string KindKey(const ObjectRef& ref) { return ref.group + "/" + ref.kind; }
+// The key of `ref` in its kind's Store.
+std::string StoreKey(const ObjectRef& ref) {
+  return ref.ns.empty() ? ref.name : ref.ns + "/" + ref.name;
+}
+
 std::string LabelOf(const kube::ObjectPtr& object) {
   const auto& meta = object->value("metadata", nlohmann::json::object());
   return meta.value("labels", nlohmann::json::object()).value(api::kReleaseLabel, "");
@@ -63,7 +70,7 @@ void AppliedObjects::Stop() {
 void AppliedObjects::Track(const ObjectRef& ref) {
   std::lock_guard lock(mu_);
   if (stop_.stop_requested()) return;
-  std::string key = ref.group + "/" + ref.kind;
+  std::string key = KindKey(ref);
   if (kinds_.count(key)) return;
   kube::InformerOptions options;
   options.api_version = ref.ApiVersion();
@@ -106,23 +113,66 @@ kube::Informer* AppliedObjects::Synced(const ObjectRef& ref) {
   kube::Informer* informer = nullptr;
   {
     std::lock_guard lock(mu_);
-    auto it = kinds_.find(ref.group + "/" + ref.kind);
+    auto it = kinds_.find(KindKey(ref));
     if (it == kinds_.end()) return nullptr;
     informer = it->second.informer.get();
   }
   return informer->HasSynced() ? informer : nullptr;
 }
 
-std::optional<kube::ObjectPtr> AppliedObjects::Get(const ObjectRef& ref) {
+bool CacheCaughtUp(const std::string& synced_to, const std::string& cached_version,
+                   const std::string& written) {
+  if (cached_version == written) return true;
+  std::optional<int> order = kube::CompareResourceVersions(synced_to, written);
+  return order && *order >= 0;
+}
+
+void AppliedObjects::Wrote(const ObjectRef& ref, const std::string& resource_version) {
+  if (resource_version.empty()) return;
+  const std::string kind = KindKey(ref);
+  std::string synced_to;
+  if (kube::Informer* informer = Synced(ref)) synced_to = informer->LastSyncResourceVersion();
+  std::lock_guard lock(written_mu_);
+  auto& of_kind = written_[kind];
+  // Writes the cache has caught up with since are forgotten here too, so the map holds only
+  // writes not yet seen, whether or not anyone reads their objects again.
+  if (!synced_to.empty()) {
+    std::erase_if(of_kind, [&](const auto& e) {
+      std::optional<int> order = kube::CompareResourceVersions(synced_to, e.second);
+      return order && *order >= 0;
+    });
+  }
+  of_kind[StoreKey(ref)] = resource_version;
+}
+
+kube::Informer* AppliedObjects::Answering(const ObjectRef& ref) {
   kube::Informer* informer = Synced(ref);
+  if (informer == nullptr) return nullptr;
+  std::lock_guard lock(written_mu_);
+  auto kind = written_.find(KindKey(ref));
+  if (kind == written_.end()) return informer;
+  auto written = kind->second.find(StoreKey(ref));
+  if (written == kind->second.end()) return informer;
+  if (!CacheCaughtUp(informer->LastSyncResourceVersion(),
+                     informer->store().ResourceVersion(StoreKey(ref)), written->second)) {
+    return nullptr;
+  }
+  kind->second.erase(written);
+  return informer;
+}
+
+std::optional<kube::ObjectPtr> AppliedObjects::Get(const ObjectRef& ref) {
+  kube::Informer* informer = Answering(ref);
   if (informer == nullptr) return std::nullopt;
-  return informer->store().Get(ref.ns.empty() ? ref.name : ref.ns + "/" + ref.name);
+  return informer->store().Get(StoreKey(ref));
 }
 
 std::optional<std::string> AppliedObjects::ResourceVersion(const ObjectRef& ref) {
-  kube::Informer* informer = Synced(ref);
+  kube::Informer* informer = Answering(ref);
   if (informer == nullptr) return std::nullopt;
-  return informer->store().ResourceVersion(ref.ns.empty() ? ref.name : ref.ns + "/" + ref.name);
+  return informer->store().ResourceVersion(StoreKey(ref));
 }
+
+bool AppliedObjects::Watching(const ObjectRef& ref) { return Synced(ref) != nullptr; }
 
 }  // namespace flywheel::release

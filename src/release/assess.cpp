@@ -1,6 +1,6 @@
 // Health of a Release: every applied object assessed (from the applied-objects cache once it has
-// caught up with our last apply, else the API server), healthTimeout, history results, stable
-// revision, lead time and time to restore.
+// caught up with our last apply, else the API server: AppliedObjects::Wrote), healthTimeout,
+// history results, stable revision, lead time and time to restore.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,20 +12,9 @@
 
 namespace flywheel::release {
 
-bool CacheBehind(const std::map<std::string, std::string>& written_at, const std::string& id,
-                 const std::string& cached_version) {
-  auto written = written_at.find(id);
-  if (written == written_at.end() || cached_version == written->second) return false;
-  if (cached_version.empty()) return true;  // our write made it; the cache has not seen it yet
-  std::optional<int> order = kube::CompareResourceVersions(cached_version, written->second);
-  return order && *order < 0;
-}
-
-void NoteWritten(std::map<std::string, std::string>& written_at,
-                 const std::map<std::string, json>& results) {
+void ReleaseReconciler::NoteWritten(const std::map<std::string, json>& results) {
   for (const auto& [id, object] : results) {
-    std::string version = kube::MetaString(object, "resourceVersion");
-    if (!version.empty()) written_at[id] = std::move(version);
+    applied_->Wrote(ObjectRef::Of(object), kube::MetaString(object, "resourceVersion"));
   }
 }
 
@@ -88,10 +77,10 @@ void ReleaseReconciler::AssessHealth(Run& run) {
   for (const auto& ref : Inventory(run.status)) {
     applied_->Track(ref);
     const std::string id = ref.Id();
+    // nullopt when the cache cannot answer, such as while it is behind our last apply and
+    // still holds the object of the old spec: then ask the server.
     std::optional<std::string> version = applied_->ResourceVersion(ref);
-    // A cache still behind our last apply holds the object of the old spec: ask the server.
-    const bool current = version && !CacheBehind(state.written_at, id, *version);
-    if (current) state.written_at.erase(id);
+    const bool current = version.has_value();
     auto known = state.health_at.find(id);
     manifest::Health h;
     if (current && !version->empty() && known != state.health_at.end() &&

@@ -43,11 +43,6 @@ struct ReleaseReconciler::State {
   // object's change re-reads only that object. Cleared with `projection`.
   std::map<std::string, std::string> in_sync_at;  // matched its projection at this version
   std::map<std::string, std::pair<std::string, manifest::Health>> health_at;
-  // The resourceVersion each object was left at by our last apply of it, until the
-  // applied-objects cache shows that version or a later one: right after an apply the cache may
-  // still hold the object as it was before, whose health and content belong to the old spec, so
-  // until then the object is read from the API server (see CacheBehind).
-  std::map<std::string, std::string> written_at;
   // The reconcile request whose fetch was asked of the source worker, and when; the
   // finished_at of the last fetch outcome acted on.
   std::string fetch_asked;
@@ -119,14 +114,6 @@ void PrependBounded(json& list, json entry, size_t limit);
 // The history fields that describe a commit.
 json HistoryRecord(const git::CommitInfo& commit);
 std::vector<ObjectRef> Inventory(const json& status);
-// Whether the cache, holding the object with `id` at `cached_version` ("" when it holds none),
-// has not caught up with our last write of it (State::written_at). Versions the API server does
-// not order (an aggregated API's own scheme) only count when equal.
-bool CacheBehind(const std::map<std::string, std::string>& written_at, const std::string& id,
-                 const std::string& cached_version);
-// The object ids the apply wrote or read (ApplyReport::results) go into `written_at`.
-void NoteWritten(std::map<std::string, std::string>& written_at,
-                 const std::map<std::string, json>& results);
 json InventoryJson(const std::vector<ObjectRef>& refs);
 
 }  // namespace flywheel::release

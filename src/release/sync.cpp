@@ -30,14 +30,9 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   options.concurrency = options_.apply_concurrency;
   options.stop = run.stop;
   // nullptr (the Applier GETs the object) when the cache does not know it or is behind our last
-  // apply of it. The map is only read while an apply runs.
-  options.live = [applied = applied_.get(), state = run.state](const ObjectRef& ref) {
-    auto cached = applied->Get(ref);
-    if (!cached || *cached == nullptr ||
-        CacheBehind(state->written_at, ref.Id(), kube::MetaString(**cached, "resourceVersion"))) {
-      return kube::ObjectPtr();
-    }
-    return *cached;
+  // apply of it.
+  options.live = [applied = applied_.get()](const ObjectRef& ref) {
+    return applied->Get(ref).value_or(nullptr);
   };
   return Applier(std::move(client), std::move(options));
 }
@@ -106,7 +101,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
         report.status().code() == Code::kInvalidArgument ? "ValidationFailed" : "ApplyFailed",
         report.status());
   }
-  NoteWritten(state.written_at, report->results);
+  NoteWritten(report->results);
   if (!report->waiting_for.empty()) {
     // Come back in a second rather than hold a worker; give up after crd_established_timeout.
     if (!state.crd_wait) state.crd_wait.emplace(commit.sha, clock_.Now());
@@ -179,7 +174,6 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
       break;
     }
   }
-  std::erase_if(state.written_at, [&](const auto& e) { return !state.source.contains(e.first); });
   for (const auto& r : report->inventory) applied_->Track(r);
 
   run.status["lastAppliedRevision"] = commit.sha;
@@ -227,11 +221,11 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
     auto found = inventory.find(id);
     if (found == inventory.end()) continue;
     const ObjectRef& ref = found->second;
+    if (!applied_->Watching(ref)) continue;  // not watched (yet): no opinion
+    // nullopt while the cache is behind our last apply: it would show the old object as drift,
+    // so ask the server.
     auto version = applied_->ResourceVersion(ref);
-    if (!version) continue;  // not watched (yet): no opinion
-    // A cache still behind our last apply would show the old object as drift: ask the server.
-    const bool current = !CacheBehind(state.written_at, id, *version);
-    if (current) state.written_at.erase(id);
+    const bool current = version.has_value();
     if (auto seen = state.in_sync_at.find(id); current && seen != state.in_sync_at.end() &&
                                                !version->empty() && seen->second == *version) {
       continue;  // in sync when last read and unchanged since
@@ -267,7 +261,7 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
     events_.Emit(run.release, "Warning", "SelfHealFailed", "Sync", report.status().message());
     return report.status();
   }
-  NoteWritten(state.written_at, report->results);
+  NoteWritten(report->results);
   for (const auto& [id, object] : report->results) {
     if (auto it = state.source.find(id); it != state.source.end()) {
       state.projection[id] = Project(state.manifests[it->second].object, object);

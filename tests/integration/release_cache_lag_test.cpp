@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <mutex>
 #include <stop_token>
+#include <thread>
 
 #include "flywheel/git/repository_cache.h"
 #include "flywheel/http/client.h"
 #include "flywheel/kube/config.h"
 #include "flywheel/kube/events.h"
 #include "flywheel/kube/metrics.h"
+#include "flywheel/release/applied_objects.h"
 #include "flywheel/release/metrics.h"
 #include "flywheel/release/reconciler.h"
 #include "support/crds.h"
@@ -91,6 +93,25 @@ class GatedWatches : public http::Client {
   std::string seen_;
 };
 
+// The testenv's admin credentials over a GatedWatches holding back the watches of `watched`.
+std::shared_ptr<GatedWatches> Gated(const TestEnv& env, const std::string& watched) {
+  kube::LoadOptions lo;
+  lo.kubeconfig = env.kubeconfig();
+  auto config = kube::LoadKubeconfig(lo);
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  if (!config.ok()) return nullptr;
+  EXPECT_FALSE(config->client_cert_pem.empty()) << "the testenv's admin presents a certificate";
+  http::ClientOptions ho;
+  ho.base_url = config->server;
+  ho.tls.ca_pem = config->ca_pem;
+  ho.tls.client_cert_pem = config->client_cert_pem;
+  ho.tls.client_key_pem = config->client_key_pem;
+  auto inner = http::NewClient(ho);
+  EXPECT_TRUE(inner.ok()) << inner.status().ToString();
+  if (!inner.ok()) return nullptr;
+  return std::make_shared<GatedWatches>(std::shared_ptr<http::Client>(std::move(*inner)), watched);
+}
+
 std::string DeploymentYaml(const std::string& node_selector) {
   return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
          "  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
@@ -115,20 +136,8 @@ TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBe
   ScopedNamespace ns(*env, "rel-lag");
   kube::Client admin = env->Client();
 
-  kube::LoadOptions lo;
-  lo.kubeconfig = env->kubeconfig();
-  auto config = kube::LoadKubeconfig(lo);
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  ASSERT_FALSE(config->client_cert_pem.empty()) << "the testenv's admin presents a certificate";
-  http::ClientOptions ho;
-  ho.base_url = config->server;
-  ho.tls.ca_pem = config->ca_pem;
-  ho.tls.client_cert_pem = config->client_cert_pem;
-  ho.tls.client_key_pem = config->client_key_pem;
-  auto inner = http::NewClient(ho);
-  ASSERT_TRUE(inner.ok()) << inner.status().ToString();
-  auto gate = std::make_shared<GatedWatches>(std::shared_ptr<http::Client>(std::move(*inner)),
-                                             "/deployments?");
+  std::shared_ptr<GatedWatches> gate = Gated(*env, "/deployments?");
+  ASSERT_TRUE(gate);
   kube::Client client(gate, {});
 
   const std::string dir = TempDir("flywheel-lag");
@@ -217,6 +226,62 @@ TEST(ReleaseCacheLagTest, ARevisionIsJudgedOnWhatItsApplyLeftNotOnTheCacheFromBe
   stop.request_stop();
   reconciler.Stop();
   std::filesystem::remove_all(dir);
+}
+
+// The applied-objects cache itself: after a write of ours it does not answer for the object
+// until its watch has delivered that write, and it does answer again once the watch has moved
+// past it, also when the object was deleted before the watch ever showed the write.
+TEST(ReleaseCacheLagTest, TheAppliedObjectsCacheAnswersOnlyOnceItsWatchHasSeenOurWrite) {
+  FLYWHEEL_REQUIRE_TESTENV(env);
+  ScopedNamespace ns(*env, "rel-lag-cache");
+  kube::Client admin = env->Client();
+  std::shared_ptr<GatedWatches> gate = Gated(*env, "/configmaps?");
+  ASSERT_TRUE(gate);
+  kube::Client client(gate, {});
+  release::AppliedObjects applied(client, [](const std::string&) {});
+  const release::ObjectRef ref{"", "v1", "ConfigMap", ns.name(), "settings"};
+  auto configmap = [&](const std::string& value) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "ConfigMap"},
+                {"metadata",
+                 {{"name", "settings"},
+                  {"namespace", ns.name()},
+                  {"labels", {{"flywheel.dev/release", ns.name() + ".settings"}}}}},
+                {"data", {{"v", value}}}};
+  };
+  auto created = admin.Create(configmap("1"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  applied.Wrote(ref, kube::MetaString(*created, "resourceVersion"));
+  applied.Track(ref);
+  auto value_in_cache = [&]() -> std::string {
+    auto cached = applied.Get(ref);
+    if (!cached) return "(cannot answer)";
+    if (*cached == nullptr) return "(gone)";
+    return (**cached)["data"].value("v", "");
+  };
+  ASSERT_TRUE(Eventually([&] { return value_in_cache() == "1"; }, kWait)) << value_in_cache();
+
+  // A write the watch has not delivered: the cache still holds v=1 and must not say so.
+  gate->SetOpen(false);
+  json edit = *created;
+  edit["data"]["v"] = "2";
+  auto updated = admin.Update(edit);
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  const std::string written = kube::MetaString(*updated, "resourceVersion");
+  applied.Wrote(ref, written);
+  EXPECT_EQ(value_in_cache(), "(cannot answer)");
+  EXPECT_FALSE(applied.ResourceVersion(ref).has_value());
+  EXPECT_TRUE(applied.Watching(ref));
+
+  // Deleted before the watch showed the write: once the watch catches up the cache knows the
+  // object is gone (an expectation kept by the object's version alone would wait for ever).
+  ASSERT_TRUE(admin.Delete("v1", "ConfigMap", ns.name(), "settings").ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(value_in_cache(), "(cannot answer)") << "the watch is still held back";
+  gate->SetOpen(true);
+  EXPECT_TRUE(Eventually([&] { return value_in_cache() == "(gone)"; }, kWait)) << value_in_cache();
+  EXPECT_EQ(applied.ResourceVersion(ref).value_or("(cannot answer)"), "");
+  applied.Stop();
 }
 
 }  // namespace

@@ -103,5 +103,34 @@ TEST(InformerWatchTest, AWatchThatDeliveredAnEventResetsTheBackoff) {
       << "the backoff was not reset by the watch that delivered an event";
 }
 
+TEST(InformerWatchTest, LastSyncResourceVersionFollowsTheListThenEachDeliveredEvent) {
+  ClosingWatchServer server([](int n) -> std::string {
+    if (n == 1) {
+      return R"({"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap",)"
+             R"("metadata":{"name":"x","namespace":"demo","resourceVersion":"11"}}})"
+             "\n"
+             R"({"type":"DELETED","object":{"apiVersion":"v1","kind":"ConfigMap",)"
+             R"("metadata":{"name":"x","namespace":"demo","resourceVersion":"12"}}})"
+             "\n";
+    }
+    if (n == 2) {
+      return R"({"type":"BOOKMARK","object":{"apiVersion":"v1","kind":"ConfigMap",)"
+             R"("metadata":{"resourceVersion":"15"}}})"
+             "\n";
+    }
+    return "";
+  });
+  FakeClock clock;
+  Informer informer(server.client(),
+                    {.api_version = "v1", .kind = "ConfigMap", .namespace_name = "demo"}, &clock);
+  EXPECT_EQ(informer.LastSyncResourceVersion(), "") << "nothing listed yet";
+  std::jthread thread([&](std::stop_token stop) { informer.Run(stop); });
+  // The list is at 10; the first watch adds x at 11 and deletes it at 12; the second watch's
+  // bookmark moves on to 15 though no object changed.
+  EXPECT_TRUE(Eventually([&] { return informer.LastSyncResourceVersion() == "15"; }, 10s))
+      << informer.LastSyncResourceVersion();
+  EXPECT_EQ(informer.store().Size(), 0u) << "x was added and deleted before the bookmark";
+}
+
 }  // namespace
 }  // namespace flywheel::kube

@@ -66,5 +66,27 @@ TEST(ChangeMattersTest, DataOfObjectsWithoutStatusIsDrift) {
   EXPECT_TRUE(ChangeMatters(removed, before));
 }
 
+TEST(CacheCaughtUpTest, AWatchBehindOurWriteCannotAnswer) {
+  // Synced to 90, our write left the object at 100: the cache holds it as before, or not yet.
+  EXPECT_FALSE(CacheCaughtUp("90", "80", "100"));
+  EXPECT_FALSE(CacheCaughtUp("90", "", "100")) << "created by our write, not seen yet";
+  EXPECT_FALSE(CacheCaughtUp("", "", "100")) << "nothing listed yet";
+}
+
+TEST(CacheCaughtUpTest, AWatchAtOrPastOurWriteAnswersWhateverItHolds) {
+  EXPECT_TRUE(CacheCaughtUp("100", "100", "100"));
+  EXPECT_TRUE(CacheCaughtUp("120", "110", "100")) << "changed again since our write";
+  EXPECT_TRUE(CacheCaughtUp("120", "", "100")) << "deleted since our write";
+  EXPECT_TRUE(CacheCaughtUp("1000", "100", "999")) << "ordered as integers, not as text";
+}
+
+TEST(CacheCaughtUpTest, VersionsOutsideTheIntegerSchemeCountOnlyWhenTheObjectShowsOurs) {
+  // An aggregated API server's own versions cannot be ordered: only the object's own version
+  // equal to what our write returned proves the cache has it.
+  EXPECT_TRUE(CacheCaughtUp("x9", "ab", "ab"));
+  EXPECT_FALSE(CacheCaughtUp("x9", "aa", "ab"));
+  EXPECT_FALSE(CacheCaughtUp("x9", "", "ab"));
+}
+
 }  // namespace
 }  // namespace flywheel::release

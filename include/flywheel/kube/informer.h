@@ -131,11 +131,19 @@ class Informer {
   // How many times the informer had to list from scratch (1 after start).
   int64_t relists() const { return relists_.load(); }
 
+  // The resourceVersion up to which the Store shows the server's state of the watched objects:
+  // that of the last list, or of the last watch event or bookmark once delivered ("" before the
+  // first list). client-go's LastSyncResourceVersion. A write that returned a version at or
+  // below it is in the Store, or its object is gone from there since.
+  std::string LastSyncResourceVersion() const;
+
  private:
   Status ListAndReplace(std::string* resource_version);
   // Watches from *resource_version (kept up to date), counting the events delivered in *events.
   Status WatchFrom(std::string* resource_version, int64_t* events, std::stop_token stop);
   void Deliver(nlohmann::json object, bool deleted);
+  // Sets LastSyncResourceVersion (ignores "").
+  void Progressed(const std::string& resource_version);
   void Resync();
 
   Client client_;
@@ -145,6 +153,8 @@ class Informer {
   std::vector<EventHandler> handlers_;
   std::atomic<bool> synced_{false};
   std::atomic<int64_t> relists_{0};
+  mutable std::mutex progress_mu_;
+  std::string progress_;   // LastSyncResourceVersion
   std::mutex deliver_mu_;  // serializes handler calls (watch thread and resync thread)
   mutable std::mutex sync_mu_;
   mutable std::condition_variable sync_cv_;

@@ -106,6 +106,9 @@ class ReleaseReconciler : public kube::Reconciler {
   // An applied object read from the API server: nullptr when it does not exist, an error when
   // the read failed.
   Result<kube::ObjectPtr> ReadLive(const ObjectRef& ref) const;
+  // Tells the applied-objects cache what an apply wrote (ApplyReport::results), so that it does
+  // not answer for those objects until it has seen the writes (AppliedObjects::Wrote).
+  void NoteWritten(const std::map<std::string, nlohmann::json>& results);
 
   kube::Client client_;
   std::function<kube::ObjectPtr(const std::string&)> cached_release_;
