@@ -51,6 +51,7 @@ test-sanitize: deps
 bench: deps build
 	@bench/informer_startup.sh
 	@bench/release_sync.sh
+	@bench/metrics_scrape.sh
 	@bench/rollback_policy.sh
 	@bench/pipeline.sh
 	@bench/loop.sh

@@ -152,28 +152,29 @@ void RuntimeMetrics::SetLeader(const std::string& lease, bool leading) {
   leader_.Add({{"name", lease}}).Set(leading ? 1 : 0);
 }
 
-void RuntimeMetrics::Register(std::weak_ptr<const prometheus::Collectable> family) {
+void RuntimeMetrics::Register(std::weak_ptr<const MetricTable> family) {
   std::lock_guard lock(families_mu_);
   families_.push_back(std::move(family));
 }
 
+std::vector<std::shared_ptr<const MetricTable>> RuntimeMetrics::Tables() const {
+  std::vector<std::shared_ptr<const MetricTable>> tables;
+  std::lock_guard lock(families_mu_);
+  for (const auto& weak : families_) {
+    if (auto family = weak.lock()) tables.push_back(std::move(family));
+  }
+  return tables;
+}
+
 std::string RuntimeMetrics::Serialize() const {
-  prometheus::TextSerializer serializer;
   std::string buffer;
   const size_t last = last_size_.load();
   buffer.reserve(last + last / 8 + 4096);
   std::ostringstream out(std::move(buffer));  // writes into the reserved capacity
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  {
-    std::lock_guard lock(families_mu_);
-    for (const auto& weak : families_) {
-      if (auto family = weak.lock()) {
-        for (auto& f : family->Collect()) families.push_back(std::move(f));
-      }
-    }
-  }
-  serializer.Serialize(out, families);
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
   std::string text = std::move(out).str();
+  // The tables (the series per object, most of the text) write straight into the buffer.
+  for (const auto& table : Tables()) table->WriteText(text);
   last_size_.store(text.size());
   return text;
 }

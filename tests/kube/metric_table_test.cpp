@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <limits>
 #include <sstream>
 
 namespace flywheel::kube {
@@ -79,6 +80,45 @@ TEST(MetricTableTest, HistogramsExposeWhatPrometheusCppWould) {
   EXPECT_NE(expected.find("d_seconds_bucket{step=\"build\",le=\"1\"} 4"), std::string::npos)
       << "an observation equal to a bound is in that bucket:\n"
       << expected;
+}
+
+// What a scrape gets (WriteText, no MetricFamily in between) is byte for byte what
+// prometheus-cpp's serializer writes for the same table's Collect(): numbers of every shape,
+// escaped label values, labels given out of name order, no labels at all, an empty table.
+TEST(MetricTableTest, WriteTextIsTheSerializersTextOfCollect) {
+  SeriesTable gauge(SeriesTable::Type::kGauge, "value", "Last value", {"zone", "policy"});
+  const std::vector<double> numbers = {0,
+                                       -0.0,
+                                       1,
+                                       -1,
+                                       0.1,
+                                       1.0 / 3,
+                                       2.5e-9,
+                                       1e21,
+                                       123456789012345678.0,
+                                       0.05,
+                                       1e300,
+                                       -7.25e-300,
+                                       std::numeric_limits<double>::infinity(),
+                                       -std::numeric_limits<double>::infinity(),
+                                       std::numeric_limits<double>::quiet_NaN()};
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    gauge.Set({"z" + std::to_string(i), "p\"q\"\\r\nnew line"}, numbers[i]);
+  }
+  gauge.Set({"", ""}, 4);  // empty label values
+  SeriesTable plain(SeriesTable::Type::kCounter, "plain_total", "", {});
+  plain.Increment({}, 3);
+  SeriesTable empty(SeriesTable::Type::kCounter, "none_total", "Nothing yet", {"x"});
+  HistogramTable histogram("d_seconds", "D", {"step", "pipeline"}, {0.005, 0.1, 1.0 / 3, 2.5, 60});
+  histogram.Add({"none", "a"});
+  for (double v : {0.001, 0.2, 0.3333, 2.5, 59.9, 1e6}) histogram.Observe({"build", "a"}, v);
+
+  for (const MetricTable* table :
+       std::vector<const MetricTable*>{&gauge, &plain, &empty, &histogram}) {
+    std::string written = "# earlier text\n";
+    table->WriteText(written);
+    EXPECT_EQ(written, "# earlier text\n" + Text(table->Collect()));
+  }
 }
 
 TEST(MetricTableTest, AWrongNumberOfLabelValuesIsAProgrammingError) {

@@ -12,12 +12,22 @@
 
 namespace flywheel::kube {
 
+// A metric family that writes its own text exposition, without building prometheus-cpp's
+// MetricFamily and ClientMetric objects first (one label-string copy per series per scrape, for
+// thousands of series). Collect() stays for whoever wants the objects.
+class MetricTable : public prometheus::Collectable {
+ public:
+  // Appends the family's text exposition to `out`: byte for byte what
+  // prometheus::TextSerializer writes for Collect().
+  virtual void WriteText(std::string& out) const = 0;
+};
+
 // A counter or gauge metric family kept as a table: one row of plain numbers per label tuple,
 // behind one mutex. Made for series per object (each Release, Pipeline or RollbackPolicy, times
 // each result), of which an operator holds thousands: prometheus-cpp's own families keep about
 // 460 bytes per counter series and 750 per histogram (docs/benchmarks.md); a row here is the
 // joined label values and a double. Exposed through kube::RuntimeMetrics::Register.
-class SeriesTable : public prometheus::Collectable {
+class SeriesTable : public MetricTable {
  public:
   enum class Type { kCounter, kGauge };
   // `label_names` in any order; values are always given in this order.
@@ -32,18 +42,20 @@ class SeriesTable : public prometheus::Collectable {
   void Remove(const std::vector<std::string>& values);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
+  void WriteText(std::string& out) const override;
 
  private:
   const Type type_;
   const std::string name_, help_;
   const std::vector<std::string> label_names_;
+  const std::vector<size_t> label_order_;  // indexes into label_names_, sorted by name
   mutable std::mutex mu_;
   std::map<std::string, double, std::less<>> rows_;  // by the label values joined with '\0'
 };
 
 // A histogram metric family kept as a table (see SeriesTable): per label tuple, the count of
 // observations in each bucket and their sum.
-class HistogramTable : public prometheus::Collectable {
+class HistogramTable : public MetricTable {
  public:
   // `buckets`: the upper bounds, ascending (+Inf is implied).
   HistogramTable(std::string name, std::string help, std::vector<std::string> label_names,
@@ -54,6 +66,7 @@ class HistogramTable : public prometheus::Collectable {
   void Observe(const std::vector<std::string>& values, double value);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
+  void WriteText(std::string& out) const override;
 
  private:
   struct Row {
@@ -64,7 +77,9 @@ class HistogramTable : public prometheus::Collectable {
 
   const std::string name_, help_;
   const std::vector<std::string> label_names_;
+  const std::vector<size_t> label_order_;  // as in SeriesTable
   const std::vector<double> buckets_;
+  const std::vector<std::string> bucket_text_;  // each bound as exposed in `le`, "+Inf" last
   mutable std::mutex mu_;
   std::map<std::string, Row, std::less<>> rows_;
 };

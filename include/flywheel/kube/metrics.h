@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "flywheel/kube/metric_table.h"
 #include "flywheel/kube/workqueue.h"
 
 namespace flywheel::kube {
@@ -25,8 +26,10 @@ class RuntimeMetrics {
 
   prometheus::Registry& registry() { return *registry_; }
   // Exposes `family` (a SeriesTable or HistogramTable, kube/metric_table.h) after the registry's
-  // own families, for as long as it lives.
-  void Register(std::weak_ptr<const prometheus::Collectable> family);
+  // own families, for as long as it lives; it writes its own text into the scrape.
+  void Register(std::weak_ptr<const MetricTable> family);
+  // The registered tables still alive, in order of registration.
+  std::vector<std::shared_ptr<const MetricTable>> Tables() const;
 
   // An observer feeding the workqueue_* metrics of the queue named `name`.
   std::unique_ptr<WorkQueueObserver> QueueObserver(const std::string& name);
@@ -69,7 +72,7 @@ class RuntimeMetrics {
   // instead of one that doubles and is copied (with hundreds of Releases it is megabytes).
   mutable std::atomic<size_t> last_size_{0};
   mutable std::mutex families_mu_;
-  std::vector<std::weak_ptr<const prometheus::Collectable>> families_;
+  std::vector<std::weak_ptr<const MetricTable>> families_;
 };
 
 }  // namespace flywheel::kube
