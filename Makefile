@@ -14,13 +14,17 @@ export CCACHE_NOHASHDIR ?= 1
 # .gch, and the files' times differ between checkouts; the .gch's content is hashed all the same.
 export CCACHE_SLOPPINESS ?= pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps build bench test test-unit test-integration test-long test-sanitize demo demo-down testenv-up testenv-down \
+.PHONY: all deps deps-build build bench test test-unit test-integration test-long test-sanitize demo demo-down testenv-up testenv-down \
         format format-check clean
 
 all: build
 
 deps:
 	@hack/deps.sh
+
+# deps, with the C++ build running beside the control plane's Go build (hack/deps.sh --beside).
+deps-build:
+	@hack/deps.sh --beside '$(MAKE) --no-print-directory build'
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja
@@ -30,7 +34,7 @@ build: $(BUILD_DIR)/build.ninja
 
 # Unit tests, then integration tests against a control plane started for the run and stopped
 # after it (an already-running one from `make testenv-up` is reused and left running).
-test: deps build
+test: deps-build
 	@hack/test.sh
 
 test-unit: build
@@ -56,7 +60,7 @@ bench: deps build
 	@bench/pipeline.sh
 	@bench/loop.sh
 
-demo: deps build
+demo: deps-build
 	@hack/demo.sh
 
 # Stops everything `make demo` started: its processes, the operator, the control plane.

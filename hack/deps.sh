@@ -5,8 +5,22 @@
 # busy while the image builds mostly wait for the Debian mirror, so on a fresh machine the two
 # together take about as long as the Go build alone. Idempotent: installed packages, cached
 # binaries and cached images are not made again.
+#
+#   hack/deps.sh [--beside <command>]
+#
+#   --beside <command>  also runs <command> (a shell command line) once the Debian packages are
+#                       in, beside the Go build and the images, and fails when it fails. `make
+#                       test` and `make demo` pass the C++ build: the Go build is niced and leaves
+#                       gaps (type-checking one large package, module downloads, links) that the
+#                       C++ compiler fills.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+beside=
+case "${1:-}" in
+  --beside) beside=${2:?usage: deps.sh [--beside <command>]} ;;
+  "") ;;
+  *) echo "usage: deps.sh [--beside <command>]" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format git curl openssl
@@ -41,6 +55,14 @@ command -v go >/dev/null || { echo "deps: Go is required (found none on PATH)" >
 # Its progress lines ("images: ...") interleave with the Go build's ("testenv: ...").
 "$here/images/build.sh" --base >/dev/null &
 images=$!
-trap 'kill "$images" 2>/dev/null || true' EXIT
+besides=
+if [ -n "$beside" ]; then
+  bash -c "$beside" &
+  besides=$!
+fi
+trap 'kill $images $besides 2>/dev/null || true' EXIT
 "$here/testenv/build.sh"
 wait "$images" || { echo "deps: building the testenv's images failed (hack/images/build.sh --base)" >&2; exit 1; }
+if [ -n "$besides" ]; then
+  wait "$besides" || { echo "deps: $beside failed" >&2; exit 1; }
+fi
