@@ -166,8 +166,7 @@ int main(int argc, char** argv) {
               << " bytes)\n";
     return 1;
   }
-  for (const auto& [label, way] :
-       std::vector<std::pair<std::string, std::function<std::string()>>>{
+  for (const auto& [label, way] : std::vector<std::pair<std::string, std::function<std::string()>>>{
            {"serializer", through_objects}, {"tables", written_by_tables}}) {
     std::vector<double> cpu;
     Scrape last;
