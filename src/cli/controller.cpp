@@ -304,6 +304,7 @@ int RunController(const Invocation& inv) {
   auto git_cache =
       git::NewRepositoryCache({.root = git_cache_dir, .allow_file_urls = allow_file_sources});
   release::ReleaseMetrics release_metrics(manager.metrics());
+  release_options.informers = &manager.OnDemandInformers();
   release::ReleaseReconciler releases(
       *client,
       [&manager](const std::string& key) { return manager.Cached(kApiVersion, "Release", key); },

@@ -26,7 +26,8 @@ std::string BindAddress(const std::string& address) {
 Manager::Manager(Client client, ManagerOptions options)
     : client_(std::move(client)),
       options_(std::move(options)),
-      metrics_(std::make_shared<prometheus::Registry>()) {}
+      metrics_(std::make_shared<prometheus::Registry>()),
+      on_demand_(client_) {}
 
 Manager::~Manager() = default;
 
@@ -166,6 +167,7 @@ Status Manager::Run(std::stop_token stop) {
     }
   }
   caches_stop.request_stop();
+  on_demand_.Stop();
   informer_threads.clear();  // joins
   if (metrics_server_) metrics_server_->Stop();
   if (health_server_) health_server_->Stop();

@@ -7,7 +7,7 @@ namespace flywheel::release {
 
 namespace {
 
-// The key of the kind of `ref` in kinds_ and written_.
+// The key of the kind of `ref` in written_ ("group/Kind"); its informer is "applied:" + it.
 std::string KindKey(const ObjectRef& ref) { return ref.group + "/" + ref.kind; }
 // The key of `ref` in its kind's Store.
 std::string StoreKey(const ObjectRef& ref) {
@@ -51,49 +51,33 @@ bool ChangeMatters(const nlohmann::json& old_object, const nlohmann::json& new_o
   return before.state != after.state || before.message != after.message;
 }
 
-AppliedObjects::AppliedObjects(kube::Client client,
+AppliedObjects::AppliedObjects(kube::InformerSet& informers,
                                std::function<void(const std::string&)> on_change)
-    : client_(std::move(client)), on_change_(std::move(on_change)) {}
-
-AppliedObjects::~AppliedObjects() { Stop(); }
-
-void AppliedObjects::Stop() {
-  stop_.request_stop();
-  std::map<std::string, Watched> kinds;
-  {
-    std::lock_guard lock(mu_);
-    kinds.swap(kinds_);
-  }
-  kinds.clear();  // joins the threads
-}
+    : informers_(informers), on_change_(std::move(on_change)) {}
 
 void AppliedObjects::Track(const ObjectRef& ref) {
-  std::lock_guard lock(mu_);
-  if (stop_.stop_requested()) return;
-  std::string key = KindKey(ref);
-  if (kinds_.count(key)) return;
+  const std::string name = "applied:" + KindKey(ref);
+  if (informers_.Find(name) != nullptr) return;
   kube::InformerOptions options;
   options.api_version = ref.ApiVersion();
   options.kind = ref.kind;
   options.label_selector = api::kReleaseLabel;
-  Watched& w = kinds_[key];
-  w.informer = std::make_unique<kube::Informer>(client_, options);
   auto wake = [this](const kube::ObjectPtr& object) {
     std::string release = KeyOf(LabelOf(object));
     if (!release.empty()) on_change_(release);
   };
-  w.informer->AddHandler({
-      .on_add = wake,
-      .on_update =
-          [wake](const kube::ObjectPtr& old_object, const kube::ObjectPtr& new_object) {
-            // A label change moves an object between Releases: both must look again.
-            if (LabelOf(old_object) != LabelOf(new_object)) wake(old_object);
-            if (ChangeMatters(*old_object, *new_object)) wake(new_object);
-          },
-      .on_delete = wake,
-  });
-  kube::Informer* informer = w.informer.get();
-  w.thread = std::jthread([informer, token = stop_.get_token()] { informer->Run(token); });
+  informers_.Ensure(
+      name, options,
+      {
+          .on_add = wake,
+          .on_update =
+              [wake](const kube::ObjectPtr& old_object, const kube::ObjectPtr& new_object) {
+                // A label change moves an object between Releases: both must look again.
+                if (LabelOf(old_object) != LabelOf(new_object)) wake(old_object);
+                if (ChangeMatters(*old_object, *new_object)) wake(new_object);
+              },
+          .on_delete = wake,
+      });
 }
 
 void AppliedObjects::RegisterRelease(const std::string& label_value, const std::string& key) {
@@ -110,14 +94,8 @@ std::string AppliedObjects::KeyOf(const std::string& label_value) {
 }
 
 kube::Informer* AppliedObjects::Synced(const ObjectRef& ref) {
-  kube::Informer* informer = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    auto it = kinds_.find(KindKey(ref));
-    if (it == kinds_.end()) return nullptr;
-    informer = it->second.informer.get();
-  }
-  return informer->HasSynced() ? informer : nullptr;
+  kube::Informer* informer = informers_.Find("applied:" + KindKey(ref));
+  return informer != nullptr && informer->HasSynced() ? informer : nullptr;
 }
 
 bool CacheCaughtUp(const std::string& synced_to, const std::string& cached_version,

@@ -22,10 +22,13 @@ ReleaseReconciler::ReleaseReconciler(
       metrics_(metrics),
       options_(options),
       clock_(options.clock != nullptr ? *options.clock : RealClock::Instance()),
-      applied_(std::make_unique<AppliedObjects>(client_,
-                                                [this](const std::string& key) {
-                                                  if (enqueue_) enqueue_(key);
-                                                })),
+      own_informers_(options.informers == nullptr ? std::make_unique<kube::InformerSet>(client_)
+                                                  : nullptr),
+      applied_(std::make_unique<AppliedObjects>(
+          options.informers != nullptr ? *options.informers : *own_informers_,
+          [this](const std::string& key) {
+            if (enqueue_) enqueue_(key);
+          })),
       sources_(std::make_unique<git::SourceWorker>(
           git_,
           [this](const std::string& key) {
@@ -37,7 +40,7 @@ ReleaseReconciler::~ReleaseReconciler() { Stop(); }
 
 void ReleaseReconciler::Stop() {
   sources_->Stop();
-  applied_->Stop();
+  if (own_informers_) own_informers_->Stop();
 }
 
 void ReleaseReconciler::SetEnqueue(std::function<void(const std::string&)> enqueue) {

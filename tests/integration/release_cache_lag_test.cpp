@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "flywheel/http/client.h"
 #include "flywheel/kube/config.h"
 #include "flywheel/kube/events.h"
+#include "flywheel/kube/informer_set.h"
 #include "flywheel/kube/metrics.h"
 #include "flywheel/release/applied_objects.h"
 #include "flywheel/release/metrics.h"
@@ -238,7 +240,10 @@ TEST(ReleaseCacheLagTest, TheAppliedObjectsCacheAnswersOnlyOnceItsWatchHasSeenOu
   std::shared_ptr<GatedWatches> gate = Gated(*env, "/configmaps?");
   ASSERT_TRUE(gate);
   kube::Client client(gate, {});
-  release::AppliedObjects applied(client, [](const std::string&) {});
+  // Declared before the informers, so that their threads are stopped before it goes.
+  std::optional<release::AppliedObjects> cache;
+  kube::InformerSet informers(client);
+  release::AppliedObjects& applied = cache.emplace(informers, [](const std::string&) {});
   const release::ObjectRef ref{"", "v1", "ConfigMap", ns.name(), "settings"};
   auto configmap = [&](const std::string& value) {
     return json{{"apiVersion", "v1"},
@@ -281,7 +286,7 @@ TEST(ReleaseCacheLagTest, TheAppliedObjectsCacheAnswersOnlyOnceItsWatchHasSeenOu
   gate->SetOpen(true);
   EXPECT_TRUE(Eventually([&] { return value_in_cache() == "(gone)"; }, kWait)) << value_in_cache();
   EXPECT_EQ(applied.ResourceVersion(ref).value_or("(cannot answer)"), "");
-  applied.Stop();
+  EXPECT_EQ(informers.size(), 1u) << "one informer for the kind";
 }
 
 }  // namespace

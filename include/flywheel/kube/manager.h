@@ -12,6 +12,7 @@
 #include "flywheel/kube/client.h"
 #include "flywheel/kube/controller.h"
 #include "flywheel/kube/informer.h"
+#include "flywheel/kube/informer_set.h"
 #include "flywheel/kube/leader_election.h"
 #include "flywheel/kube/metrics.h"
 
@@ -54,6 +55,10 @@ class Manager {
                                    std::function<void(nlohmann::json&)> transform = {});
   // Delivers the kind's events to `handler`.
   void Watch(const std::string& api_version, const std::string& kind, EventHandler handler);
+  // Informers started while the manager runs, for kinds learned of on the way (those the
+  // Releases applied); stopped and joined when Run ends, with the other caches.
+  InformerSet& OnDemandInformers() { return on_demand_; }
+
   // Finds a cached object by key across the kind's informers.
   ObjectPtr Cached(const std::string& api_version, const std::string& kind, const std::string& key);
 
@@ -93,6 +98,7 @@ class Manager {
     std::vector<std::unique_ptr<Informer>> informers;
   };
   std::vector<KindInformers> kinds_;
+  InformerSet on_demand_;
   std::vector<std::unique_ptr<Controller>> controllers_;
   std::map<std::string, http::Handler> webhooks_;
   std::unique_ptr<http::Server> metrics_server_, health_server_, webhook_server_;

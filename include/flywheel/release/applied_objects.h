@@ -5,26 +5,24 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <stop_token>
 #include <string>
-#include <thread>
 
-#include "flywheel/kube/client.h"
 #include "flywheel/kube/informer.h"
+#include "flywheel/kube/informer_set.h"
 #include "flywheel/release/object_ref.h"
 
 namespace flywheel::release {
 
 // A watch on every kind Releases have applied: one informer per kind (cluster-wide, selecting
-// objects that carry the flywheel.dev/release label), started the first time a Release applies
-// that kind. It is how Releases see drift (self-heal) and health changes within seconds: a
-// change of an applied object that can matter (see ChangeMatters) wakes the Release named in
-// its label.
+// objects that carry the flywheel.dev/release label), started in `informers` (the Manager's
+// on-demand informers) the first time a Release applies that kind. It is how Releases see drift
+// (self-heal) and health changes within seconds: a change of an applied object that can matter
+// (see ChangeMatters) wakes the Release named in its label.
 class AppliedObjects {
  public:
-  // `on_change` gets the Release key ("namespace/name") of each changed object.
-  AppliedObjects(kube::Client client, std::function<void(const std::string&)> on_change);
-  ~AppliedObjects();
+  // `on_change` gets the Release key ("namespace/name") of each changed object. `informers`
+  // must be stopped before this is destroyed (its informers call back into it).
+  AppliedObjects(kube::InformerSet& informers, std::function<void(const std::string&)> on_change);
   AppliedObjects(const AppliedObjects&) = delete;
   AppliedObjects& operator=(const AppliedObjects&) = delete;
 
@@ -53,9 +51,6 @@ class AppliedObjects {
   // Whether the kind of `ref` is watched and its cache synced (whatever it knows of `ref`).
   bool Watching(const ObjectRef& ref);
 
-  // Stops every informer and joins their threads. Idempotent.
-  void Stop();
-
  private:
   // The synced informer of the kind of `ref`, or null.
   kube::Informer* Synced(const ObjectRef& ref);
@@ -65,16 +60,8 @@ class AppliedObjects {
   // The Release key a label value names, or "".
   std::string KeyOf(const std::string& label_value);
 
-  struct Watched {
-    std::unique_ptr<kube::Informer> informer;
-    std::jthread thread;
-  };
-
-  kube::Client client_;
+  kube::InformerSet& informers_;  // named "applied:group/Kind"
   std::function<void(const std::string&)> on_change_;
-  std::mutex mu_;
-  std::map<std::string, Watched> kinds_;  // by "group/Kind"
-  std::stop_source stop_;
   std::mutex keys_mu_;
   std::map<std::string, std::string> keys_;  // label value -> Release key (RegisterRelease)
   std::mutex written_mu_;

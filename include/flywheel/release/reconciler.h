@@ -37,6 +37,10 @@ struct ReleaseReconcilerOptions {
   // The ServiceAccount (in the Release's namespace) to impersonate for Releases that name none
   // (--default-service-account); empty: such Releases apply with the operator's own identity.
   std::string default_service_account;
+  // Where the informers on applied objects run (the Manager's on-demand informers, stopped with
+  // it, before the reconciler is destroyed); nullptr: a set of the reconciler's own, stopped by
+  // Stop().
+  kube::InformerSet* informers = nullptr;
 };
 
 // The Release controller (SPEC.md "Release"): fetches the source, loads the manifests at the
@@ -63,7 +67,8 @@ class ReleaseReconciler : public kube::Reconciler {
 
   Result<kube::ReconcileResult> Reconcile(const std::string& key, std::stop_token stop) override;
 
-  // Stops the watches on applied objects.
+  // Stops the fetches, and the watches on applied objects when they run in the reconciler's own
+  // set (ReleaseReconcilerOptions::informers).
   void Stop();
 
  private:
@@ -118,6 +123,7 @@ class ReleaseReconciler : public kube::Reconciler {
   ReleaseReconcilerOptions options_;
   Clock& clock_;
   std::function<void(const std::string&)> enqueue_;
+  std::unique_ptr<kube::InformerSet> own_informers_;  // when options.informers is null
   std::unique_ptr<AppliedObjects> applied_;
   std::unique_ptr<git::SourceWorker> sources_;  // fetches, off the reconcile path
   std::mutex mu_;
