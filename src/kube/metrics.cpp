@@ -157,6 +157,24 @@ void RuntimeMetrics::Register(std::weak_ptr<const MetricTable> family) {
   families_.push_back(std::move(family));
 }
 
+std::shared_ptr<SeriesTable> RuntimeMetrics::NewSeries(SeriesTable::Type type, std::string name,
+                                                       std::string help,
+                                                       std::vector<std::string> label_names) {
+  auto table =
+      std::make_shared<SeriesTable>(type, std::move(name), std::move(help), std::move(label_names));
+  Register(table);
+  return table;
+}
+
+std::shared_ptr<HistogramTable> RuntimeMetrics::NewHistogram(std::string name, std::string help,
+                                                             std::vector<std::string> label_names,
+                                                             std::vector<double> buckets) {
+  auto table = std::make_shared<HistogramTable>(std::move(name), std::move(help),
+                                                std::move(label_names), std::move(buckets));
+  Register(table);
+  return table;
+}
+
 std::vector<std::shared_ptr<const MetricTable>> RuntimeMetrics::Tables() const {
   std::vector<std::shared_ptr<const MetricTable>> tables;
   std::lock_guard lock(families_mu_);

@@ -12,30 +12,25 @@ const char* const kPromotionResults[] = {"pushed", "unchanged", "failed"};
 }  // namespace
 
 PipelineMetrics::PipelineMetrics(kube::RuntimeMetrics& metrics)
-    : runs_(std::make_shared<kube::SeriesTable>(
+    : runs_(metrics.NewSeries(
           kube::SeriesTable::Type::kCounter, "flywheel_pipeline_runs_total",
           "Finished PipelineRuns by result (succeeded, failed, cancelled, timedout)",
           std::vector<std::string>{"namespace", "pipeline", "result"})),
-      run_duration_(std::make_shared<kube::HistogramTable>(
+      run_duration_(metrics.NewHistogram(
           "flywheel_pipeline_run_duration_seconds",
           "Time from a PipelineRun's start to its end, promotion included",
           std::vector<std::string>{"namespace", "pipeline", "result"},
           std::vector<double>{5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200})),
-      step_duration_(std::make_shared<kube::HistogramTable>(
+      step_duration_(metrics.NewHistogram(
           "flywheel_pipeline_step_duration_seconds",
           "Time each step of a PipelineRun's build pod ran",
           std::vector<std::string>{"namespace", "pipeline", "step"},
           std::vector<double>{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600})),
-      promotions_(std::make_shared<kube::SeriesTable>(
-          kube::SeriesTable::Type::kCounter, "flywheel_pipeline_promotions_total",
-          "Promotions of a built image into the GitOps repository by result "
-          "(pushed, unchanged, failed)",
-          std::vector<std::string>{"namespace", "pipeline", "result"})) {
-  metrics.Register(runs_);
-  metrics.Register(run_duration_);
-  metrics.Register(step_duration_);
-  metrics.Register(promotions_);
-}
+      promotions_(
+          metrics.NewSeries(kube::SeriesTable::Type::kCounter, "flywheel_pipeline_promotions_total",
+                            "Promotions of a built image into the GitOps repository by result "
+                            "(pushed, unchanged, failed)",
+                            std::vector<std::string>{"namespace", "pipeline", "result"})) {}
 
 void PipelineMetrics::AddPipeline(const std::string& ns, const std::string& pipeline) {
   for (const char* result : kRunResults) {

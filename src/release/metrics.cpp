@@ -10,49 +10,35 @@ const char* const kHealthStates[] = {"Healthy", "Progressing", "Degraded", "Susp
 const char* const kSyncResults[] = {"succeeded", "failed", "unchanged"};
 const char* const kRollbackTriggers[] = {"manual", "metric", "alertmanager"};
 
-std::shared_ptr<kube::SeriesTable> Series(kube::SeriesTable::Type type, const char* name,
-                                          const char* help, std::vector<std::string> labels) {
-  return std::make_shared<kube::SeriesTable>(type, name, help, std::move(labels));
-}
-
-std::shared_ptr<kube::HistogramTable> Histogram(const char* name, const char* help,
-                                                std::vector<double> buckets) {
-  return std::make_shared<kube::HistogramTable>(
-      name, help, std::vector<std::string>{"namespace", "name"}, std::move(buckets));
-}
+// The labels of the series per Release alone.
+const std::vector<std::string> kReleaseLabels = {"namespace", "name"};
 
 }  // namespace
 
 ReleaseMetrics::ReleaseMetrics(kube::RuntimeMetrics& metrics)
-    : syncs_(Series(kube::SeriesTable::Type::kCounter, "flywheel_release_syncs_total",
-                    "Release syncs by result (succeeded, failed, unchanged)",
-                    {"namespace", "name", "result"})),
-      sync_duration_(Histogram("flywheel_release_sync_duration_seconds",
-                               "Time to fetch, validate and apply one Release revision",
-                               {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300})),
-      deployments_(Series(kube::SeriesTable::Type::kCounter, "flywheel_deployments_total",
-                          "New revisions applied by Releases (deployment frequency)",
-                          {"namespace", "name"})),
-      lead_time_(Histogram("flywheel_lead_time_seconds",
-                           "Time from a manifest commit to its Release being healthy",
-                           {10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 259200, 604800})),
-      health_(Series(kube::SeriesTable::Type::kGauge, "flywheel_release_health",
-                     "1 for the current health of each Release, 0 for the other states",
-                     {"namespace", "name", "health"})),
-      rollbacks_(Series(kube::SeriesTable::Type::kCounter, "flywheel_rollbacks_total",
-                        "Rollbacks carried out on Releases", {"namespace", "name", "trigger"})),
-      time_to_restore_(Histogram(
+    : syncs_(metrics.NewSeries(kube::SeriesTable::Type::kCounter, "flywheel_release_syncs_total",
+                               "Release syncs by result (succeeded, failed, unchanged)",
+                               {"namespace", "name", "result"})),
+      sync_duration_(metrics.NewHistogram("flywheel_release_sync_duration_seconds",
+                                          "Time to fetch, validate and apply one Release revision",
+                                          kReleaseLabels,
+                                          {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300})),
+      deployments_(metrics.NewSeries(
+          kube::SeriesTable::Type::kCounter, "flywheel_deployments_total",
+          "New revisions applied by Releases (deployment frequency)", kReleaseLabels)),
+      lead_time_(metrics.NewHistogram(
+          "flywheel_lead_time_seconds", "Time from a manifest commit to its Release being healthy",
+          kReleaseLabels, {10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 259200, 604800})),
+      health_(metrics.NewSeries(kube::SeriesTable::Type::kGauge, "flywheel_release_health",
+                                "1 for the current health of each Release, 0 for the other states",
+                                {"namespace", "name", "health"})),
+      rollbacks_(metrics.NewSeries(kube::SeriesTable::Type::kCounter, "flywheel_rollbacks_total",
+                                   "Rollbacks carried out on Releases",
+                                   {"namespace", "name", "trigger"})),
+      time_to_restore_(metrics.NewHistogram(
           "flywheel_time_to_restore_seconds",
           "Time from applying a revision that was rolled back until what replaced it was healthy",
-          {10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400})) {
-  metrics.Register(syncs_);
-  metrics.Register(sync_duration_);
-  metrics.Register(deployments_);
-  metrics.Register(lead_time_);
-  metrics.Register(health_);
-  metrics.Register(rollbacks_);
-  metrics.Register(time_to_restore_);
-}
+          kReleaseLabels, {10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400})) {}
 
 void ReleaseMetrics::AddRelease(const std::string& ns, const std::string& name) {
   for (const char* result : kSyncResults) syncs_->Add({ns, name, result});

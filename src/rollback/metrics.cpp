@@ -3,17 +3,13 @@
 namespace flywheel::rollback {
 
 RollbackMetrics::RollbackMetrics(kube::RuntimeMetrics& metrics)
-    : evaluations_(std::make_shared<kube::SeriesTable>(
+    : evaluations_(metrics.NewSeries(
           kube::SeriesTable::Type::kCounter, "flywheel_rollback_evaluations_total",
           "RollbackPolicy metric evaluations by result (passing, breaching, nodata, error)",
           std::vector<std::string>{"namespace", "policy", "result"})),
-      value_(std::make_shared<kube::SeriesTable>(
-          kube::SeriesTable::Type::kGauge, "flywheel_rollback_metric_value",
-          "Last value of each RollbackPolicy metric (NaN when there was none)",
-          std::vector<std::string>{"namespace", "policy", "metric"})) {
-  metrics.Register(evaluations_);
-  metrics.Register(value_);
-}
+      value_(metrics.NewSeries(kube::SeriesTable::Type::kGauge, "flywheel_rollback_metric_value",
+                               "Last value of each RollbackPolicy metric (NaN when there was none)",
+                               std::vector<std::string>{"namespace", "policy", "metric"})) {}
 
 void RollbackMetrics::AddPolicy(const std::string& ns, const std::string& policy) {
   for (const char* result : {"passing", "breaching", "nodata", "error"}) {

@@ -28,6 +28,12 @@ class RuntimeMetrics {
   // Exposes `family` (a SeriesTable or HistogramTable, kube/metric_table.h) after the registry's
   // own families, for as long as it lives; it writes its own text into the scrape.
   void Register(std::weak_ptr<const MetricTable> family);
+  // A table made and registered in one step (the caller keeps it alive; see Register).
+  std::shared_ptr<SeriesTable> NewSeries(SeriesTable::Type type, std::string name, std::string help,
+                                         std::vector<std::string> label_names);
+  std::shared_ptr<HistogramTable> NewHistogram(std::string name, std::string help,
+                                               std::vector<std::string> label_names,
+                                               std::vector<double> buckets);
   // The registered tables still alive, in order of registration.
   std::vector<std::shared_ptr<const MetricTable>> Tables() const;
 
