@@ -73,11 +73,15 @@ testenv-up:
 testenv-down:
 	@hack/testenv/down.sh
 
+# The C++ sources git knows of, tracked or new (not ignored): a file added but not yet committed
+# is formatted and checked too.
+CXX_SOURCES = $$(git ls-files --cached --others --exclude-standard '*.cpp' '*.h')
+
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.h')
+	clang-format -i $(CXX_SOURCES)
 
 format-check:
-	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.h')
+	clang-format --dry-run --Werror $(CXX_SOURCES)
 
 clean:
 	rm -rf $(BUILD_DIR)

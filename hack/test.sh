@@ -111,7 +111,7 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 echo "== format check"
-git ls-files -z '*.cpp' '*.h' | xargs -0 -r clang-format --dry-run --Werror
+git ls-files -z --cached --others --exclude-standard '*.cpp' '*.h' | xargs -0 -r clang-format --dry-run --Werror
 
 echo "== unit tests"
 run_ctest unit -j "$test_jobs"
