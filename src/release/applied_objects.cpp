@@ -98,11 +98,19 @@ kube::Informer* AppliedObjects::Synced(const ObjectRef& ref) {
   return informer != nullptr && informer->HasSynced() ? informer : nullptr;
 }
 
-bool CacheCaughtUp(const std::string& synced_to, const std::string& cached_version,
-                   const std::string& written) {
-  if (cached_version == written) return true;
+namespace {
+
+// Whether an informer synced to `synced_to` has delivered every event up to `written`.
+bool SyncedPast(const std::string& synced_to, const std::string& written) {
   std::optional<int> order = kube::CompareResourceVersions(synced_to, written);
   return order && *order >= 0;
+}
+
+}  // namespace
+
+bool CacheCaughtUp(const std::string& synced_to, const std::string& cached_version,
+                   const std::string& written) {
+  return cached_version == written || SyncedPast(synced_to, written);
 }
 
 void AppliedObjects::Wrote(const ObjectRef& ref, const std::string& resource_version) {
@@ -115,10 +123,7 @@ void AppliedObjects::Wrote(const ObjectRef& ref, const std::string& resource_ver
   // Writes the cache has caught up with since are forgotten here too, so the map holds only
   // writes not yet seen, whether or not anyone reads their objects again.
   if (!synced_to.empty()) {
-    std::erase_if(of_kind, [&](const auto& e) {
-      std::optional<int> order = kube::CompareResourceVersions(synced_to, e.second);
-      return order && *order >= 0;
-    });
+    std::erase_if(of_kind, [&](const auto& e) { return SyncedPast(synced_to, e.second); });
   }
   of_kind[StoreKey(ref)] = resource_version;
 }

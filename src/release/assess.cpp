@@ -12,12 +12,6 @@
 
 namespace flywheel::release {
 
-void ReleaseReconciler::NoteWritten(const std::map<std::string, json>& results) {
-  for (const auto& [id, object] : results) {
-    applied_->Wrote(ObjectRef::Of(object), kube::MetaString(object, "resourceVersion"));
-  }
-}
-
 Result<kube::ObjectPtr> ReleaseReconciler::ReadLive(const ObjectRef& ref) const {
   auto got = client_.Get(ref.ApiVersion(), ref.kind, ref.ns, ref.name);
   if (got.ok()) return std::make_shared<const json>(std::move(*got));

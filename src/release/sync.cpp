@@ -37,6 +37,12 @@ Applier ReleaseReconciler::ApplierFor(const Run& run) const {
   return Applier(std::move(client), std::move(options));
 }
 
+void ReleaseReconciler::NoteWritten(const std::map<std::string, json>& results) {
+  for (const auto& [id, object] : results) {
+    applied_->Wrote(ObjectRef::Of(object), kube::MetaString(object, "resourceVersion"));
+  }
+}
+
 Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode mode) {
   auto started = clock_.Now();
   const bool new_revision = mode == SyncMode::kNewRevision;
