@@ -52,17 +52,36 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v go >/dev/null || { echo "deps: Go is required (found none on PATH)" >&2; exit 1; }
-# Its progress lines ("images: ...") interleave with the Go build's ("testenv: ...").
-"$here/images/build.sh" --base >/dev/null &
-images=$!
-besides=
-if [ -n "$beside" ]; then
-  bash -c "$beside" &
-  besides=$!
-fi
-trap 'kill $images $besides 2>/dev/null || true' EXIT
-"$here/testenv/build.sh"
-wait "$images" || { echo "deps: building the testenv's images failed (hack/images/build.sh --base)" >&2; exit 1; }
-if [ -n "$besides" ]; then
-  wait "$besides" || { echo "deps: $beside failed" >&2; exit 1; }
-fi
+
+# The builds run side by side, each in its own process group. The first to fail stops the others
+# (with everything they started: go, make, ninja, buildah) and names itself; the script returns
+# once all succeeded. Progress lines ("testenv: ...", "images: ...", the C++ build's) interleave.
+declare -A failure=()
+start() {
+  local message=$1
+  shift
+  setsid "$@" &
+  failure[$!]=$message
+}
+stop_all() {
+  local pid
+  for pid in "${!failure[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start "building the control plane failed (hack/testenv/build.sh)" "$here/testenv/build.sh"
+start "building the testenv's images failed (hack/images/build.sh --base)" \
+  bash -c '"$0" --base >/dev/null' "$here/images/build.sh"
+[ -z "$beside" ] || start "$beside failed" bash -c "$beside"
+while [ ${#failure[@]} -gt 0 ]; do
+  finished=
+  if wait -n -p finished "${!failure[@]}"; then
+    unset "failure[$finished]"
+  else
+    rc=$?
+    echo "deps: ${failure[$finished]:-a build failed}" >&2
+    unset "failure[$finished]"
+    exit "$rc"
+  fi
+done
