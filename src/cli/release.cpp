@@ -16,6 +16,7 @@
 #include "flywheel/common/time.h"
 #include "flywheel/kube/conditions.h"
 #include "flywheel/release/reconciler.h"
+#include "flywheel/release/status.h"
 
 namespace flywheel::cli {
 namespace {
@@ -149,16 +150,18 @@ int RunRollback(const Invocation& inv) {
     // The rollback happened when status.lastRollback names it; Ready may say more (e.g. a
     // rejected pin), which is printed either way.
     auto succeeded = [id = request.id](const json& s) {
-      return s.value("lastRollback", json::object()).value("id", "") == id;
+      auto last = release::ReleaseStatus::FromJson(s).last_rollback;
+      return last && last->id == id;
     };
     auto summary = [](const json& s) {
-      const json last = s.value("lastRollback", json::object());
-      std::string line = "rolled back from " + last.value("fromRevision", "").substr(0, 7) +
-                         " to " + last.value("toRevision", "").substr(0, 7);
-      if (last.contains("revertCommit")) {
-        line += "; revert commit " + last.value("revertCommit", "").substr(0, 7);
-      } else if (last.contains("revertMessage")) {
-        line += "; " + last.value("revertMessage", "");
+      const release::LastRollback last =
+          release::ReleaseStatus::FromJson(s).last_rollback.value_or(release::LastRollback{});
+      std::string line = "rolled back from " + last.from_revision.substr(0, 7) + " to " +
+                         last.to_revision.substr(0, 7);
+      if (!last.revert_commit.empty()) {
+        line += "; revert commit " + last.revert_commit.substr(0, 7);
+      } else if (!last.revert_message.empty()) {
+        line += "; " + last.revert_message;
       }
       return line;
     };
@@ -212,21 +215,20 @@ int RunHistory(const Invocation& inv) {
     inv.err << "flywheel history: " << release.status().message() << "\n";
     return kExitFailure;
   }
-  const json status = release->value("status", json::object());
-  const std::string stable = status.value("stableRevision", "");
+  const auto status = release::ReleaseStatus::FromJson(release->value("status", json::object()));
+  auto at = [](const std::optional<Time>& t) { return t ? FormatRfc3339(*t) : "-"; };
   inv.out << std::left << std::setw(9) << "REVISION" << std::setw(12) << "RESULT" << std::setw(22)
           << "APPLIED" << std::setw(22) << "HEALTHY"
           << "MESSAGE\n";
-  for (const auto& e : status.value("history", json::array())) {
-    std::string rev = e.value("revision", "").substr(0, 7);
-    if (e.value("revision", "") == stable) rev += "*";
-    inv.out << std::left << std::setw(9) << rev << std::setw(12) << e.value("result", "")
-            << std::setw(22) << e.value("appliedAt", "-") << std::setw(22)
-            << e.value("healthyAt", "-") << e.value("message", "") << "\n";
+  for (const auto& e : status.history) {
+    std::string rev = e.revision.substr(0, 7);
+    if (e.revision == status.stable_revision) rev += "*";
+    inv.out << std::left << std::setw(9) << rev << std::setw(12) << e.result << std::setw(22)
+            << at(e.applied_at) << std::setw(22) << at(e.healthy_at) << e.message << "\n";
   }
-  for (const auto& r : status.value("rejectedRevisions", json::array())) {
-    inv.out << "rejected " << r.value("revision", "").substr(0, 7) << " at "
-            << r.value("rejectedAt", "") << ": " << r.value("reason", "") << "\n";
+  for (const auto& r : status.rejected_revisions) {
+    inv.out << "rejected " << r.revision.substr(0, 7) << " at "
+            << (r.rejected_at ? FormatRfc3339(*r.rejected_at) : "") << ": " << r.reason << "\n";
   }
   return kExitOk;
 }

@@ -1,11 +1,14 @@
 // `flywheel status <release>`: one Release at a glance - what runs, its health, its last
 // rollback - and the RollbackPolicies guarding it with each check's last value.
+#include "flywheel/release/status.h"
+
 #include <iomanip>
 
 #include "flywheel/api/names.h"
 #include "flywheel/cli/app.h"
 #include "flywheel/cli/client_flags.h"
 #include "flywheel/cli/flags.h"
+#include "flywheel/common/time.h"
 #include "flywheel/kube/conditions.h"
 #include "flywheel/rollback/policies.h"
 
@@ -56,17 +59,18 @@ int RunStatus(const Invocation& inv) {
     return kExitFailure;
   }
 
-  const json status = release->value("status", json::object());
+  const json status_json = release->value("status", json::object());
+  const auto status = release::ReleaseStatus::FromJson(status_json);
+  auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
   inv.out << "Release " << ns << "/" << positional[0] << "\n"
-          << "  revision: " << Short(status.value("lastAppliedRevision", ""))
-          << "  health: " << status.value("health", "-")
-          << "  stable: " << Short(status.value("stableRevision", "")) << "\n"
-          << "  " << ReadyLine(status) << "\n";
-  if (status.contains("lastRollback")) {
-    const json& r = status["lastRollback"];
-    inv.out << "  last rollback: " << r.value("at", "-") << " "
-            << Short(r.value("fromRevision", "")) << " -> " << Short(r.value("toRevision", ""))
-            << " by " << r.value("by", "-") << ": " << r.value("reason", "") << "\n";
+          << "  revision: " << Short(status.last_applied_revision)
+          << "  health: " << or_dash(status.health) << "  stable: " << Short(status.stable_revision)
+          << "\n"
+          << "  " << ReadyLine(status_json) << "\n";
+  if (const auto& r = status.last_rollback) {
+    inv.out << "  last rollback: " << (r->at ? FormatRfc3339(*r->at) : "-") << " "
+            << Short(r->from_revision) << " -> " << Short(r->to_revision) << " by "
+            << or_dash(r->by) << ": " << r->reason << "\n";
   }
 
   std::vector<kube::ObjectPtr> all;

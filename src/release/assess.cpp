@@ -47,9 +47,9 @@ std::string ReleaseReconciler::PodsProblem(const ObjectRef& ref) const {
 }
 
 void ReleaseReconciler::AssessHealth(Run& run) {
-  const std::string applied = run.status.value("lastAppliedRevision", "");
+  const std::string applied = run.status.last_applied_revision;
   if (applied.empty()) {
-    run.status["health"] = "Unknown";
+    run.status.health = "Unknown";
     metrics_.SetHealth(run.ns, run.name, "Unknown");
     return;
   }
@@ -68,7 +68,7 @@ void ReleaseReconciler::AssessHealth(Run& run) {
     }
   };
   State& state = *run.state;
-  for (const auto& ref : Inventory(run.status)) {
+  for (const auto& ref : run.status.inventory) {
     applied_->Track(ref);
     const std::string id = ref.Id();
     // nullopt when the cache cannot answer, such as while it is behind our last apply and
@@ -104,13 +104,12 @@ void ReleaseReconciler::AssessHealth(Run& run) {
     if (messages.size() < 5) messages.push_back(h.message);
   }
 
-  json* entry = HistoryEntry(run.status, applied);
+  HistoryEntry* entry = run.status.FindHistory(applied);
   std::string message = Join(messages, "; ");
   if (worst == manifest::HealthState::kProgressing && entry != nullptr) {
-    auto applied_at = ParseRfc3339(entry->value("appliedAt", ""));
-    if (applied_at.ok()) {
+    if (entry->applied_at) {
       HealthTimeoutVerdict verdict = CheckHealthTimeout(
-          *applied_at, run.now, run.spec.health_timeout, entry->value("result", "") == "Healthy");
+          *entry->applied_at, run.now, run.spec.health_timeout, entry->result == "Healthy");
       if (verdict.degraded) {
         worst = manifest::HealthState::kDegraded;
         message = "not healthy within healthTimeout " + FormatDuration(run.spec.health_timeout) +
@@ -121,10 +120,10 @@ void ReleaseReconciler::AssessHealth(Run& run) {
     }
   }
   const std::string health = manifest::HealthName(worst);
-  const std::string before = run.status.value("health", "");
-  run.status["health"] = health;
+  const std::string before = run.status.health;
+  run.status.health = health;
   metrics_.SetHealth(run.ns, run.name, health);
-  auto& conditions = run.status["conditions"];
+  json& conditions = run.status.conditions;
   if (worst == manifest::HealthState::kHealthy) {
     (void)kube::SetCondition(
         conditions,
@@ -149,22 +148,21 @@ void ReleaseReconciler::AssessHealth(Run& run) {
   }
   if (worst == manifest::HealthState::kHealthy) NoteRestored(run);
   if (entry == nullptr) return;
-  const std::string result = entry->value("result", "");
+  const std::string result = entry->result;
   if (worst == manifest::HealthState::kHealthy && result != "Healthy" && result != "RolledBack") {
-    (*entry)["result"] = "Healthy";
-    (*entry)["healthyAt"] = FormatRfc3339(run.now);
-    entry->erase("reason");
-    run.status["stableRevision"] = applied;
-    run.status["stableShortRevision"] = Short(applied);
-    if (auto committed = ParseRfc3339(entry->value("committedAt", "")); committed.ok()) {
-      metrics_.ObserveLeadTime(run.ns, run.name,
-                               std::chrono::duration<double>(run.now - *committed).count());
+    entry->result = "Healthy";
+    entry->healthy_at = run.now;
+    entry->reason.clear();
+    run.status.stable_revision = applied;
+    if (entry->committed_at) {
+      metrics_.ObserveLeadTime(
+          run.ns, run.name, std::chrono::duration<double>(run.now - *entry->committed_at).count());
     }
     events_.Emit(run.release, "Normal", "Healthy", "Assess",
                  "revision " + Short(applied) + " is healthy");
   } else if (worst == manifest::HealthState::kDegraded && result == "Progressing") {
-    (*entry)["result"] = "Degraded";
-    (*entry)["reason"] = message.substr(0, 4000);
+    entry->result = "Degraded";
+    entry->reason = message.substr(0, 4000);
     events_.Emit(run.release, "Warning", "Degraded", "Assess",
                  "revision " + Short(applied) + ": " + message);
   } else if (before != health && worst == manifest::HealthState::kDegraded) {
@@ -173,26 +171,24 @@ void ReleaseReconciler::AssessHealth(Run& run) {
 }
 
 void ReleaseReconciler::NoteRestored(Run& run) {
-  auto found = run.status.find("lastRollback");
-  if (found == run.status.end() || !found->is_object() || found->contains("restoredAt")) return;
-  json& last = *found;
-  const std::string applied = run.status.value("lastAppliedRevision", "");
-  if (applied != last.value("toRevision", "") && applied != last.value("revertCommit", "")) return;
-  last["restoredAt"] = FormatRfc3339(run.now);
+  if (!run.status.last_rollback || run.status.last_rollback->restored_at) return;
+  LastRollback& last = *run.status.last_rollback;
+  const std::string& applied = run.status.last_applied_revision;
+  if (applied != last.to_revision && applied != last.revert_commit) return;
+  last.restored_at = run.now;
   // Time to restore: from when the failed revision was applied (else from the rollback) until
   // what replaced it is healthy.
-  auto since = ParseRfc3339(last.value("at", ""));
-  if (const json* bad = HistoryEntry(run.status, last.value("fromRevision", ""))) {
-    if (auto applied_at = ParseRfc3339(bad->value("appliedAt", "")); applied_at.ok())
-      since = applied_at;
+  std::optional<Time> since = last.at;
+  if (const HistoryEntry* bad = run.status.FindHistory(last.from_revision)) {
+    if (bad->applied_at) since = bad->applied_at;
   }
-  if (since.ok()) {
+  if (since) {
     metrics_.ObserveTimeToRestore(run.ns, run.name,
                                   std::chrono::duration<double>(run.now - *since).count());
   }
   events_.Emit(run.release, "Normal", "Restored", "Assess",
                "revision " + Short(applied) + " is healthy again after the rollback from " +
-                   Short(last.value("fromRevision", "")));
+                   Short(last.from_revision));
 }
 
 }  // namespace flywheel::release

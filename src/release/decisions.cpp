@@ -6,17 +6,10 @@
 
 namespace flywheel::release {
 
-bool IsRejected(const nlohmann::json& status, const std::string& sha) {
-  for (const auto& r : status.value("rejectedRevisions", nlohmann::json::array())) {
-    if (r.value("revision", "") == sha) return true;
-  }
-  return false;
-}
-
-RevisionDecision ChooseRevision(const json& status, const ReleaseSpec& spec,
+RevisionDecision ChooseRevision(const ReleaseStatus& status, const ReleaseSpec& spec,
                                 const std::string& resolved_sha) {
-  if (!IsRejected(status, resolved_sha)) return {RevisionDecision::Kind::kRun, resolved_sha, ""};
-  const std::string applied = status.value("lastAppliedRevision", "");
+  if (!status.IsRejected(resolved_sha)) return {RevisionDecision::Kind::kRun, resolved_sha, ""};
+  const std::string& applied = status.last_applied_revision;
   if (!spec.revision.empty()) {
     return {RevisionDecision::Kind::kPinRejected, "",
             "spec.revision " + spec.revision + " (" + Short(resolved_sha) + ") was rolled back" +
@@ -31,14 +24,25 @@ RevisionDecision ChooseRevision(const json& status, const ReleaseSpec& spec,
   return {RevisionDecision::Kind::kRun, applied, ""};
 }
 
-std::string DefaultRollbackTarget(const json& status) {
-  const std::string from = status.value("lastAppliedRevision", "");
-  for (const auto& e : status.value("history", json::array())) {
-    const std::string rev = e.value("revision", "");
-    if (rev != from && e.contains("healthyAt") && e.value("result", "") != "RolledBack" &&
-        !IsRejected(status, rev)) {
-      return rev;
-    }
+namespace {
+
+// Healthy once, not rolled back, not rejected: a revision to go back to.
+bool Revertible(const ReleaseStatus& status, const HistoryEntry& e) {
+  return e.healthy_at.has_value() && e.result != "RolledBack" && !status.IsRejected(e.revision);
+}
+
+}  // namespace
+
+std::string DefaultRollbackTarget(const ReleaseStatus& status) {
+  for (const auto& e : status.history) {
+    if (e.revision != status.last_applied_revision && Revertible(status, e)) return e.revision;
+  }
+  return "";
+}
+
+std::string StableRevision(const ReleaseStatus& status) {
+  for (const auto& e : status.history) {
+    if (Revertible(status, e)) return e.revision;
   }
   return "";
 }

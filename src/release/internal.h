@@ -1,7 +1,7 @@
 #pragma once
 
 // What the Release controller's source files share: the per-Release memory and one reconcile's
-// working set (ReleaseReconciler::State and ::Run), and the helpers over the status JSON. Not a
+// working set (ReleaseReconciler::State and ::Run), and the helpers over the status. Not a
 // public header.
 
 #include <chrono>
@@ -21,6 +21,7 @@
 #include "flywheel/release/object_ref.h"
 #include "flywheel/release/reconciler.h"
 #include "flywheel/release/spec.h"
+#include "flywheel/release/status.h"
 
 namespace flywheel::release {
 
@@ -60,8 +61,8 @@ struct ReleaseReconciler::State {
   // our last write (or read) and `server_status` the status the API server held then, when it
   // differs from `computed` (a write failed); writes are conditional on that version, and a
   // conflict re-reads the object and goes on only if its status is still ours.
-  std::optional<json> computed;
-  std::optional<json> server_status;
+  std::optional<ReleaseStatus> computed;
+  std::optional<ReleaseStatus> server_status;
   std::string server_version;
   // The revision whose sync waits for its CRDs to be Established, and since when.
   std::optional<std::pair<std::string, Clock::TimePoint>> crd_wait;
@@ -74,15 +75,15 @@ struct ReleaseReconciler::Run {
   std::string key, ns, name;
   std::stop_token stop;  // requested at shutdown or lost leadership: long calls are cancelled
   json release;          // latest known object (updated by status writes)
-  json status;           // the status being computed
+  ReleaseStatus status;  // the status being computed
   // What the API server holds (the cached status, or our last write when the cache is behind)
   // and the resourceVersion a status write is conditional on.
-  json server_status;
+  ReleaseStatus server_status;
   std::string server_version;
   ReleaseSpec spec;
   int64_t generation = 0;
   std::shared_ptr<State> state;
-  Time now;
+  Time now;  // whole seconds, as the status stores times
   git::Credentials credentials;
   bool credentials_loaded = false;  // run.credentials holds the Secret's (LoadCredentials)
   milliseconds requeue{0};
@@ -95,7 +96,7 @@ struct ReleaseReconciler::Run {
   }
 };
 
-// ---- helpers over the status JSON (status.cpp) ----
+// ---- helpers over the status (status.cpp) ----
 
 // The short form of a SHA (7 characters).
 std::string Short(const std::string& sha);
@@ -104,16 +105,7 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep);
 // retried with backoff.
 bool IsConfigError(const Status& s);
 // Sets Ready=False (and Stalled for configuration errors) with `reason` and the error.
-void SetFailed(json& status, int64_t generation, Time now, const std::string& reason,
+void SetFailed(ReleaseStatus& status, int64_t generation, Time now, const std::string& reason,
                const Status& error);
-// The history entry of `revision`, or null.
-json* HistoryEntry(json& status, const std::string& revision);
-// Puts `entry` first in the status list `list` (history, rejectedRevisions), replacing an entry
-// of the same revision and dropping the oldest beyond `limit`.
-void PrependBounded(json& list, json entry, size_t limit);
-// The history fields that describe a commit.
-json HistoryRecord(const git::CommitInfo& commit);
-std::vector<ObjectRef> Inventory(const json& status);
-json InventoryJson(const std::vector<ObjectRef>& refs);
 
 }  // namespace flywheel::release

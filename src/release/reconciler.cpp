@@ -69,10 +69,10 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   run.ns = meta.value("namespace", "");
   run.name = meta.value("name", "");
   run.generation = meta.value("generation", int64_t{0});
-  run.status = run.release.value("status", json::object());
+  run.status = ReleaseStatus::FromJson(run.release.value("status", json::object()));
   run.server_status = run.status;
   run.server_version = meta.value("resourceVersion", "");
-  run.now = std::chrono::system_clock::now();
+  run.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   {
     std::lock_guard lock(mu_);
     auto& s = states_[key];
@@ -114,7 +114,7 @@ void ReleaseReconciler::RememberUnwritten(Run& run) {
 }
 
 Status ReleaseReconciler::WriteStatus(Run& run) {
-  run.status["observedGeneration"] = run.generation;
+  run.status.observed_generation = run.generation;
   State& state = *run.state;
   if (run.status == run.server_status) return Status::Ok();
   // A full update of the status subresource, conditional on the resourceVersion the status was
@@ -125,7 +125,7 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
   // next reconcile, which the same event queues). Otherwise the computed status is dropped and
   // the next reconcile starts over from the server's.
   json object = run.release;
-  object["status"] = run.status;
+  object["status"] = run.status.ToJson();
   object["metadata"]["resourceVersion"] = run.server_version;
   for (int attempt = 0;; ++attempt) {
     auto updated = client_.UpdateStatus(object, {.drop_managed_fields = true});
@@ -134,7 +134,7 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       run.release["apiVersion"] = api::kGroupVersion;
       run.release["kind"] = "Release";
       // What the server stored (it prunes fields its schema does not know).
-      state.computed = run.release.value("status", json::object());
+      state.computed = ReleaseStatus::FromJson(run.release.value("status", json::object()));
       state.server_status.reset();
       state.server_version = kube::MetaString(run.release, "resourceVersion");
       return Status::Ok();
@@ -149,7 +149,7 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       RememberUnwritten(run);
       return fresh.status();
     }
-    if (fresh->value("status", json::object()) != run.server_status) {
+    if (ReleaseStatus::FromJson(fresh->value("status", json::object())) != run.server_status) {
       state.computed.reset();
       state.server_status.reset();
       return Status(Code::kAborted, "status of release " + run.key +
@@ -199,8 +199,8 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   }
   run.spec = std::move(*spec);
   if (run.spec.suspend) {
-    run.status["health"] = "Suspended";
-    kube::RemoveCondition(run.status["conditions"], "Reconciling");
+    run.status.health = "Suspended";
+    kube::RemoveCondition(run.status.conditions, "Reconciling");
     metrics_.SetHealth(run.ns, run.name, "Suspended");
     return kube::ReconcileResult::Done();
   }
@@ -212,10 +212,10 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     auto request = RollbackRequest::Parse(annotation);
     if (!request.ok()) {
       SetFailed(run.status, run.generation, run.now, "RollbackFailed", request.status());
-    } else if (request->id != run.status.value("lastHandledRollback", "")) {
-      const std::string applied = run.status.value("lastAppliedRevision", "");
+    } else if (request->id != run.status.last_handled_rollback) {
+      const std::string applied = run.status.last_applied_revision;
       if (!request->from.empty() && request->from != applied) {
-        run.status["lastHandledRollback"] = request->id;
+        run.status.last_handled_rollback = request->id;
         events_.Emit(run.release, "Normal", "RollbackSkipped", "Rollback",
                      "rollback of " + Short(request->from) +
                          (request->by.empty() ? "" : " (by " + request->by + ")") +
@@ -225,7 +225,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
       }
       Status s = Rollback(run, *request);
       if (!s.ok() && !IsConfigError(s)) return s;  // retried; the id is not marked handled
-      run.status["lastHandledRollback"] = request->id;
+      run.status.last_handled_rollback = request->id;
       if (s.ok()) AssessHealth(run);
       return kube::ReconcileResult::After(milliseconds(1000));
     }
@@ -237,8 +237,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   // The worker wakes the Release when a fetch finished. Credentials are read only to ask.
   State& state = *run.state;
   const std::string requested = kube::MetaAnnotation(run.release, api::kReconcileAnnotation);
-  const bool asked =
-      !requested.empty() && requested != run.status.value("lastHandledReconcileAt", "");
+  const bool asked = !requested.empty() && requested != run.status.last_handled_reconcile_at;
   const bool polling = run.spec.poll_interval.count() > 0;
   auto ask = [&](Clock::TimePoint due) -> Status {
     if (Status s = LoadCredentials(run); !s.ok()) {
@@ -288,7 +287,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   // came predates it; the worker runs the request after that one). Not "no request pending":
   // a reconcile while the requested fetch runs asks for the next poll.
   if (asked && state.fetch_asked == requested && last->started_at >= state.fetch_asked_at) {
-    run.status["lastHandledReconcileAt"] = requested;
+    run.status.last_handled_reconcile_at = requested;
   }
   if (polling && !sources_->Due(run.key)) {
     // The next poll; a transient failure is tried again sooner.
@@ -302,7 +301,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
 
   // Which revision should run: the pin, else the branch head; a revision that was rolled back
   // is not applied again (the branch must move on, or the pin change), the one running stays.
-  const std::string applied = run.status.value("lastAppliedRevision", "");
+  const std::string applied = run.status.last_applied_revision;
   const bool pinned = !run.spec.revision.empty();
   Result<git::CommitInfo> target =
       git_.Resolve(SourceKey(run), pinned ? run.spec.revision : run.spec.branch);
@@ -311,8 +310,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     switch (decision.kind) {
       case RevisionDecision::Kind::kPinRejected: {
         // Keep what runs and wait for a spec change (another pin, or none).
-        const json conditions = run.status.value("conditions", json::array());
-        const json* ready = kube::FindCondition(conditions, "Ready");
+        const json* ready = kube::FindCondition(run.status.conditions, "Ready");
         if (ready == nullptr || ready->value("reason", "") != "PinRejected") {
           events_.Emit(run.release, "Warning", "PinRejected", "Sync", decision.message);
         }
@@ -369,12 +367,12 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
       }
     }
     // In sync: clear what an earlier failure (a fetch, a heal) left in the conditions.
-    if (!kube::IsTrue(run.status.value("conditions", json::array()), "Ready")) {
-      (void)kube::SetCondition(run.status["conditions"],
+    if (!kube::IsTrue(run.status.conditions, "Ready")) {
+      (void)kube::SetCondition(run.status.conditions,
                                {"Ready", kube::ConditionStatus::kTrue, "Synced",
                                 "revision " + Short(target->sha) + " is applied"},
                                run.generation, run.now);
-      kube::RemoveCondition(run.status["conditions"], "Stalled");
+      kube::RemoveCondition(run.status.conditions, "Stalled");
     }
   }
   AssessHealth(run);

@@ -12,7 +12,7 @@
 namespace flywheel::release {
 
 Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
-  const std::string from = run.status.value("lastAppliedRevision", "");
+  const std::string from = run.status.last_applied_revision;
   // By default: the newest revision before the current one that became healthy and was not
   // rejected (stableRevision is the current one when it is healthy itself).
   const std::string to = request.to.empty() ? DefaultRollbackTarget(run.status) : request.to;
@@ -48,49 +48,34 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
 
   if (Status s = Sync(run, *target, SyncMode::kRollback); !s.ok()) return fail(s);
 
-  if (!from.empty() && !IsRejected(run.status, from)) {
-    PrependBounded(run.status["rejectedRevisions"],
-                   {{"revision", from},
-                    {"rejectedAt", FormatRfc3339(run.now)},
-                    {"reason", by_reason.substr(0, 4000)}},
-                   kMaxRejected);
+  if (!from.empty() && !run.status.IsRejected(from)) {
+    run.status.Reject({from, run.now, by_reason.substr(0, 4000)}, kMaxRejected);
   }
-  if (json* bad = HistoryEntry(run.status, from)) {
-    (*bad)["result"] = "RolledBack";
-    (*bad)["reason"] = ("rolled back to " + Short(target->sha) + ": " + by_reason).substr(0, 4000);
+  if (HistoryEntry* bad = run.status.FindHistory(from)) {
+    bad->result = "RolledBack";
+    bad->reason = ("rolled back to " + Short(target->sha) + ": " + by_reason).substr(0, 4000);
   }
-  // stableRevision: the newest revision that became healthy and was not rolled back (the
-  // rolled-back one may have been stable itself).
-  run.status.erase("stableRevision");
-  run.status.erase("stableShortRevision");
-  for (const json& e : run.status.value("history", json::array())) {
-    const std::string sha = e.value("revision", "");
-    if (e.contains("healthyAt") && e.value("result", "") != "RolledBack" &&
-        !IsRejected(run.status, sha)) {
-      run.status["stableRevision"] = sha;
-      run.status["stableShortRevision"] = Short(sha);
-      break;
-    }
-  }
-  run.status["lastRollback"] = {{"id", request.id},
-                                {"at", FormatRfc3339(run.now)},
-                                {"fromRevision", from},
-                                {"toRevision", target->sha},
-                                {"reason", reason.substr(0, 4000)},
-                                {"by", request.by.substr(0, 512)},
-                                {"trigger", request.trigger}};
+  // The rolled-back revision may have been the stable one itself.
+  run.status.stable_revision = StableRevision(run.status);
+  LastRollback& last = run.status.last_rollback.emplace();
+  last.id = request.id;
+  last.at = run.now;
+  last.from_revision = from;
+  last.to_revision = target->sha;
+  last.reason = reason.substr(0, 4000);
+  last.by = request.by.substr(0, 512);
+  last.trigger = request.trigger;
   if (request.git_revert) PushRevert(run);
 
-  const json& last = run.status["lastRollback"];
   std::string note;
-  if (last.contains("revertCommit")) {
-    note = "; revert commit " + Short(last.value("revertCommit", "")) + " on " + run.spec.branch;
-  } else if (last.contains("revertMessage")) {
-    note = "; " + last.value("revertMessage", "");
+  if (!last.revert_commit.empty()) {
+    note = "; revert commit " + Short(last.revert_commit) + " on " + run.spec.branch;
+  } else if (!last.revert_message.empty()) {
+    note = "; " + last.revert_message;
   }
   std::string summary = "rolled back from " + (from.empty() ? "nothing" : Short(from)) + " to " +
                         Short(target->sha) + ": " + by_reason + note;
-  (void)kube::SetCondition(run.status["conditions"],
+  (void)kube::SetCondition(run.status.conditions,
                            {"Ready", kube::ConditionStatus::kTrue, "RolledBack", summary},
                            run.generation, run.now);
   // Warning: a rollback means a revision failed (by a user's judgement or a policy's).
@@ -101,20 +86,20 @@ Status ReleaseReconciler::Rollback(Run& run, const RollbackRequest& request) {
 }
 
 void ReleaseReconciler::PushRevert(Run& run) {
-  json& last = run.status["lastRollback"];
-  const std::string from = last.value("fromRevision", "");
-  const std::string to = last.value("toRevision", "");
+  LastRollback& last = *run.status.last_rollback;
+  const std::string from = last.from_revision;
+  const std::string to = last.to_revision;
   auto pending = [&](const std::string& why) {
-    const std::string message = "the revert commit is not pushed yet: " + why;
-    if (last.value("revertMessage", "") != message) {
+    const std::string message = ("the revert commit is not pushed yet: " + why).substr(0, 4000);
+    if (last.revert_message != message) {
       events_.Emit(run.release, "Warning", "RevertPending", "Rollback",
                    message + " (pushed when the git host answers)");
     }
-    last["revertPending"] = true;
-    last["revertMessage"] = message.substr(0, 4000);
+    last.revert_pending = true;
+    last.revert_message = message;
   };
   if (!run.spec.revision.empty()) {
-    last["revertMessage"] = "no revert commit: the Release follows spec.revision, not the branch";
+    last.revert_message = "no revert commit: the Release follows spec.revision, not the branch";
     return;
   }
   if (Status s = LoadCredentials(run); !s.ok()) return pending(s.message());
@@ -133,15 +118,15 @@ void ReleaseReconciler::PushRevert(Run& run) {
                                    return a.path == b.path && a.content == b.content;
                                  });
     if (!same) {
-      last.erase("revertPending");
-      last["revertMessage"] = "no revert commit: " + run.spec.branch + " moved on to " +
-                              Short(head->sha) + " (" + head->message.substr(0, 200) + ")";
+      last.revert_pending = false;
+      last.revert_message = "no revert commit: " + run.spec.branch + " moved on to " +
+                            Short(head->sha) + " (" + head->message.substr(0, 200) + ")";
       return;
     }
     revert = *head;
   } else {
-    const std::string reason = last.value("reason", "");
-    const std::string by = last.value("by", "");
+    const std::string& reason = last.reason;
+    const std::string& by = last.by;
     auto pushed =
         git_.RestorePath(run.spec.url, run.credentials, run.spec.branch, run.spec.path, to,
                          "Revert " + run.spec.path + " to " + Short(to) + ": " + reason +
@@ -152,28 +137,25 @@ void ReleaseReconciler::PushRevert(Run& run) {
     events_.Emit(run.release, "Normal", "RevertPushed", "Rollback",
                  "pushed revert commit " + Short(revert->sha) + " to " + run.spec.branch);
   }
-  last["revertCommit"] = revert->sha;
-  last.erase("revertPending");
-  last.erase("revertMessage");
+  last.revert_commit = revert->sha;
+  last.revert_pending = false;
+  last.revert_message.clear();
   // The branch head now holds exactly what runs: it is the applied revision, so Git and the
   // cluster agree without another sync (and without counting a deployment).
-  if (run.spec.revision.empty() && run.status.value("lastAppliedRevision", "") == to) {
-    run.status["lastAppliedRevision"] = revert->sha;
-    run.status["lastAppliedShortRevision"] = Short(revert->sha);
-    run.status["lastAttemptedRevision"] = revert->sha;
+  if (run.spec.revision.empty() && run.status.last_applied_revision == to) {
+    run.status.last_applied_revision = revert->sha;
+    run.status.last_attempted_revision = revert->sha;
     if (run.state->revision == to) run.state->revision = revert->sha;
   }
 }
 
 void ReleaseReconciler::PushPendingRevert(Run& run) {
-  auto last = run.status.find("lastRollback");
-  if (last == run.status.end() || !last->value("revertPending", false)) return;
+  if (!run.status.last_rollback || !run.status.last_rollback->revert_pending) return;
   PushRevert(run);
-  if (!run.status["lastRollback"].value("revertPending", false)) {
-    spdlog::info("release {}: pending revert resolved: {}", run.key,
-                 run.status["lastRollback"].contains("revertCommit")
-                     ? "pushed " + Short(run.status["lastRollback"].value("revertCommit", ""))
-                     : run.status["lastRollback"].value("revertMessage", ""));
+  if (const LastRollback& last = *run.status.last_rollback; !last.revert_pending) {
+    spdlog::info(
+        "release {}: pending revert resolved: {}", run.key,
+        !last.revert_commit.empty() ? "pushed " + Short(last.revert_commit) : last.revert_message);
   }
 }
 

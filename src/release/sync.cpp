@@ -57,15 +57,15 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
     }
     metrics_.ObserveSync(run.ns, run.name, "failed",
                          std::chrono::duration<double>(clock_.Now() - started).count());
-    if (new_revision && IsConfigError(error) && HistoryEntry(run.status, commit.sha) == nullptr) {
-      json entry = HistoryRecord(commit);
-      entry["result"] = "Failed";
-      entry["reason"] = error.message().substr(0, 4000);
-      PrependBounded(run.status["history"], std::move(entry), run.spec.history_limit);
+    if (new_revision && IsConfigError(error) && run.status.FindHistory(commit.sha) == nullptr) {
+      HistoryEntry entry = HistoryEntry::Of(commit);
+      entry.result = "Failed";
+      entry.reason = error.message().substr(0, 4000);
+      run.status.RecordHistory(std::move(entry), run.spec.history_limit);
     }
     return error;
   };
-  run.status["lastAttemptedRevision"] = commit.sha;
+  run.status.last_attempted_revision = commit.sha;
 
   auto files = git_.ReadTree(SourceKey(run), commit.sha, run.spec.path);
   if (!files.ok()) return fail("SourceError", files.status());
@@ -93,7 +93,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
   const bool resumed = state.crd_wait && state.crd_wait->first == commit.sha;
   if (!resumed) state.crd_wait.reset();
   if (new_revision && !resumed) {
-    (void)kube::SetCondition(run.status["conditions"],
+    (void)kube::SetCondition(run.status.conditions,
                              {"Reconciling", kube::ConditionStatus::kTrue, "Progressing",
                               "applying revision " + Short(commit.sha)},
                              run.generation, run.now);
@@ -121,7 +121,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
                  what + " (waited " + FormatDuration(options_.crd_established_timeout) + ")"));
     }
     if (mode == SyncMode::kRollback) return Status(Code::kUnavailable, what);
-    (void)kube::SetCondition(run.status["conditions"],
+    (void)kube::SetCondition(run.status.conditions,
                              {"Reconciling", kube::ConditionStatus::kTrue, "Progressing",
                               "revision " + Short(commit.sha) + ": " + what},
                              run.generation, run.now);
@@ -133,15 +133,15 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
   std::vector<ObjectRef> inventory = report->inventory;
   std::string pruned_note;
   if (run.spec.prune) {
-    auto pruned = applier.Prune(Inventory(run.status), report->inventory);
+    auto pruned = applier.Prune(run.status.inventory, report->inventory);
     if (!pruned.ok()) {
       // Keep what could not be pruned in the inventory so the next sync tries again.
       std::set<std::string> ids;
       for (const auto& r : inventory) ids.insert(r.Id());
-      for (const auto& r : Inventory(run.status)) {
+      for (const auto& r : run.status.inventory) {
         if (!ids.count(r.Id())) inventory.push_back(r);
       }
-      run.status["inventory"] = InventoryJson(inventory);
+      run.status.inventory = std::move(inventory);
       return fail("PruneFailed", pruned.status());
     }
     if (!pruned->empty()) {
@@ -152,7 +152,7 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
                    "deleted objects that left the repository: " + Join(names, ", "));
     }
   }
-  run.status["inventory"] = InventoryJson(inventory);
+  run.status.inventory = std::move(inventory);
 
   // Remember what "in sync" looks like, for self-heal.
   state.revision = commit.sha;
@@ -182,18 +182,17 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
   }
   for (const auto& r : report->inventory) applied_->Track(r);
 
-  run.status["lastAppliedRevision"] = commit.sha;
-  run.status["lastAppliedShortRevision"] = Short(commit.sha);
+  run.status.last_applied_revision = commit.sha;
   const int writes = report->created + report->configured;
   std::string summary = std::to_string(report->created) + " created, " +
                         std::to_string(report->configured) + " configured, " +
                         std::to_string(report->unchanged) + " unchanged" + pruned_note;
   if (new_revision) {
     // A revision that failed before and now applied replaces its Failed entry.
-    json entry = HistoryRecord(commit);
-    entry["appliedAt"] = FormatRfc3339(run.now);
-    entry["result"] = "Progressing";
-    PrependBounded(run.status["history"], std::move(entry), run.spec.history_limit);
+    HistoryEntry entry = HistoryEntry::Of(commit);
+    entry.applied_at = run.now;
+    entry.result = "Progressing";
+    run.status.RecordHistory(std::move(entry), run.spec.history_limit);
     metrics_.ObserveDeployment(run.ns, run.name);
     events_.Emit(run.release, "Normal", "Synced", "Sync",
                  "applied revision " + Short(commit.sha) + " (" + commit.message + "): " + summary);
@@ -201,11 +200,11 @@ Status ReleaseReconciler::Sync(Run& run, const git::CommitInfo& commit, SyncMode
     events_.Emit(run.release, "Normal", "Synced", "Sync",
                  "re-applied revision " + Short(commit.sha) + ": " + summary);
   }
-  (void)kube::SetCondition(run.status["conditions"],
+  (void)kube::SetCondition(run.status.conditions,
                            {"Ready", kube::ConditionStatus::kTrue, "Synced",
                             "applied revision " + Short(commit.sha) + ": " + summary},
                            run.generation, run.now);
-  kube::RemoveCondition(run.status["conditions"], "Stalled");
+  kube::RemoveCondition(run.status.conditions, "Stalled");
   metrics_.ObserveSync(run.ns, run.name, writes > 0 || new_revision ? "succeeded" : "unchanged",
                        std::chrono::duration<double>(clock_.Now() - started).count());
   spdlog::info(
@@ -222,7 +221,7 @@ Result<int> ReleaseReconciler::HealSelf(Run& run) {
   std::vector<manifest::Manifest> drifted;
   std::vector<std::string> names;
   std::map<std::string, ObjectRef> inventory;
-  for (auto& r : Inventory(run.status)) inventory.emplace(r.Id(), std::move(r));
+  for (const auto& r : run.status.inventory) inventory.emplace(r.Id(), r);
   for (const auto& [id, index] : state.source) {
     auto found = inventory.find(id);
     if (found == inventory.end()) continue;

@@ -11,6 +11,7 @@
 #include "flywheel/kube/secret.h"
 #include "flywheel/release/decisions.h"
 #include "flywheel/release/spec.h"
+#include "flywheel/release/status.h"
 #include "flywheel/rollback/evaluation.h"
 
 namespace flywheel::rollback {
@@ -229,21 +230,19 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
     return kube::ReconcileResult::Done();  // the Release's creation wakes it
   }
   run.release = release;
-  const json& rstatus = Member(*run.release, "status");
-  const std::string applied = rstatus.value("lastAppliedRevision", "");
-  const json* newest_entry = &kEmptyObject;
-  if (auto h = rstatus.find("history"); h != rstatus.end() && h->is_array() && !h->empty()) {
-    newest_entry = &(*h)[0];
-  }
-  const json& newest = *newest_entry;
+  const release::ReleaseStatus rstatus =
+      release::ReleaseStatus::FromJson(Member(*run.release, "status"));
+  const std::string& applied = rstatus.last_applied_revision;
+  const release::HistoryEntry newest =
+      rstatus.history.empty() ? release::HistoryEntry{} : rstatus.history.front();
 
   // Copy the revert commit of our rollback once the Release pushed it.
-  if (run.status.contains("lastRollback")) {
+  if (run.status.contains("lastRollback") && rstatus.last_rollback) {
     json& ours = run.status["lastRollback"];
-    const json& theirs = Member(rstatus, "lastRollback");
-    if (!ours.value("id", "").empty() && theirs.value("id", "") == ours.value("id", "") &&
-        theirs.contains("revertCommit")) {
-      ours["revertCommit"] = theirs["revertCommit"];
+    const release::LastRollback& theirs = *rstatus.last_rollback;
+    if (!ours.value("id", "").empty() && theirs.id == ours.value("id", "") &&
+        !theirs.revert_commit.empty()) {
+      ours["revertCommit"] = theirs.revert_commit;
     }
   }
 
@@ -251,9 +250,8 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
   // rolled back. After a rollback (by this policy or anyone) nothing new runs until the next
   // revision is applied.
   const std::string watched = run.status.value("watchedRevision", "");
-  const bool current = !applied.empty() && newest.value("revision", "") == applied &&
-                       newest.value("result", "") != "RolledBack" &&
-                       !release::IsRejected(rstatus, applied);
+  const bool current = !applied.empty() && newest.revision == applied &&
+                       newest.result != "RolledBack" && !rstatus.IsRejected(applied);
   if (!current) {
     const json last = run.status.value("lastRollback", json::object());
     const bool ours = !last.value("dryRun", false) && !watched.empty() &&
@@ -266,7 +264,7 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
     return kube::ReconcileResult::Done();
   }
 
-  auto applied_at = TimeField(newest, "appliedAt");
+  const std::optional<Time> applied_at = newest.applied_at;
   if (applied != watched) {
     // A new revision: a new window, new timers.
     run.status["watchedRevision"] = applied;
@@ -420,8 +418,8 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
                                      const std::string& reason, const std::string& value) {
   json last = run.status.value("lastRollback", json::object());
   if (last.value("fromRevision", "") == run.watched) return Status::Ok();  // once per revision
-  const json& rstatus = Member(*run.release, "status");
-  const std::string target = release::DefaultRollbackTarget(rstatus);
+  const std::string target = release::DefaultRollbackTarget(
+      release::ReleaseStatus::FromJson(Member(*run.release, "status")));
   const std::string what = run.spec.release + " from " + Short(run.watched) + " to " +
                            (target.empty() ? "?" : Short(target)) + ": " + reason;
   json record = {{"at", FormatRfc3339(run.now)},
@@ -465,17 +463,17 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
   // on its way? The request is written on that version only (a conflict retries from here).
   auto fresh = client_.Get(api::kGroupVersion, "Release", run.ns, run.spec.release);
   if (!fresh.ok()) return fresh.status();
-  const json fstatus = fresh->value("status", json::object());
+  const release::ReleaseStatus fstatus =
+      release::ReleaseStatus::FromJson(fresh->value("status", json::object()));
   const std::string id = RequestId(run.ns, run.name, run.watched);
   const std::string pending = kube::MetaAnnotation(*fresh, api::kRollbackAnnotation);
   auto request_in_annotation = release::RollbackRequest::Parse(pending);
   const bool ours_pending = request_in_annotation.ok() && request_in_annotation->id == id;
   if (!ours_pending) {
     const bool other_pending =
-        request_in_annotation.ok() &&
-        request_in_annotation->id != fstatus.value("lastHandledRollback", "");
-    if (fstatus.value("lastAppliedRevision", "") != run.watched ||
-        release::IsRejected(fstatus, run.watched) || other_pending) {
+        request_in_annotation.ok() && request_in_annotation->id != fstatus.last_handled_rollback;
+    if (fstatus.last_applied_revision != run.watched || fstatus.IsRejected(run.watched) ||
+        other_pending) {
       events_.Emit(*run.policy, "Normal", "AlreadyRolledBack", "Rollback",
                    "revision " + Short(run.watched) + " of " + run.spec.release +
                        " is already being rolled back or no longer runs; nothing to do (" + reason +

@@ -21,11 +21,11 @@ ReleaseSpec Spec(const std::string& pin = "") {
   return s;
 }
 
-json Rejected(std::initializer_list<std::string> revisions, const std::string& applied) {
+ReleaseStatus Rejected(std::initializer_list<std::string> revisions, const std::string& applied) {
   json status = {{"lastAppliedRevision", applied}, {"rejectedRevisions", json::array()}};
   for (const auto& r : revisions) status["rejectedRevisions"].push_back({{"revision", r}});
   if (applied.empty()) status.erase("lastAppliedRevision");
-  return status;
+  return ReleaseStatus::FromJson(status);
 }
 
 TEST(ChooseRevisionTest, AHeadThatWasNotRejectedRuns) {
@@ -72,7 +72,7 @@ TEST(DefaultRollbackTargetTest, TheNewestEarlierHealthyRevision) {
   json status = {{"lastAppliedRevision", kC},
                  {"history", json::array({Entry(kC, "Healthy", true), Entry(kB, "Healthy", true),
                                           Entry(kA, "Healthy", true)})}};
-  EXPECT_EQ(DefaultRollbackTarget(status), kB)
+  EXPECT_EQ(DefaultRollbackTarget(ReleaseStatus::FromJson(status)), kB)
       << "the current revision is stable itself when a metric fires; it is skipped";
 }
 
@@ -83,13 +83,13 @@ TEST(DefaultRollbackTargetTest, SkipsRolledBackRejectedAndNeverHealthyRevisions)
                                Entry(kB + "x", "RolledBack", true),
                                Entry(kA + "x", "Healthy", true), Entry(kA, "Healthy", true)})},
       {"rejectedRevisions", json::array({{{"revision", kA + "x"}}})}};
-  EXPECT_EQ(DefaultRollbackTarget(status), kA);
+  EXPECT_EQ(DefaultRollbackTarget(ReleaseStatus::FromJson(status)), kA);
 }
 
 TEST(DefaultRollbackTargetTest, NoneWhenNothingEarlierWasHealthy) {
   json status = {{"lastAppliedRevision", kA},
                  {"history", json::array({Entry(kA, "Healthy", true)})}};
-  EXPECT_EQ(DefaultRollbackTarget(status), "");
+  EXPECT_EQ(DefaultRollbackTarget(ReleaseStatus::FromJson(status)), "");
 }
 
 TEST(CheckHealthTimeoutTest, ProgressingTurnsDegradedAtTheTimeout) {

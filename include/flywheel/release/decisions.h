@@ -1,19 +1,16 @@
 #pragma once
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "flywheel/common/time.h"
 #include "flywheel/release/spec.h"
+#include "flywheel/release/status.h"
 
 // The Release controller's decisions as pure functions of the status, the spec and what git
 // resolved (no API server, no git, no clock of their own), so the decision table is unit-tested
 // in milliseconds; the reconciler gathers the inputs and carries the decisions out.
 namespace flywheel::release {
-
-// Whether `sha` is in status.rejectedRevisions (rolled back; auto-sync skips it).
-bool IsRejected(const nlohmann::json& status, const std::string& sha);
 
 // Which revision a Release should run.
 struct RevisionDecision {
@@ -31,12 +28,16 @@ struct RevisionDecision {
 // revision in status.rejectedRevisions is never run again by auto-sync; for a branch head the
 // applied revision keeps running until the branch moves, for a pin the Release says
 // PinRejected until the pin changes.
-RevisionDecision ChooseRevision(const nlohmann::json& status, const ReleaseSpec& spec,
+RevisionDecision ChooseRevision(const ReleaseStatus& status, const ReleaseSpec& spec,
                                 const std::string& resolved_sha);
 
 // The revision a rollback without `to` goes back to: the newest history entry other than the
 // applied revision that became healthy, was not rolled back and is not rejected; "" when none.
-std::string DefaultRollbackTarget(const nlohmann::json& status);
+std::string DefaultRollbackTarget(const ReleaseStatus& status);
+
+// The newest history entry that became healthy, was not rolled back and is not rejected: the
+// stable revision; "" when none.
+std::string StableRevision(const ReleaseStatus& status);
 
 // Whether a revision still Progressing has run out of spec.healthTimeout: `degraded` once
 // `now - applied_at >= timeout` (unless it was healthy before), else when to look again

@@ -22,6 +22,8 @@ struct ObjectRef {
   std::string Id() const { return group + "/" + kind + "/" + ns + "/" + name; }
   // For messages: "Deployment prod/web" or "ClusterRole admin".
   std::string Display() const { return kind + " " + (ns.empty() ? name : ns + "/" + name); }
+
+  bool operator==(const ObjectRef&) const = default;
 };
 
 }  // namespace flywheel::release
