@@ -10,6 +10,7 @@
 
 #include <filesystem>
 
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/operator.h"
@@ -84,11 +85,7 @@ TEST(OperatorInClusterTest,
   FLYWHEEL_REQUIRE_REAL_NODE(env, node);
   const std::string kustomization = node->OperatorKustomization();
   ASSERT_FALSE(kustomization.empty());
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-  ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/releases.flywheel.dev"})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
   auto client = env->Client();
   const std::string repos = TempDir("flywheel-in-cluster");
   {

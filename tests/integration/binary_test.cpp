@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/crds.h"
 #include "support/process.h"
 #include "support/testenv.h"
 
@@ -29,8 +30,7 @@ namespace {
 
 TEST(BinaryTest, GetListsFlywheelObjectsLikeKubectl) {
   FLYWHEEL_REQUIRE_TESTENV(env);
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-  ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "crd", "--all"}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
   ScopedNamespace ns(*env, "cli-get");
   ASSERT_EQ(env->Kubectl({"apply", "-n", ns.name(), "-f", SourcePath("examples")}).exit_code, 0);
 

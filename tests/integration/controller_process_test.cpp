@@ -12,6 +12,7 @@
 
 #include "flywheel/http/client.h"
 #include "kube/config_test_util.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/net.h"
@@ -70,7 +71,7 @@ std::string LeaseHolder(const TestEnv& env, const std::string& ns) {
 TEST(ControllerProcessTest, OneLeaderHandOverAndCleanShutdown) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "leader");
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
   Replica a(*env, ns.name(), 0);
   Replica b(*env, ns.name(), 1);
 
@@ -128,7 +129,7 @@ data: {color: blue}
 // request refused.
 TEST(ControllerProcessTest, RunsWithTheInstallManifestsRbac) {
   FLYWHEEL_REQUIRE_TESTENV(env);
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
   auto r = env->Kubectl({"apply", "--server-side", "-k", SourcePath("manifests")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = env->Kubectl(

@@ -10,6 +10,7 @@
 
 #include "flywheel/manifest/loader.h"
 #include "support/bash_completion.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/process.h"
 #include "support/testenv.h"
@@ -29,8 +30,7 @@ class KubectlPluginTest : public ::testing::Test {
     std::string why;
     env_ = TestEnv::Get(&why);
     if (env_ == nullptr) GTEST_SKIP() << why;
-    ASSERT_EQ(env_->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-    ASSERT_EQ(env_->Kubectl({"wait", "--for=condition=Established", "crd", "--all"}).exit_code, 0);
+    ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env_));
     ns_ = std::make_unique<ScopedNamespace>(*env_, "cli-kubectl");
     auto r = env_->Kubectl({"apply", "-n", ns(), "-f", SourcePath("examples")});
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/net.h"
 #include "support/process.h"
@@ -72,11 +73,8 @@ std::string LeaseField(const TestEnv& env, const std::string& ns, const std::str
 TEST(LeaderElectionProcessTest, FrozenLeaderIsReplacedAndNeverWritesAgain) {
   FLYWHEEL_REQUIRE_TESTENV(env);
   ScopedNamespace ns(*env, "lease");
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
   // The controller refuses to start until every Flywheel kind is served.
-  auto established = env->Kubectl(
-      {"wait", "--for=condition=Established", "--timeout=60s", "-f", SourcePath("crds")});
-  ASSERT_EQ(established.exit_code, 0) << established.err;
+  ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
   ElectingReplica a(*env, ns.name(), 0), b(*env, ns.name(), 1);
   ASSERT_TRUE(Eventually([&] { return a.Leading() != b.Leading(); }, 30s))
       << "exactly one replica must lead\n"

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "flywheel/http/client.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/net.h"
@@ -32,11 +33,7 @@ class ReleaseTest : public ::testing::Test {
     if (!GitServersAvailable(&why)) GTEST_SKIP() << why;
     const TestEnv* env = TestEnv::Get(&why);
     if (env == nullptr) GTEST_SKIP() << why;
-    ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-    ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                            "crd/releases.flywheel.dev"})
-                  .exit_code,
-              0);
+    ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
     repos_ = TempDir("flywheel-repos");
   }
   void TearDown() override {

@@ -16,6 +16,7 @@
 
 #include "flywheel/common/time.h"
 #include "kube/config_test_util.h"
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/operator.h"
@@ -142,11 +143,7 @@ class PipelineRealNodeTest : public ::testing::Test {
     ASSERT_FALSE(node.pod_registry().empty())
         << "the testenv's env file has no FLYWHEEL_TESTENV_POD_REGISTRY (started by an older "
            "up.sh); restart it with `make testenv-down testenv-up`";
-    ASSERT_EQ(env.Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-    ASSERT_EQ(env.Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                           "crd/pipelines.flywheel.dev", "crd/pipelineruns.flywheel.dev"})
-                  .exit_code,
-              0);
+    ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(env));
     daemon_ = std::make_unique<GitDaemon>(repos_, node.gateway());
     controller_ = std::make_unique<ControllerProcess>(
         env, ns, "",

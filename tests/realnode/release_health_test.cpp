@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "support/crds.h"
 #include "support/eventually.h"
 #include "support/git_server.h"
 #include "support/operator.h"
@@ -18,11 +19,7 @@ using namespace std::chrono_literals;
 
 TEST(ReleaseOnRealPodsTest, HealthFollowsRealPodsAndSaysWhyAnImageCannotBePulled) {
   FLYWHEEL_REQUIRE_REAL_NODE(env, node);
-  ASSERT_EQ(env->Kubectl({"apply", "--server-side", "-f", SourcePath("crds")}).exit_code, 0);
-  ASSERT_EQ(env->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/releases.flywheel.dev"})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(testing::InstallCrds(*env));
   ScopedNamespace ns(*env, "real-release");
   auto client = env->Client();
   const std::string repos = TempDir("flywheel-real-release");
