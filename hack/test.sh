@@ -73,7 +73,6 @@ ensure_testenv() {
   fi
 }
 
-
 if [ "${1:-}" = "--long" ]; then
   ensure_testenv
   run_ctest long
