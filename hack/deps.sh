@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything the build, the tests and the demo need: Debian packages with apt, then the
-# Go-built control plane (hack/testenv/build.sh) and, beside it, the testenv's container images
-# that do not need build/flywheel (hack/images/build.sh --base): the Go build keeps both cores
-# busy while the image builds mostly wait for the Debian mirror, so on a fresh machine the two
-# together take about as long as the Go build alone. Idempotent: installed packages, cached
+# Installs everything the build, the tests and the demo need: the Go-built control plane
+# (hack/testenv/build.sh), started first since it is the longest part (it needs only Go and a C
+# compiler, which the machine has); Debian packages with apt beside it; then, once the packages
+# are in, the testenv's container images that do not need build/flywheel (hack/images/build.sh
+# --base), whose builds mostly wait for the Debian mirror. Idempotent: installed packages, cached
 # binaries and cached images are not made again.
 #
 #   hack/deps.sh [--beside <command>]
@@ -39,18 +39,6 @@ packages=(
   socat
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "deps: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
 command -v go >/dev/null || { echo "deps: Go is required (found none on PATH)" >&2; exit 1; }
 
 # The builds run side by side, each in its own process group. The first to fail stops the others
@@ -70,7 +58,28 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-start "building the control plane failed (hack/testenv/build.sh)" "$here/testenv/build.sh"
+# The Go build first, unless there is no C compiler for cgo yet (then after apt installs one).
+go_first=
+if command -v gcc >/dev/null; then
+  start "building the control plane failed (hack/testenv/build.sh)" "$here/testenv/build.sh"
+  go_first=1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "deps: installing ${missing[*]}" >&2
+  { $sudo apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null; } || { echo "deps: apt-get failed (see above)" >&2; exit 1; }
+fi
+
+[ -n "$go_first" ] ||
+  start "building the control plane failed (hack/testenv/build.sh)" "$here/testenv/build.sh"
 start "building the testenv's images failed (hack/images/build.sh --base)" \
   bash -c '"$0" --base >/dev/null' "$here/images/build.sh"
 [ -z "$beside" ] || start "$beside failed" bash -c "$beside"
