@@ -215,7 +215,8 @@ int RunHistory(const Invocation& inv) {
     inv.err << "flywheel history: " << release.status().message() << "\n";
     return kExitFailure;
   }
-  const auto status = release::ReleaseStatus::FromJson(release->value("status", json::object()));
+  const auto status =
+      release::ReleaseStatus::OfRelease(*release, release::ReleaseStatus::Parts::kWithoutInventory);
   auto at = [](const std::optional<Time>& t) { return t ? FormatRfc3339(*t) : "-"; };
   inv.out << std::left << std::setw(9) << "REVISION" << std::setw(12) << "RESULT" << std::setw(22)
           << "APPLIED" << std::setw(22) << "HEALTHY"

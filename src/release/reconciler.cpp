@@ -69,7 +69,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::Reconcile(const std::string& ke
   run.ns = meta.value("namespace", "");
   run.name = meta.value("name", "");
   run.generation = meta.value("generation", int64_t{0});
-  run.status = ReleaseStatus::FromJson(run.release.value("status", json::object()));
+  run.status = ReleaseStatus::OfRelease(run.release);
   run.server_status = run.status;
   run.server_version = meta.value("resourceVersion", "");
   run.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -134,7 +134,7 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       run.release["apiVersion"] = api::kGroupVersion;
       run.release["kind"] = "Release";
       // What the server stored (it prunes fields its schema does not know).
-      state.computed = ReleaseStatus::FromJson(run.release.value("status", json::object()));
+      state.computed = ReleaseStatus::OfRelease(run.release);
       state.server_status.reset();
       state.server_version = kube::MetaString(run.release, "resourceVersion");
       return Status::Ok();
@@ -149,7 +149,7 @@ Status ReleaseReconciler::WriteStatus(Run& run) {
       RememberUnwritten(run);
       return fresh.status();
     }
-    if (ReleaseStatus::FromJson(fresh->value("status", json::object())) != run.server_status) {
+    if (ReleaseStatus::OfRelease(*fresh) != run.server_status) {
       state.computed.reset();
       state.server_status.reset();
       return Status(Code::kAborted, "status of release " + run.key +

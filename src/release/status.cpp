@@ -53,7 +53,12 @@ HistoryEntry HistoryEntry::Of(const git::CommitInfo& commit) {
   return entry;
 }
 
-ReleaseStatus ReleaseStatus::FromJson(const json& status) {
+ReleaseStatus ReleaseStatus::OfRelease(const json& release, Parts parts) {
+  auto it = release.find("status");
+  return it == release.end() ? ReleaseStatus() : FromJson(*it, parts);
+}
+
+ReleaseStatus ReleaseStatus::FromJson(const json& status, Parts parts) {
   ReleaseStatus s;
   if (!status.is_object()) return s;
   if (auto it = status.find("observedGeneration"); it != status.end() && it->is_number_integer()) {
@@ -68,8 +73,10 @@ ReleaseStatus ReleaseStatus::FromJson(const json& status) {
   s.last_applied_revision = StatusText(status, "lastAppliedRevision");
   s.stable_revision = StatusText(status, "stableRevision");
   s.health = StatusText(status, "health");
-  for (const json* e : StatusEntries(status, "inventory")) {
-    s.inventory.push_back(ObjectRef::FromInventory(*e));
+  if (parts == Parts::kAll) {
+    for (const json* e : StatusEntries(status, "inventory")) {
+      s.inventory.push_back(ObjectRef::FromInventory(*e));
+    }
   }
   for (const json* e : StatusEntries(status, "history")) {
     s.history.push_back({StatusText(*e, "revision"), StatusText(*e, "message"),

@@ -230,11 +230,12 @@ Result<kube::ReconcileResult> RollbackPolicyReconciler::ReconcilePolicy(Run& run
     return kube::ReconcileResult::Done();  // the Release's creation wakes it
   }
   run.release = release;
-  const release::ReleaseStatus rstatus =
-      release::ReleaseStatus::FromJson(Member(*run.release, "status"));
+  const release::ReleaseStatus rstatus = release::ReleaseStatus::OfRelease(
+      *run.release, release::ReleaseStatus::Parts::kWithoutInventory);
   const std::string& applied = rstatus.last_applied_revision;
-  const release::HistoryEntry newest =
-      rstatus.history.empty() ? release::HistoryEntry{} : rstatus.history.front();
+  static const release::HistoryEntry kNoEntry;
+  const release::HistoryEntry& newest =
+      rstatus.history.empty() ? kNoEntry : rstatus.history.front();
 
   // Copy the revert commit of our rollback once the Release pushed it.
   if (run.status.contains("lastRollback") && rstatus.last_rollback) {
@@ -418,8 +419,8 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
                                      const std::string& reason, const std::string& value) {
   json last = run.status.value("lastRollback", json::object());
   if (last.value("fromRevision", "") == run.watched) return Status::Ok();  // once per revision
-  const std::string target = release::DefaultRollbackTarget(
-      release::ReleaseStatus::FromJson(Member(*run.release, "status")));
+  const std::string target = release::DefaultRollbackTarget(release::ReleaseStatus::OfRelease(
+      *run.release, release::ReleaseStatus::Parts::kWithoutInventory));
   const std::string what = run.spec.release + " from " + Short(run.watched) + " to " +
                            (target.empty() ? "?" : Short(target)) + ": " + reason;
   json record = {{"at", FormatRfc3339(run.now)},
@@ -464,7 +465,7 @@ Status RollbackPolicyReconciler::Act(Run& run, const std::string& trigger,
   auto fresh = client_.Get(api::kGroupVersion, "Release", run.ns, run.spec.release);
   if (!fresh.ok()) return fresh.status();
   const release::ReleaseStatus fstatus =
-      release::ReleaseStatus::FromJson(fresh->value("status", json::object()));
+      release::ReleaseStatus::OfRelease(*fresh, release::ReleaseStatus::Parts::kWithoutInventory);
   const std::string id = RequestId(run.ns, run.name, run.watched);
   const std::string pending = kube::MetaAnnotation(*fresh, api::kRollbackAnnotation);
   auto request_in_annotation = release::RollbackRequest::Parse(pending);

@@ -75,6 +75,18 @@ TEST(ReleaseStatusTest, AStatusTheControllerWroteReadsBackToTheSameJson) {
   EXPECT_EQ(ReleaseStatus::FromJson(s.ToJson()), s);
 }
 
+TEST(ReleaseStatusTest, AReleaseObjectsStatusReadsWithOrWithoutItsInventory) {
+  const json release = {{"metadata", {{"name", "web"}}}, {"status", FullStatus()}};
+  EXPECT_EQ(ReleaseStatus::OfRelease(release), ReleaseStatus::FromJson(FullStatus()));
+  ReleaseStatus light = ReleaseStatus::OfRelease(release, ReleaseStatus::Parts::kWithoutInventory);
+  EXPECT_TRUE(light.inventory.empty());
+  EXPECT_EQ(light.history.size(), 2u);
+  EXPECT_TRUE(light.IsRejected(kShaB));
+  light.inventory = ReleaseStatus::FromJson(FullStatus()).inventory;
+  EXPECT_EQ(light, ReleaseStatus::FromJson(FullStatus()));  // only the inventory was left out
+  EXPECT_EQ(ReleaseStatus::OfRelease(json{{"metadata", json::object()}}), ReleaseStatus());
+}
+
 TEST(ReleaseStatusTest, ShortRevisionsFollowTheFullOnesAndEmptyFieldsAreLeftOut) {
   ReleaseStatus s;
   s.observed_generation = 1;

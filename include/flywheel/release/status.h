@@ -74,9 +74,14 @@ struct ReleaseStatus {
   std::vector<RejectedRevision> rejected_revisions;  // newest first
   std::optional<LastRollback> last_rollback;
 
+  // What FromJson reads: everything, or all but the inventory (up to 5000 objects), for readers
+  // that never look at it (the RollbackPolicy controller, at every evaluation).
+  enum class Parts { kAll, kWithoutInventory };
   // Reads what the API server holds; fields of the wrong type or unknown are ignored, a
   // timestamp that does not parse is unset.
-  static ReleaseStatus FromJson(const nlohmann::json& status);
+  static ReleaseStatus FromJson(const nlohmann::json& status, Parts parts = Parts::kAll);
+  // FromJson of a Release object's `status` (none: an empty status), without copying it out.
+  static ReleaseStatus OfRelease(const nlohmann::json& release, Parts parts = Parts::kAll);
   // The status to write. Empty strings, lists and unset times are left out (as Go's omitempty).
   nlohmann::json ToJson() const;
 
