@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "support/crds.h"
 #include "support/eventually.h"
@@ -55,6 +56,27 @@ std::vector<std::string> ReadyPods(const TestEnv& env) {
     }
   }
   return ready;
+}
+
+// What a failed hand-over needs to be understood: the Lease, the operator's pods and their
+// containers' restarts, and the end of each pod's log (the current and the previous container).
+std::string Diagnostics(const TestEnv& env) {
+  std::string out;
+  auto add = [&](const std::vector<std::string>& args) {
+    auto r = env.Kubectl(args);
+    out += "\n$ kubectl";
+    for (const auto& a : args) out += " " + a;
+    out += "\n" + r.out + r.err;
+  };
+  add({"get", "lease", "flywheel-leader", "-n", kSystem, "-o", "yaml"});
+  add({"get", "pods", "-n", kSystem, "-o", "wide"});
+  auto pods = env.Kubectl({"get", "pods", "-n", kSystem, "-o", "name"});
+  std::istringstream names(pods.out);
+  for (std::string pod; std::getline(names, pod);) {
+    add({"logs", "-n", kSystem, pod, "--tail=40"});
+    add({"logs", "-n", kSystem, pod, "--tail=40", "--previous"});
+  }
+  return out;
 }
 
 // Installs the operator for the life of the object and removes all of it (namespace, cluster
@@ -147,7 +169,8 @@ TEST(OperatorInClusterTest,
           return !next.empty() && next != leader;
         },
         60s);
-    ASSERT_FALSE(next.empty() || next == leader) << "the lease did not pass on from " << leader;
+    ASSERT_FALSE(next.empty() || next == leader)
+        << "the lease did not pass on from " << leader << Diagnostics(*env);
     rel = WaitRelease(client, ns.name(), "settings",
                       [&](const json& r) { return AppliedAt(r, second); });
     ASSERT_TRUE(AppliedAt(rel, second)) << rel.dump(2);
@@ -174,7 +197,8 @@ TEST(OperatorInClusterTest,
           return !holder.empty() && holder != crashed_identity;
         },
         90s);
-    ASSERT_NE(holder, crashed_identity) << "the crashed leader's lease was never taken over";
+    ASSERT_NE(holder, crashed_identity) << "the crashed leader's lease was never taken over ("
+                                        << kill.out << kill.err << ")" << Diagnostics(*env);
     rel = WaitRelease(client, ns.name(), "settings",
                       [&](const json& r) { return AppliedAt(r, third); });
     ASSERT_TRUE(AppliedAt(rel, third)) << rel.dump(2);
