@@ -12,9 +12,11 @@
 #                       in, beside the Go build and the images, and fails when it fails. `make
 #                       test` and `make demo` pass the C++ build: the Go build is niced and leaves
 #                       gaps (type-checking one large package, module downloads, links) that the
-#                       C++ compiler fills.
+#                       C++ compiler fills. Once it and the base images are done, the flywheel
+#                       image is built from build/flywheel too, while the Go build goes on.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
 beside=
 case "${1:-}" in
   --beside) beside=${2:?usage: deps.sh [--beside <command>]} ;;
@@ -87,11 +89,23 @@ fi
   start "building the control plane failed (hack/testenv/build.sh)" "$here/testenv/build.sh"
 start "building the testenv's images failed (hack/images/build.sh --base)" \
   bash -c '"$0" --base >/dev/null' "$here/images/build.sh"
-[ -z "$beside" ] || start "$beside failed" bash -c "$beside"
+images_pid=$!
+beside_pid=
+[ -z "$beside" ] || { start "$beside failed" bash -c "$beside" && beside_pid=$!; }
 while [ ${#failure[@]} -gt 0 ]; do
   finished=
   if wait -n -p finished "${!failure[@]}"; then
     unset "failure[$finished]"
+    # Once the base images and the command beside (`make deps-build`: the C++ build, so
+    # build/flywheel) are both done, the flywheel image's last layer too, while the Go build goes
+    # on: on a cold run the Go build ends last by minutes, and the testenv's start would
+    # otherwise build it (about 20 s) before the first test.
+    if [ -n "$beside_pid" ] && [ -z "${failure[$images_pid]:-}" ] &&
+      [ -z "${failure[$beside_pid]:-}" ] && [ -x "${FLYWHEEL_BINARY:-$root/build/flywheel}" ]; then
+      beside_pid=
+      start "building the flywheel image failed (hack/images/build.sh)" \
+        bash -c '"$0" >/dev/null' "$here/images/build.sh"
+    fi
   else
     rc=$?
     echo "deps: ${failure[$finished]:-a build failed}" >&2

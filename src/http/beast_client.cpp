@@ -14,6 +14,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -88,6 +90,7 @@ struct Connection {
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   bool reused = false;  // it carried a request before (a failure may be the server closing it)
+  std::chrono::steady_clock::time_point idle_since;  // when it was last given back
 
   beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 };
@@ -248,6 +251,20 @@ class BeastClient final : public Client {
     return Status::Ok();
   }
 
+  void CloseIdle(milliseconds idle_for) override {
+    const auto before = std::chrono::steady_clock::now() - idle_for;
+    std::vector<std::unique_ptr<Connection>> closing;
+    {
+      std::lock_guard lock(mu_);
+      // Given back in order, taken from the back: the oldest idle ones are at the front.
+      auto end = idle_.begin();
+      while (end != idle_.end() && (*end)->idle_since <= before) ++end;
+      closing.assign(std::make_move_iterator(idle_.begin()), std::make_move_iterator(end));
+      idle_.erase(idle_.begin(), end);
+    }
+    // Closed (destroyed) outside the lock.
+  }
+
  private:
   milliseconds TimeoutOf(const Request& request) const {
     return request.timeout.count() > 0 ? request.timeout : options_.timeout;
@@ -295,6 +312,7 @@ class BeastClient final : public Client {
 
   void GiveBack(std::unique_ptr<Connection> c) {
     c->reused = true;
+    c->idle_since = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
     // A connection made with a client certificate that was replaced since is not kept.
     if (idle_.size() < kMaxIdle && c->tls == tls_) idle_.push_back(std::move(c));

@@ -261,6 +261,10 @@ Result<json> Client::DoJson(http::Request request, bool idempotent, DropManagedF
   return parsed;
 }
 
+void Client::CloseIdleConnections(std::chrono::milliseconds idle_for) const {
+  shared_->http->CloseIdle(idle_for);
+}
+
 Result<json> Client::GetPath(const std::string& path) const {
   http::Request req;
   req.target = path;

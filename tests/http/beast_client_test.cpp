@@ -1,6 +1,6 @@
-// http::Client against a scripted loopback TCP server: kept-alive connections reused, a
-// connection the server closed while idle replaced transparently, the base URL's path, a stream
-// stopped while the server is silent, the body limit, and ParseUrl.
+// http::Client against a scripted loopback TCP server: kept-alive connections reused (and closed
+// once idle long enough), a connection the server closed while idle replaced transparently, the
+// base URL's path, a stream stopped while the server is silent, the body limit, and ParseUrl.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
@@ -86,6 +87,26 @@ TEST(BeastClientTest, KeptAliveConnectionsCarryTheNextRequests) {
     EXPECT_EQ(r->body, "ok");
   }
   EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(BeastClientTest, CloseIdleClosesOnlyConnectionsIdleThatLong) {
+  ScriptedServer server([](int fd) {
+    while (!ReadHead(fd).empty()) Write(fd, kOk);
+  });
+  auto client = NewClient({.base_url = server.url()});
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_TRUE((*client)->Send({.target = "/x"}).ok());
+  // Idle for less than an hour: kept, and it carries the next request.
+  (*client)->CloseIdle(std::chrono::hours(1));
+  ASSERT_TRUE((*client)->Send({.target = "/x"}).ok());
+  EXPECT_EQ(server.accepted(), 1);
+  // Idle for at least 0 ms: closed (the server sees the end of the connection and takes the
+  // next), so the next request opens a new one.
+  (*client)->CloseIdle(std::chrono::milliseconds(0));
+  auto r = (*client)->Send({.target = "/x"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_EQ(server.accepted(), 2);
 }
 
 TEST(BeastClientTest, AConnectionTheServerClosedWhileIdleIsReplacedTransparently) {

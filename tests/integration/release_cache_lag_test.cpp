@@ -75,6 +75,8 @@ class GatedWatches : public http::Client {
     return inner_->SetClientCertificate(cert_pem, key_pem);
   }
 
+  void CloseIdle(std::chrono::milliseconds idle_for) override { inner_->CloseIdle(idle_for); }
+
   void SetOpen(bool open) {
     std::lock_guard lock(mu_);
     open_ = open;

@@ -85,6 +85,11 @@ class Client {
   // credential) and stops reusing idle ones; requests in flight finish on their connection. A
   // no-op when the pair is the one in use. kInvalidArgument when it is not a matching PEM pair.
   virtual Status SetClientCertificate(const std::string& cert_pem, const std::string& key_pem) = 0;
+
+  // Closes the kept-alive connections nobody has used for at least `idle_for` (Go's
+  // IdleConnTimeout, on the caller's tick). A TLS connection holds about 70 KiB (Boost's record
+  // buffers, OpenSSL's state), and the pool grows to the largest burst of requests made at once.
+  virtual void CloseIdle(std::chrono::milliseconds idle_for) = 0;
 };
 
 // The client (HTTP/1.1 over Boost.Beast, src/http/beast_client.cpp). `base_url` is

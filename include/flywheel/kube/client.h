@@ -128,6 +128,10 @@ class Client {
   // last failure is returned instead). For work that must end by a deadline: a leader's renewal.
   Client WithCallTimeout(std::chrono::milliseconds timeout) const;
 
+  // Closes the connections to the API server unused for at least `idle_for`, for every copy of
+  // this client (http::Client::CloseIdle): memory a burst of requests left behind.
+  void CloseIdleConnections(std::chrono::milliseconds idle_for) const;
+
   // Discovery: which resource serves `kind` in `api_version`. Cached; a miss refreshes that
   // group-version once (a CRD may just have been installed).
   Result<ResourceInfo> Resource(std::string_view api_version, std::string_view kind) const;
