@@ -141,8 +141,9 @@ else
   mkdir -p "$build/Testing"
   # In a process group of its own (job control, not setsid: a new session is a new scheduler
   # autogroup, and the kernel shares the CPU equally between autogroups whatever the nice value).
+  # The subshell lowers its own priority before ctest starts, so every test inherits it.
   set -m
-  nice -n 19 bash -c "$(declare -f run_ctest); build=$build; run_ctest unit -j $test_jobs" \
+  (renice -n 19 -p "$BASHPID" >/dev/null && run_ctest unit -j "$test_jobs") \
     </dev/null >"$unit_log" 2>&1 &
   unit_pid=$!
   set +m

@@ -56,7 +56,7 @@ class ScopedNamespace {
   const std::string& name() const { return name_; }
 
  private:
-  const TestEnv& env_;
+  kube::Client client_;  // made once: it loads the kubeconfig and the TLS context
   std::string name_;
 };
 
