@@ -14,7 +14,7 @@ export CCACHE_NOHASHDIR ?= 1
 # .gch, and the files' times differ between checkouts; the .gch's content is hashed all the same.
 export CCACHE_SLOPPINESS ?= pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps deps-build build bench test test-unit test-integration test-long test-sanitize demo demo-down testenv-up testenv-down \
+.PHONY: all deps deps-build build bench test test-builders test-unit test-integration test-long test-sanitize demo demo-down testenv-up testenv-down \
         format format-check clean
 
 all: build
@@ -36,6 +36,11 @@ build: $(BUILD_DIR)/build.ninja
 # after it (an already-running one from `make testenv-up` is reused and left running).
 test: deps-build
 	@hack/test.sh
+
+# The kaniko and buildkit builders, for real on the testenv's node: their images are Go builds of
+# several minutes, so this is its own target, which .ci/run runs after `make test`.
+test-builders: deps-build
+	@hack/test.sh --builders
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS)

@@ -3,6 +3,7 @@
 # tests (pods that really run on the testenv's kubelet node), the disruptive tests (which restart
 # parts of it) and the end-to-end test (make demo's story), one label after another, while the
 # unit tests run beside them at the lowest priority.
+# `hack/test.sh --builders` runs the kaniko and buildkit tests instead (`make test-builders`);
 # `hack/test.sh --long` runs the long tests instead (`make test-long`); `hack/test.sh --sanitize` builds with AddressSanitizer, LeakSanitizer and
 # UBSan into build-sanitize and runs the unit and integration tests there (`make test-sanitize`;
 # a second full build, so not part of `make test`). Starts the control plane for the run (and
@@ -83,6 +84,20 @@ ensure_testenv() {
     hack/testenv/up.sh
   fi
 }
+
+# The builder tests (`make test-builders`, which .ci/run runs after `make test`): Pipelines built
+# by kaniko and by buildkit on the real node. Their images are Go builds of minutes, made here
+# (cached afterwards), and the testenv must carry them: one it starts does; a running one started
+# without FLYWHEEL_BUILDER_IMAGES=1 fails the tests with that advice.
+if [ "${1:-}" = "--builders" ]; then
+  export FLYWHEEL_BUILDER_IMAGES=1
+  echo "== builder images (kaniko, buildkit)"
+  hack/images/build.sh >/dev/null
+  ensure_testenv
+  echo "== builder tests (kaniko and buildkit on the testenv's real node)"
+  run_ctest builders -j "$jobs"
+  exit
+fi
 
 if [ "${1:-}" = "--long" ]; then
   ensure_testenv

@@ -133,6 +133,39 @@ bud "$buildah_image" "$here/buildah.Dockerfile" "$tmp/context"
 images=("busybox $busybox_image" "pause $pause_image" "toolbox $toolbox_image"
   "buildah $buildah_image")
 
+# --- kaniko and buildkit: the other artifact builders, with FLYWHEEL_BUILDER_IMAGES=1 only -------
+# Their programs are Go builds of several minutes (hack/images/builders/build.sh), so only `make
+# test-builders` asks for them; `make test` and `make demo` build with buildah.
+if [ "${FLYWHEEL_BUILDER_IMAGES:-0}" = 1 ]; then
+  # kaniko: the executor alone on an empty base, laid out as upstream's image (/kaniko holds the
+  # executor, CA certificates and the default Docker config; kaniko unpacks the base image of
+  # the Dockerfile over the rest of the root filesystem and leaves /kaniko alone).
+  bin=$("$here/builders/build.sh" kaniko)
+  certs=/etc/ssl/certs/ca-certificates.crt
+  kaniko_image="testenv/kaniko:$(key "$bin/executor" "$certs")"
+  if ! cached "$kaniko_image"; then
+    log "building $kaniko_image"
+    mkdir -p "$tmp/kaniko/kaniko/ssl/certs" "$tmp/kaniko/kaniko/.docker" "$tmp/kaniko/workspace"
+    cp "$bin/executor" "$tmp/kaniko/kaniko/executor"
+    cp "$certs" "$tmp/kaniko/kaniko/ssl/certs/ca-certificates.crt"
+    c=$("${buildah[@]}" from scratch)
+    "${buildah[@]}" copy --quiet "$c" "$tmp/kaniko/" / >/dev/null
+    "${buildah[@]}" config --env HOME=/root --env USER=root --env PATH=/usr/local/bin:/kaniko \
+      --env SSL_CERT_DIR=/kaniko/ssl/certs --env DOCKER_CONFIG=/kaniko/.docker/ \
+      --workingdir /workspace --entrypoint '["/kaniko/executor"]' \
+      --label flywheel.dev/image=kaniko "$c"
+    commit "$c" "$kaniko_image"
+    prune "$kaniko_image"
+  fi
+  # buildkit: rootless buildkitd on Debian (hack/images/buildkit.Dockerfile).
+  bin=$("$here/builders/build.sh" buildkit)
+  mkdir -p "$tmp/buildkit"
+  cp "$bin"/* "$tmp/buildkit/"
+  buildkit_image="testenv/buildkit:$(key "$here/buildkit.Dockerfile" "$bin"/*)"
+  bud "$buildkit_image" "$here/buildkit.Dockerfile" "$tmp/buildkit"
+  images+=("kaniko $kaniko_image" "buildkit $buildkit_image")
+fi
+
 # --- flywheel: the project's Dockerfile, stage `prebuilt`, with the binary built here ---------
 # The runtime stage (Debian and the libraries from apt, minutes) is its own image, so that a new
 # binary only adds its layer on top of it (a second build reuses its layers).

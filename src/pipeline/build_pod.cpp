@@ -32,10 +32,20 @@ buildah --storage-driver vfs push "$@" --digestfile /dev/termination-log "$tag" 
 )";
 
 // Rootless buildkitd started for one build; the pushed digest is copied from the metadata file
-// into the termination log. $1 context, $2 Dockerfile folder, $3 Dockerfile name, $4 output.
+// into the termination log. $1 context, $2 Dockerfile folder, $3 Dockerfile name, $4 output, then
+// the registries to reach over plain HTTP (base images are pulled from them too, which the
+// output's registry.insecure does not cover): buildkitd gets them in a config file.
 constexpr const char* kBuildkitScript = R"(set -e
-buildctl-daemonless.sh build --frontend dockerfile.v0 --local "context=$1" \
-  --local "dockerfile=$2" --opt "filename=$3" --output "$4" --metadata-file /tmp/metadata.json
+context="$1"; dockerfile_dir="$2"; dockerfile="$3"; output="$4"; shift 4
+if [ $# -gt 0 ]; then
+  for host in "$@"; do printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$host"; done \
+    >/tmp/buildkitd.toml
+  BUILDKITD_FLAGS="$BUILDKITD_FLAGS --config=/tmp/buildkitd.toml"
+  export BUILDKITD_FLAGS
+fi
+buildctl-daemonless.sh build --frontend dockerfile.v0 --local "context=$context" \
+  --local "dockerfile=$dockerfile_dir" --opt "filename=$dockerfile" --output "$output" \
+  --metadata-file /tmp/metadata.json
 grep -o '"containerimage.digest": *"sha256:[0-9a-f]*"' /tmp/metadata.json |
   grep -o 'sha256:[0-9a-f]*' > /dev/termination-log
 )";
@@ -220,6 +230,9 @@ Result<json> BuilderContainer(const ArtifactSpec& artifact, const std::string& r
                             {"allowPrivilegeEscalation", false},
                             {"capabilities", RootBuilderCapabilities(false)}};
   } else {  // buildkit, rootless
+    // RootlessKit maps the ids with newuidmap/newgidmap: SETUID and SETGID in the bounding set
+    // let them write the maps. They must run as uid 1000, the namespace's owner (file
+    // capabilities, or setuid helpers that switch back to the caller), see docs/pipeline.md.
     auto slash = dockerfile.rfind('/');
     std::string output = "type=image,name=" + tag + ",push=true";
     if (insecure) output += ",registry.insecure=true";
@@ -231,6 +244,7 @@ Result<json> BuilderContainer(const ArtifactSpec& artifact, const std::string& r
                     dockerfile.substr(0, slash),
                     dockerfile.substr(slash + 1),
                     output};
+    if (insecure) c["command"].push_back(host);
     c["env"].push_back({{"name", "BUILDKITD_FLAGS"}, {"value", "--oci-worker-no-process-sandbox"}});
     const char* state = "/home/user/.local/share/buildkit";
     mounts.push_back(Mount(kBuilderStorageVolume, state));

@@ -385,14 +385,21 @@ TEST(BuildPodTest, BuildkitRunsRootlessAndWritesTheDigestToTheTerminationLog) {
   const json image = pod["spec"]["containers"][0];
   EXPECT_EQ(image["image"], "registry.local:5000/buildkit:1");
   auto command = Strings(image["command"]);
-  ASSERT_EQ(command.size(), 8u);
+  ASSERT_EQ(command.size(), 9u);
   EXPECT_NE(command[2].find("buildctl-daemonless.sh build"), std::string::npos);
   EXPECT_NE(command[2].find("> /dev/termination-log"), std::string::npos);
-  EXPECT_EQ(
-      std::vector<std::string>(command.begin() + 3, command.end()),
-      (std::vector<std::string>{
-          "build-image", "/workspace/app", "/workspace/build", "Containerfile",
-          "type=image,name=127.0.0.1:5000/acme/web:0123456,push=true,registry.insecure=true"}));
+  // The insecure registry comes last: the script writes it into buildkitd's config (http =
+  // true), since base images are pulled from it too.
+  EXPECT_NE(command[2].find("--config=/tmp/buildkitd.toml"), std::string::npos);
+  EXPECT_EQ(std::vector<std::string>(command.begin() + 3, command.end()),
+            (std::vector<std::string>{
+                "build-image", "/workspace/app", "/workspace/build", "Containerfile",
+                "type=image,name=127.0.0.1:5000/acme/web:0123456,push=true,registry.insecure=true",
+                "127.0.0.1:5000"}));
+  json secure = Pod(Pipeline(SpecWithArtifact("buildkit", false)));
+  EXPECT_EQ(Strings(secure["spec"]["containers"][0]["command"]).back(),
+            "type=image,name=127.0.0.1:5000/acme/web:0123456,push=true")
+      << "no registry reached over plain HTTP";
   EXPECT_EQ(image["env"], json::parse(R"([{"name": "BUILDKITD_FLAGS", "value":
       "--oci-worker-no-process-sandbox"}, {"name": "DOCKER_CONFIG", "value":
       "/flywheel/push-credentials"}])"));
