@@ -23,7 +23,10 @@ if [ ! -d "$out" ]; then
   tmp="$out.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$module" && CGO_ENABLED=0 nice -n 10 go build "${TESTENV_GO_FLAGS[@]}" -o "$tmp/" tool)
+  # Go's "downloading" lines (hundreds, cold) go to a log, shown when the build fails.
+  (cd "$module" && CGO_ENABLED=0 nice -n 10 go build "${TESTENV_GO_FLAGS[@]}" -o "$tmp/" tool) \
+    >"$tmp.log" 2>&1 || { tail -30 "$tmp.log" >&2; rm -f "$tmp.log"; exit 1; }
+  rm -f "$tmp.log"
   # The module cache's copy of buildkit's daemonless wrapper (a shell script beside its sources).
   if [ "$builder" = buildkit ]; then
     dir=$(cd "$module" && go list -m -f '{{.Dir}}' github.com/moby/buildkit)
