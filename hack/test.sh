@@ -86,13 +86,11 @@ ensure_testenv() {
 }
 
 # The builder tests (`make test-builders`, which .ci/run runs after `make test`): Pipelines built
-# by kaniko and by buildkit on the real node. Their images are Go builds of minutes, made here
-# (cached afterwards), and the testenv must carry them: one it starts does; a running one started
-# without FLYWHEEL_BUILDER_IMAGES=1 fails the tests with that advice.
+# by kaniko and by buildkit on the real node. Their images are Go builds of minutes (cached
+# afterwards), which the testenv's start makes and seeds with FLYWHEEL_BUILDER_IMAGES=1; a running
+# testenv started without it fails the tests with that advice.
 if [ "${1:-}" = "--builders" ]; then
   export FLYWHEEL_BUILDER_IMAGES=1
-  echo "== builder images (kaniko, buildkit)"
-  hack/images/build.sh >/dev/null
   ensure_testenv
   echo "== builder tests (kaniko and buildkit on the testenv's real node)"
   run_ctest builders -j "$jobs"

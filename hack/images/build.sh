@@ -157,12 +157,11 @@ if [ "${FLYWHEEL_BUILDER_IMAGES:-0}" = 1 ]; then
     commit "$c" "$kaniko_image"
     prune "$kaniko_image"
   fi
-  # buildkit: rootless buildkitd on Debian (hack/images/buildkit.Dockerfile).
+  # buildkit: rootless buildkitd on Debian (hack/images/buildkit.Dockerfile), the programs'
+  # cache folder as the context.
   bin=$("$here/builders/build.sh" buildkit)
-  mkdir -p "$tmp/buildkit"
-  cp "$bin"/* "$tmp/buildkit/"
   buildkit_image="testenv/buildkit:$(key "$here/buildkit.Dockerfile" "$bin"/*)"
-  bud "$buildkit_image" "$here/buildkit.Dockerfile" "$tmp/buildkit"
+  bud "$buildkit_image" "$here/buildkit.Dockerfile" "$bin"
   images+=("kaniko $kaniko_image" "buildkit $buildkit_image")
 fi
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "flywheel/api/names.h"
 #include "support/eventually.h"
 #include "support/process.h"
 
@@ -20,9 +21,6 @@ namespace flywheel::testing {
 namespace {
 
 using nlohmann::json;
-using namespace std::chrono_literals;
-
-constexpr const char* kGroup = "flywheel.dev/v1alpha1";
 
 using PipelineRealNodeTest = RealPipelineTest;
 
@@ -175,7 +173,7 @@ TEST_F(PipelineRealNodeTest, LogsFollowsARunningStepUntilItEnds) {
   json run;
   ASSERT_TRUE(Eventually(
       [&] {
-        auto o = client.Get(kGroup, "PipelineRun", ns.name(), run_name);
+        auto o = client.Get(api::kGroupVersion, "PipelineRun", ns.name(), run_name);
         run = o.ok() ? *o : json::object();
         return RunStep(run, "ticks").value("phase", "") == "Running";
       },

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "flywheel/api/names.h"
 #include "flywheel/common/time.h"
 #include "support/crds.h"
 #include "support/eventually.h"
@@ -10,10 +11,6 @@
 namespace flywheel::testing {
 
 using nlohmann::json;
-
-namespace {
-constexpr const char* kGroup = "flywheel.dev/v1alpha1";
-}  // namespace
 
 std::map<std::string, std::string> BuildableApp(const std::string& base, const std::string& sum) {
   return {
@@ -156,7 +153,7 @@ json RealPipelineTest::WaitFinished(const TestEnv& env, const RealNode& node, co
   };
   Eventually(
       [&] {
-        auto o = client.Get(kGroup, "PipelineRun", ns, name);
+        auto o = client.Get(api::kGroupVersion, "PipelineRun", ns, name);
         run = o.ok() ? *o : json::object();
         return finished();
       },
