@@ -125,7 +125,10 @@ node_cgroup=$node_cgroup
 node_net=$node_net
 PARAMS
   prefix=${node_ip%.1} # up.sh chose the subnet before it signed the API server's certificate
-  ip link add "$node_bridge" type bridge
+  # A bridge takes the lowest MAC of its ports unless one is set: pods coming and going would
+  # change the gateway's MAC under the others' ARP caches, and their connections to it time out
+  # until the entry is probed again (a build pulling its base image failed so).
+  ip link add "$node_bridge" address "02:66:${node_id:0:2}:${node_id:2:2}:${node_id:4:2}:${node_id:6:2}" type bridge
   ip addr add "$node_ip/24" dev "$node_bridge"
   ip link set "$node_bridge" up
   start_pod_registry

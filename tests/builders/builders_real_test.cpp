@@ -37,20 +37,20 @@ TEST_P(BuilderRealNodeTest, BuildsPushesAndReportsTheServedDigest) {
 
   json run = WaitFinished(*env, *node, ns.name(), "app-" + sha7);
   ASSERT_EQ(RunStatus(run).value("phase", ""), "Succeeded")
-      << run.dump(2) << env->Kubectl({"describe", "-n", ns.name(), "pod"}).out;
+      << RunStatus(run).dump(2) << env->Kubectl({"describe", "-n", ns.name(), "pod"}).out;
   json step = RunStep(run, "build-image");
   EXPECT_EQ(step.value("phase", ""), "Succeeded") << step.dump();
   EXPECT_EQ(step.value("exitCode", -1), 0) << step.dump();
   const auto started = StepTime(step, "startedAt");
   EXPECT_GT(started.time_since_epoch().count(), 0) << step.dump();
-  EXPECT_LE(StepTime(RunStep(run, "test"), "finishedAt"), started) << run.dump(2);
+  EXPECT_LE(StepTime(RunStep(run, "test"), "finishedAt"), started) << RunStatus(run).dump(2);
 
   // The digest in the status is the one the registry serves for the tag.
   EXPECT_EQ(RunStatus(run)["artifact"].value("image", ""), image + ":" + sha7);
   std::string status;
   const std::string served = RegistryDigest(node->registry(), repository, sha7, &status);
   ASSERT_EQ(served.rfind("sha256:", 0), 0u) << status;
-  EXPECT_EQ(RunStatus(run)["artifact"].value("digest", ""), served) << run.dump(2);
+  EXPECT_EQ(RunStatus(run)["artifact"].value("digest", ""), served) << RunStatus(run).dump(2);
 
   // The pushed image runs: the binary built by the steps, on busybox.
   ExpectImageRuns(*env, *node, ns.name(), node->registry() + "/" + repository + ":" + sha7);

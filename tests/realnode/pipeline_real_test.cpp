@@ -51,7 +51,7 @@ TEST_F(PipelineRealNodeTest, ACommitIsClonedBuiltTestedPushedAndPromotedForReal)
 
   json run = WaitFinished(*env, *node, ns.name(), "app-" + sha7);
   ASSERT_EQ(RunStatus(run).value("phase", ""), "Succeeded")
-      << run.dump(2) << env->Kubectl({"describe", "-n", ns.name(), "pod"}).out;
+      << RunStatus(run).dump(2) << env->Kubectl({"describe", "-n", ns.name(), "pod"}).out;
 
   // Every container step ran for real, in order, and exited 0.
   std::chrono::system_clock::time_point previous{};
@@ -65,19 +65,19 @@ TEST_F(PipelineRealNodeTest, ACommitIsClonedBuiltTestedPushedAndPromotedForReal)
     EXPECT_LE(previous, started) << name << " started before the step before it finished";
     previous = finished;
   }
-  EXPECT_EQ(RunStep(run, "promote").value("phase", ""), "Succeeded") << run.dump(2);
+  EXPECT_EQ(RunStep(run, "promote").value("phase", ""), "Succeeded") << RunStatus(run).dump(2);
 
   // The digest in the status is the one the registry serves for the tag.
   EXPECT_EQ(RunStatus(run)["artifact"].value("image", ""), image + ":" + sha7);
   std::string status;
   const std::string served = RegistryDigest(node->registry(), "demo/app", sha7, &status);
   ASSERT_EQ(served.rfind("sha256:", 0), 0u) << status;
-  EXPECT_EQ(RunStatus(run)["artifact"].value("digest", ""), served) << run.dump(2);
+  EXPECT_EQ(RunStatus(run)["artifact"].value("digest", ""), served) << RunStatus(run).dump(2);
 
   // The promotion commit changed the image tag and nothing else.
   const std::string promoted =
       RunStatus(run).value("promotion", json::object()).value("commit", "");
-  EXPECT_EQ(promoted, deploy.Head()) << run.dump(2);
+  EXPECT_EQ(promoted, deploy.Head()) << RunStatus(run).dump(2);
   auto diff = RunProcess({"git", "--git-dir", deploy.bare_path(), "diff", "--unified=0",
                           "--no-color", promoted + "~1", promoted});
   ASSERT_EQ(diff.exit_code, 0) << diff.err;
@@ -107,11 +107,11 @@ TEST_F(PipelineRealNodeTest, AFailingTestFailsTheRunWithItsOutputAndNothingIsPus
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   json run = WaitFinished(*env, *node, ns.name(), "app-" + sha7);
-  ASSERT_EQ(RunStatus(run).value("phase", ""), "Failed") << run.dump(2);
-  EXPECT_EQ(RunStep(run, "clone").value("phase", ""), "Succeeded") << run.dump(2);
-  EXPECT_EQ(RunStep(run, "build").value("phase", ""), "Succeeded") << run.dump(2);
+  ASSERT_EQ(RunStatus(run).value("phase", ""), "Failed") << RunStatus(run).dump(2);
+  EXPECT_EQ(RunStep(run, "clone").value("phase", ""), "Succeeded") << RunStatus(run).dump(2);
+  EXPECT_EQ(RunStep(run, "build").value("phase", ""), "Succeeded") << RunStatus(run).dump(2);
   json test = RunStep(run, "test");
-  EXPECT_EQ(test.value("phase", ""), "Failed") << run.dump(2);
+  EXPECT_EQ(test.value("phase", ""), "Failed") << RunStatus(run).dump(2);
   EXPECT_EQ(test.value("exitCode", 0), 2) << "make's exit code: " << test.dump();
   // The real output of the failing step, from the pod's log (stdout and stderr are separate
   // pipes, so the order of lines from both is not fixed).
@@ -135,10 +135,10 @@ TEST_F(PipelineRealNodeTest, AFailingTestFailsTheRunWithItsOutputAndNothingIsPus
 
   // The builder never started and nothing reached the registry.
   json image_step = RunStep(run, "build-image");
-  EXPECT_EQ(image_step.value("phase", ""), "Skipped") << run.dump(2);
+  EXPECT_EQ(image_step.value("phase", ""), "Skipped") << RunStatus(run).dump(2);
   EXPECT_FALSE(image_step.contains("startedAt")) << image_step.dump();
   EXPECT_FALSE(image_step.contains("exitCode")) << image_step.dump();
-  EXPECT_FALSE(RunStatus(run).contains("artifact")) << run.dump(2);
+  EXPECT_FALSE(RunStatus(run).contains("artifact")) << RunStatus(run).dump(2);
   std::string status;
   EXPECT_EQ(RegistryDigest(node->registry(), "demo/broken", sha7, &status), "");
   EXPECT_NE(status.find(" 404"), std::string::npos) << status;
@@ -178,7 +178,7 @@ TEST_F(PipelineRealNodeTest, LogsFollowsARunningStepUntilItEnds) {
         return RunStep(run, "ticks").value("phase", "") == "Running";
       },
       kRealRunWait))
-      << run.dump(2) << node->Diagnostics();
+      << RunStatus(run).dump(2) << node->Diagnostics();
   // Started while the step runs (at most a line or two printed): following, the command ends
   // with the step and has every line.
   auto logs = RunProcess({FLYWHEEL_BINARY, "logs", run_name, "--step", "ticks", "-f",
@@ -190,7 +190,7 @@ TEST_F(PipelineRealNodeTest, LogsFollowsARunningStepUntilItEnds) {
         << logs.out;
   }
   run = WaitFinished(*env, *node, ns.name(), run_name);
-  EXPECT_EQ(RunStatus(run).value("phase", ""), "Succeeded") << run.dump(2);
+  EXPECT_EQ(RunStatus(run).value("phase", ""), "Succeeded") << RunStatus(run).dump(2);
 }
 
 }  // namespace
