@@ -142,20 +142,17 @@ a kubelet would.
   ($(calc '%.2f' "$(sj .with.reconciles) / ($pipelines * $w_wall / $poll)") per expected poll). The baseline for a poll:
   ${polls} \`git ls-remote <file url> refs/heads/main\` processes one after another, CPU from
   \`getrusage(RUSAGE_CHILDREN)\`.
-- **Before/after** (RSS growth per Pipeline, this change against 309aea9, which measured
-  23.9 KiB here on a quieter machine; the load slowed this run's push and promote rows too): two scale runs of each, the first pair one after the other,
-  the second side by side, on a machine other work kept at a load average near 20 on 2 CPUs:
-  before 37.8 and 36.6 KiB (median 37.2), after 31.3 and 33.5 KiB (median 32.4). The
-  change: build pods are cached trimmed to what the run controller reads
-  (\`pipeline::TrimCachedPod\`; this benchmark's running pod from 3612 to 1258 bytes of JSON),
-  and \`flywheel controller\` gives the heap's free pages back to the kernel every 30 s
-  (\`malloc_trim(0)\`): on a controller before the change with 200 Pipelines, one
-  \`malloc_trim\` took the anonymous RSS from 18.1 to 14.5 MiB, memory glibc kept free in the
-  arenas of the controller's 90 threads. The goal is still missed under that load: in a
-  shorter run read from /proc/<pid>/smaps, of a Pipeline's growth the main heap held about 14 KiB that a trim cannot return (its packed
-  Pipeline, run and pod, the Store's indexes, 11 metric series, and the transient trees'
-  holes pinned between them) and the threads' arenas 7 to 23 KiB that came and went with the
-  reconciles in flight.
+- **How the RSS row got under its goal** (RSS growth per Pipeline): 23.9 KiB at 309aea9. Build
+  pods cached trimmed to what the run controller reads (\`pipeline::TrimCachedPod\`: this
+  benchmark's running pod from 3612 to 1258 bytes of JSON) and the heap's free pages given back
+  to the kernel every 30 s (\`malloc_trim(0)\`): 24.2 KiB in a run on a busier machine (under a
+  load average near 20, the same-run A/B measured 37.2 before and 32.4 KiB after). Then idle API
+  server connections closed every 30 s (635a750; same-run A/B in "Before/after: idle API server
+  connections closed" below: 19.7, 21.3 before and 17.5, 17.3 KiB after). The table above is
+  the first run of this script after all three. What is left per Pipeline, from a heap profile:
+  the informer Store about 4.3 KiB (the packed Pipeline, run and pod, keys and indexes), metric
+  tables 1.8 KiB, Event series 0.5 KiB, work-queue timers 0.4 KiB; the rest is heap the
+  reconciles' transient trees leave fragmented.
 <!-- pipeline:end -->
 EOF
 write_section pipeline "$section" "$output"
