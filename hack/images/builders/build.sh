@@ -24,7 +24,7 @@ if [ ! -d "$out" ]; then
   rm -rf "$tmp" && mkdir -p "$tmp"
   trap 'rm -rf "$tmp"' EXIT
   # Go's "downloading" lines (hundreds, cold) go to a log, shown when the build fails.
-  (cd "$module" && CGO_ENABLED=0 nice -n 10 go build "${TESTENV_GO_FLAGS[@]}" -o "$tmp/" tool) \
+  (cd "$module" && CGO_ENABLED=0 GOGC=$TESTENV_GOGC nice -n 10 go build "${TESTENV_GO_FLAGS[@]}" -o "$tmp/" tool) \
     >"$tmp.log" 2>&1 || { tail -30 "$tmp.log" >&2; rm -f "$tmp.log"; exit 1; }
   rm -f "$tmp.log"
   # The module cache's copy of buildkit's daemonless wrapper (a shell script beside its sources).
