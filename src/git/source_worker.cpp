@@ -53,7 +53,7 @@ std::optional<SourceOutcome> SourceWorker::Share(const std::string& caller,
                                                  const SourceRequest& request,
                                                  Clock::TimePoint since) {
   CacheKey key(request.url, request.credentials);
-  SourceOutcome outcome{{}, {}, Status::Ok(), key, {}};
+  SourceOutcome outcome{{}, {}, Status::Ok(), key, {}, true};
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto fetched = fetched_.find(KeyName(key));
@@ -190,7 +190,7 @@ void SourceWorker::Loop() {
     const Clock::TimePoint finished = clock_.Now();
     std::vector<std::pair<std::string, SourceOutcome>> outcomes;
     for (const auto& [who, branch] : served) {
-      SourceOutcome outcome{finished, started, fetched, key, {}};
+      SourceOutcome outcome{finished, started, fetched, key, {}, fetched.ok()};
       if (outcome.status.ok() && !branch.empty()) {
         auto head = cache_.Resolve(key, branch);
         if (head.ok()) {

@@ -275,8 +275,11 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     state.fetch_seen = last->finished_at;
     if (last->status.code() == Code::kCancelled) return last->status;  // stopping
     if (!last->status.ok()) {
-      SetFailed(run.status, run.generation, run.now, "FetchFailed", last->status);
-      events_.Emit(run.release, "Warning", "FetchFailed", "Fetch", last->status.message());
+      // A fetch that worked but found no such branch is the reason the revision's resolution
+      // below gives too: the condition must not switch between the two at each poll.
+      const char* reason = last->fetched ? "RevisionNotFound" : "FetchFailed";
+      SetFailed(run.status, run.generation, run.now, reason, last->status);
+      events_.Emit(run.release, "Warning", reason, "Fetch", last->status.message());
     } else {
       state.cache_key = last->key;
       // Git is reachable: a revert commit that could not be pushed earlier goes now.

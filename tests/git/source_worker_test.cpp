@@ -94,6 +94,9 @@ TEST_F(SourceWorkerTest, FetchesNotifiesAndKeepsTheOutcome) {
   EXPECT_EQ(worker.Last("ns/gone")->status.code(), Code::kNotFound);
   EXPECT_EQ(worker.Last("ns/branch")->status.code(), Code::kNotFound);
   EXPECT_FALSE(worker.Last("ns/branch")->head.has_value());
+  // The repository was fetched; only the branch is missing (a Release says RevisionNotFound).
+  EXPECT_TRUE(worker.Last("ns/branch")->fetched);
+  EXPECT_FALSE(worker.Last("ns/gone")->fetched);
 
   worker.Forget("ns/web");
   EXPECT_FALSE(worker.Last("ns/web").has_value());

@@ -516,6 +516,9 @@ TEST_F(ReleaseTest, BadInputEndsInAClearConditionAndNothingApplied) {
     EXPECT_EQ(ready.value("message", "").find("s3cret-pass"), std::string::npos);
     EXPECT_EQ(Labelled(client, "ConfigMap", ns.name(), c.name), 0u) << c.name << ": half-applied";
   }
+  // A missing branch is RevisionNotFound from the first fetch on, never FetchFailed between
+  // two polls (the fetch itself worked).
+  EXPECT_EQ(EventCount(client, ns.name(), "FetchFailed", "branch \"nope\""), 0);
   EXPECT_EQ(controller.Log().find("s3cret-pass"), std::string::npos);
 }
 

@@ -31,6 +31,7 @@ struct SourceOutcome {
   Status status;                   // the fetch's (Cancelled when the worker stopped)
   CacheKey key;                    // the copy the fetch filled: read the revision with this
   std::optional<CommitInfo> head;  // the branch's head, when asked for and the fetch succeeded
+  bool fetched = false;  // the fetch itself succeeded: a failed status is the branch's (not found)
 };
 
 // How a SourceWorker runs.
