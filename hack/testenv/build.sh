@@ -15,7 +15,7 @@ missing=0
 for b in "${binaries[@]}"; do [ -x "$TESTENV_BIN/$b" ] || missing=1; done
 [ "$missing" = 0 ] && exit 0
 
-echo "testenv: building ${binaries[*]} into $TESTENV_BIN (first time only; about 20 minutes on 2 cores)" >&2
+echo "testenv: building ${binaries[*]} into $TESTENV_BIN (first time only; about 12 minutes on 2 cores with transparent huge pages, 20 without)" >&2
 # The one hint about this machine's kernel: with huge pages only where programs ask for them (Go's
 # runtime never asks), this build spends about a quarter of its time in page faults on a VM.
 thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || true)
