@@ -15,14 +15,16 @@ missing=0
 for b in "${binaries[@]}"; do [ -x "$TESTENV_BIN/$b" ] || missing=1; done
 [ "$missing" = 0 ] && exit 0
 
-echo "testenv: building ${binaries[*]} into $TESTENV_BIN (first time only; about 12 minutes on 2 cores with transparent huge pages, 20 without)" >&2
-# The one hint about this machine's kernel: with huge pages only where programs ask for them (Go's
-# runtime never asks), this build spends about a quarter of its time in page faults on a VM.
+# How long it takes depends on the kernel's transparent huge pages: with huge pages only where
+# programs ask for them (Go's runtime never asks), a VM spends about a quarter of this build in
+# page faults. The one hint about this machine's kernel is said here, never acted on.
 thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || true)
-if [ -n "$thp" ] && [ "$thp" != always ]; then
-  echo "testenv: transparent huge pages are '$thp'; with 'always' this build took about a quarter less" \
-    "time here (docs/testenv.md, \"Transparent huge pages\"; .ci/run sets it for CI)" >&2
+took="about 12 minutes on 2 cores"
+if [ "$thp" != always ]; then
+  took="about 20 minutes on 2 cores; about 12 with transparent huge pages 'always', not '${thp:-unknown}'"
+  took+=" here: docs/testenv.md, \"Transparent huge pages\""
 fi
+echo "testenv: building ${binaries[*]} into $TESTENV_BIN (first time only; $took)" >&2
 tmp="$TESTENV_BIN.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT

@@ -274,12 +274,11 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
   if (new_outcome) {
     state.fetch_seen = last->finished_at;
     if (last->status.code() == Code::kCancelled) return last->status;  // stopping
-    if (!last->status.ok()) {
-      // A fetch that worked but found no such branch is the reason the revision's resolution
-      // below gives too: the condition must not switch between the two at each poll.
-      const char* reason = last->fetched ? "RevisionNotFound" : "FetchFailed";
-      SetFailed(run.status, run.generation, run.now, reason, last->status);
-      events_.Emit(run.release, "Warning", reason, "Fetch", last->status.message());
+    // A fetch that worked but found no such branch goes on to the revision's resolution below,
+    // which says RevisionNotFound: one reason for it, not one per path.
+    if (!last->fetched) {
+      SetFailed(run.status, run.generation, run.now, "FetchFailed", last->status);
+      events_.Emit(run.release, "Warning", "FetchFailed", "Fetch", last->status.message());
     } else {
       state.cache_key = last->key;
       // Git is reachable: a revert commit that could not be pushed earlier goes now.
@@ -300,7 +299,7 @@ Result<kube::ReconcileResult> ReleaseReconciler::ReconcileRelease(Run& run) {
     }
     if (Status s = ask(last->finished_at + next); !s.ok() && !IsConfigError(s)) return s;
   }
-  if (new_outcome && !last->status.ok()) return kube::ReconcileResult::After(run.requeue);
+  if (new_outcome && !last->fetched) return kube::ReconcileResult::After(run.requeue);
 
   // Which revision should run: the pin, else the branch head; a revision that was rolled back
   // is not applied again (the branch must move on, or the pin change), the one running stays.

@@ -26,12 +26,12 @@ struct SourceRequest {
 
 // How the last fetch for a caller ended.
 struct SourceOutcome {
-  Clock::TimePoint finished_at;    // on the worker's clock
-  Clock::TimePoint started_at;     // it saw the remote as it was at this time or later
-  Status status;                   // the fetch's (Cancelled when the worker stopped)
-  CacheKey key;                    // the copy the fetch filled: read the revision with this
+  Clock::TimePoint finished_at;  // on the worker's clock
+  Clock::TimePoint started_at;   // it saw the remote as it was at this time or later
+  Status status;  // the fetch's (Cancelled when the worker stopped), else the branch's lookup
+  CacheKey key;   // the copy the fetch filled: read the revision with this
   std::optional<CommitInfo> head;  // the branch's head, when asked for and the fetch succeeded
-  bool fetched = false;  // the fetch itself succeeded: a failed status is the branch's (not found)
+  bool fetched = false;  // the fetch itself succeeded (a failed status is then the branch's)
 };
 
 // How a SourceWorker runs.
